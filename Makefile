@@ -1,0 +1,89 @@
+# clustershm - every entry point of the project.
+#
+#   make              build the core library, the CLI and the C tests into build/
+#   make deps         install what the build and the tests need (idempotent)
+#   make test         every suite: C (plain and ASan+UBSan) and integration (pytest)
+#   make test-c       the C unit suite
+#   make test-c-asan  the C unit suite under AddressSanitizer + UBSan
+#   make test-integration  pytest against real Redis Clusters started by the tests
+#   make demo         a pool of workers sharing one tender on a local Redis Cluster
+#   make clean
+#
+# BUILD selects the output directory; SANITIZE=1 builds with ASan+UBSan.
+
+CC ?= cc
+BUILD ?= build
+WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Icore/include -Icore/src
+CFLAGS ?= -O2 -g
+CFLAGS += $(WARN) -fPIC -pthread
+LDLIBS += -pthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+CORE_SRC := $(wildcard core/src/*.c)
+CORE_OBJ := $(patsubst core/src/%.c,$(BUILD)/obj/core/%.o,$(CORE_SRC))
+TEST_SRC := $(wildcard tests/c/*.c)
+TEST_OBJ := $(patsubst tests/c/%.c,$(BUILD)/obj/tests/%.o,$(TEST_SRC))
+HEADERS := $(wildcard core/include/*.h core/src/*.h tests/c/*.h)
+
+LIB = $(BUILD)/libclustershm.a
+CLI = $(BUILD)/clustershm
+CTEST = $(BUILD)/ctest
+WORKER = $(BUILD)/cshm-worker
+
+PYTHON ?= python3
+
+.PHONY: all deps test test-c test-c-asan test-integration demo clean
+
+all: $(LIB) $(CLI) $(CTEST) $(WORKER)
+
+$(BUILD)/obj/core/%.o: core/src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/c/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(CLI): core/cli/clustershm.c $(LIB) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(CTEST): $(TEST_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
+
+deps:
+	bash scripts/deps.sh
+
+test-c: $(CTEST)
+	$(CTEST)
+
+test-c-asan:
+	$(MAKE) BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" build/asan/ctest
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/ctest
+
+test-integration: all
+	$(PYTHON) -m pytest -v tests/integration
+
+test: deps
+	$(MAKE) all
+	$(MAKE) test-c
+	$(MAKE) test-c-asan
+	$(MAKE) test-integration
+
+demo: deps all
+	$(PYTHON) tests/demo.py
+
+clean:
+	rm -rf build

@@ -1,0 +1,175 @@
+/*
+ * clustershm.h - public C API of clustershm.
+ *
+ * One cluster tender per host, shared by every worker process: the first
+ * process to connect to a cluster owns a SysV shared-memory segment, tends the
+ * cluster (nodes, partition map) and publishes whole snapshots there; every
+ * other attached process reads them lock-free.
+ *
+ * Invariants the API keeps:
+ *  - Every function that can fail returns 0 on success and a negative
+ *    cshm_code on failure, and fills the caller's cshm_error (if non-NULL)
+ *    with a message that names the problem and the fix.
+ *  - Read functions (cshm_route, cshm_partition, cshm_nodes, cshm_status)
+ *    never block on the tender and never return a mix of two maps.
+ *  - A client may be used by one thread at a time; distinct clients are
+ *    independent.  A client connected before fork() keeps working in the child,
+ *    which is always a follower.
+ *  - Linux only (SysV shm, futexes, robust futex lists).
+ */
+#ifndef CLUSTERSHM_H
+#define CLUSTERSHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CSHM_VERSION "0.1.0"
+
+typedef enum cshm_code {
+    CSHM_OK = 0,
+    CSHM_ERR_CONFIG = -1,   /* bad URL or option */
+    CSHM_ERR_CLUSTER = -2,  /* no seed answers, cluster name mismatch, unknown namespace */
+    CSHM_ERR_SEGMENT = -3,  /* foreign/incompatible segment, permissions, kernel limits */
+    CSHM_ERR_TIMEOUT = -4,  /* a wait ran past its deadline */
+    CSHM_ERR_SYSTEM = -5,   /* an unexpected system call failure (errno in the message) */
+    CSHM_ERR_STATE = -6,    /* call not valid in this state (e.g. route before connect) */
+} cshm_code;
+
+typedef struct cshm_error {
+    int code;               /* a cshm_code */
+    char message[512];
+} cshm_error;
+
+/* Which cluster protocol a URL names. */
+typedef enum cshm_driver_kind {
+    CSHM_DRIVER_REDIS = 1,
+    CSHM_DRIVER_AEROSPIKE = 2,
+} cshm_driver_kind;
+
+typedef struct cshm_options {
+    int has_key;               /* 0: derive the key from the cluster identity */
+    uint32_t key;              /* SysV IPC key when has_key */
+    int shared;                /* 1 (default): share one tender per host; 0: private */
+    uint32_t max_nodes;        /* default 64 */
+    uint32_t max_namespaces;   /* default 8 (Aerospike); Redis uses one table */
+    double tend_interval;      /* seconds, default 1.0 */
+    double takeover_timeout;   /* seconds, default 30 */
+    double connect_timeout;    /* seconds, default 5: connect() and each socket operation budget */
+    uint32_t mode;             /* segment permissions, default 0600 */
+    char cluster_name[64];     /* Aerospike: expected cluster name (part of the identity) */
+} cshm_options;
+
+typedef struct cshm_client cshm_client;
+
+/* A key to route.  Redis keys are always bytes; Aerospike keys are typed. */
+typedef enum cshm_key_type {
+    CSHM_KEY_BYTES = 0,        /* Redis key, or Aerospike blob (type byte 4) */
+    CSHM_KEY_STRING = 3,       /* Aerospike string key (type byte 3) */
+    CSHM_KEY_INTEGER = 1,      /* Aerospike integer key (type byte 1) */
+} cshm_key_type;
+
+typedef struct cshm_key {
+    cshm_key_type type;
+    const void *data;          /* BYTES / STRING */
+    size_t len;
+    int64_t integer;           /* INTEGER */
+} cshm_key;
+
+#define CSHM_HOST_MAX 256      /* including the NUL */
+#define CSHM_NODE_NAME_MAX 48  /* including the NUL */
+#define CSHM_NAMESPACE_MAX 32  /* including the NUL */
+
+typedef struct cshm_route_result {
+    char host[CSHM_HOST_MAX];
+    uint16_t port;
+    uint32_t partition;        /* Redis slot / Aerospike partition id */
+    int node_index;            /* index in this snapshot's node list */
+} cshm_route_result;
+
+typedef struct cshm_node_info {
+    char name[CSHM_NODE_NAME_MAX];
+    char host[CSHM_HOST_MAX];
+    uint16_t port;
+    int active;                /* answering / healthy at the last tend */
+    int is_master;             /* Redis: role master; Aerospike: 1 */
+    uint32_t partitions;       /* partitions (slots) this node masters */
+    uint32_t replica_partitions; /* partitions it holds as a replica */
+} cshm_node_info;
+
+typedef struct cshm_status_info {
+    char role[16];             /* "tender", "follower" or "private" */
+    pid_t pid;
+    pid_t owner_pid;           /* pid of the tender, as the tender saw it */
+    uint64_t epoch;            /* +1 at every change of tender */
+    uint64_t generation;       /* +1 at every publish of a changed map */
+    double tended_at;          /* unix time of the last successful tend, 0 if none */
+    double age;                /* seconds since tended_at */
+    int stale;                 /* the last tend reached no node */
+    uint32_t key;
+    int shmid;                 /* -1 in private mode */
+    uint64_t segment_size;
+    uint32_t nodes;
+    uint32_t namespaces;
+    uint32_t attached;         /* processes attached to the segment (shm_nattch) */
+    uint32_t nodes_seen;       /* nodes the cluster reported (> nodes if over max_nodes) */
+    uint32_t namespaces_seen;
+    int nodes_truncated;       /* max_nodes reached: some nodes are not in the map */
+    int namespaces_truncated;  /* max_namespaces reached */
+    int replicas_truncated;    /* more replicas per partition than the map stores */
+    uint64_t tends;            /* tend attempts by all tenders of this segment */
+    uint64_t tend_failures;
+    char driver[16];
+    char last_error[256];      /* the tender's last tend error, "" if none */
+} cshm_status_info;
+
+/* Log lines of the core (takeover, stale, limits).  Called from the client's
+ * background thread; must not block for long.  level: 0 debug .. 3 error. */
+typedef void (*cshm_log_fn)(int level, const char *message, void *user);
+void cshm_set_log_handler(cshm_log_fn fn, void *user);
+
+void cshm_options_init(cshm_options *options);
+
+/* Parse and validate url + options, attach to (or create) the segment, start
+ * the background thread and wait (up to connect_timeout) for a published map. */
+int cshm_connect(const char *url, const cshm_options *options, cshm_client **out,
+                 cshm_error *error);
+
+/* Stop the background thread (handing tendership over at once), detach and
+ * free.  NULL is accepted. */
+void cshm_close(cshm_client *client);
+
+int cshm_partition(cshm_client *client, const cshm_key *key, const char *set,
+                   uint32_t *partition, cshm_error *error);
+
+/* namespace: Aerospike namespace (required there), ignored for Redis.
+ * replica: 0 master, 1.. replicas in map order. */
+int cshm_route(cshm_client *client, const cshm_key *key, const char *namespace_name,
+               const char *set, int replica, cshm_route_result *out, cshm_error *error);
+
+/* Copies up to capacity nodes into nodes; *count receives the number of
+ * nodes in the snapshot (which may exceed capacity). */
+int cshm_nodes(cshm_client *client, cshm_node_info *nodes, size_t capacity, size_t *count,
+               cshm_error *error);
+
+int cshm_status(cshm_client *client, cshm_status_info *status, cshm_error *error);
+
+/* Ask the tender (this process or another) to tend now. */
+int cshm_request_refresh(cshm_client *client, cshm_error *error);
+
+/* Pure functions. */
+uint32_t cshm_redis_slot(const void *key, size_t len);
+uint16_t cshm_crc16(const void *data, size_t len);
+
+/* The key a URL + options would use by default (for tooling). */
+int cshm_default_key(const char *url, const cshm_options *options, uint32_t *key,
+                     cshm_error *error);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

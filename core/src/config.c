@@ -1,0 +1,364 @@
+/*
+ * config.c - URL and option parsing, identity and default key.
+ *
+ * URL grammar (see README):
+ *   redis://[USER:PASSWORD@ | :PASSWORD@]HOST:PORT[,HOST:PORT...]
+ *   aerospike://HOST:PORT[,HOST:PORT...]
+ * HOST is a name, an IPv4 address or a bracketed IPv6 address.  USER and
+ * PASSWORD may be percent-encoded.  Nothing may follow the host list: options
+ * travel in cshm_options, never in the URL, so a typo cannot be mistaken for a
+ * host.  Every rejection names the offending part and the expected form.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+#include "error.h"
+
+void cshm_options_init(cshm_options *options)
+{
+    memset(options, 0, sizeof *options);
+    options->shared = 1;
+    options->max_nodes = 64;
+    options->max_namespaces = 8;
+    options->tend_interval = 1.0;
+    options->takeover_timeout = 30.0;
+    options->connect_timeout = 5.0;
+    options->mode = 0600;
+}
+
+uint32_t cshm_fnv1a32(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint32_t hash = 2166136261u;
+    for (size_t i = 0; i < len; i++) {
+        hash ^= p[i];
+        hash *= 16777619u;
+    }
+    return hash;
+}
+
+static int hex_value(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode src[0..len) into dst (capacity cap, NUL-terminated). */
+static int percent_decode(const char *src, size_t len, char *dst, size_t cap, const char *what,
+                          cshm_error *error)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < len; i++) {
+        int c = (unsigned char)src[i];
+        if (c == '%') {
+            if (i + 2 >= len)
+                return cshm_fail(error, CSHM_ERR_CONFIG,
+                                 "bad URL: incomplete %%-escape in the %s; write %%XX with two hex digits",
+                                 what);
+            int h = hex_value((unsigned char)src[i + 1]), l = hex_value((unsigned char)src[i + 2]);
+            if (h < 0 || l < 0)
+                return cshm_fail(error, CSHM_ERR_CONFIG,
+                                 "bad URL: invalid %%-escape in the %s; write %%XX with two hex digits",
+                                 what);
+            c = h * 16 + l;
+            i += 2;
+        }
+        if (c == 0)
+            return cshm_fail(error, CSHM_ERR_CONFIG, "bad URL: the %s contains a NUL byte", what);
+        if (out + 1 >= cap)
+            return cshm_fail(error, CSHM_ERR_CONFIG, "bad URL: the %s is longer than %zu bytes",
+                             what, cap - 1);
+        dst[out++] = (char)c;
+    }
+    dst[out] = '\0';
+    return 0;
+}
+
+static int valid_host_char(int c)
+{
+    return isalnum(c) || c == '.' || c == '-' || c == '_';
+}
+
+/* Parse one "host:port" item of the host list. */
+static int parse_seed(const char *item, size_t len, cshm_seed *seed, cshm_error *error)
+{
+    const char *host;
+    size_t host_len;
+    const char *rest;
+
+    if (len == 0)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL: empty host in the host list; write host:port[,host:port...]");
+    if (item[0] == '[') {
+        const char *close = memchr(item, ']', len);
+        if (close == NULL)
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL: '%.*s' opens an IPv6 address with '[' but never closes it",
+                             (int)len, item);
+        host = item + 1;
+        host_len = (size_t)(close - host);
+        for (size_t i = 0; i < host_len; i++)
+            if (!isxdigit((unsigned char)host[i]) && host[i] != ':' && host[i] != '.')
+                return cshm_fail(error, CSHM_ERR_CONFIG,
+                                 "bad URL: '%.*s' is not an IPv6 address", (int)len, item);
+        rest = close + 1;
+    } else {
+        const char *colon = memchr(item, ':', len);
+        host = item;
+        host_len = colon != NULL ? (size_t)(colon - item) : len;
+        for (size_t i = 0; i < host_len; i++)
+            if (!valid_host_char((unsigned char)host[i]))
+                return cshm_fail(error, CSHM_ERR_CONFIG,
+                                 "bad URL: host '%.*s' contains '%c'; hosts are names or IP "
+                                 "addresses (IPv6 in brackets)",
+                                 (int)host_len, host, host[i]);
+        rest = host + host_len;
+    }
+    if (host_len == 0)
+        return cshm_fail(error, CSHM_ERR_CONFIG, "bad URL: '%.*s' has an empty host", (int)len, item);
+    if (host_len >= CSHM_HOST_MAX)
+        return cshm_fail(error, CSHM_ERR_CONFIG, "bad URL: host '%.40s...' is longer than %d bytes",
+                         host, CSHM_HOST_MAX - 1);
+    size_t rest_len = len - (size_t)(rest - item);
+    if (rest_len == 0 || rest[0] != ':')
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL: '%.*s' has no port; write host:port (every seed needs its port)",
+                         (int)len, item);
+    if (rest_len == 1 || rest_len > 6)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL: '%.*s' has an invalid port; ports are 1 to 65535", (int)len, item);
+    unsigned long port = 0;
+    for (size_t i = 1; i < rest_len; i++) {
+        if (!isdigit((unsigned char)rest[i]))
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL: '%.*s' has an invalid port; ports are 1 to 65535", (int)len,
+                             item);
+        port = port * 10 + (unsigned long)(rest[i] - '0');
+    }
+    if (port == 0 || port > 65535)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL: port %lu in '%.*s' is out of range; ports are 1 to 65535", port,
+                         (int)len, item);
+    for (size_t i = 0; i < host_len; i++)
+        seed->host[i] = (char)tolower((unsigned char)host[i]);
+    seed->host[host_len] = '\0';
+    seed->port = (uint16_t)port;
+    return 0;
+}
+
+static int compare_seeds(const void *a, const void *b)
+{
+    const cshm_seed *x = a, *y = b;
+    int c = strcmp(x->host, y->host);
+    if (c != 0)
+        return c;
+    return (int)x->port - (int)y->port;
+}
+
+static int validate_options(const cshm_options *o, cshm_driver_kind kind, cshm_error *error)
+{
+    if (o->has_key && o->key == 0)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option key: 0 is IPC_PRIVATE; give a non-zero SysV key or leave key "
+                         "unset for the default");
+    if (o->shared != 0 && o->shared != 1)
+        return cshm_fail(error, CSHM_ERR_CONFIG, "bad option shared: %d; use true or false",
+                         o->shared);
+    if (o->max_nodes < 1 || o->max_nodes > 4096)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option max_nodes: %u; use 1 to 4096", (unsigned)o->max_nodes);
+    if (kind == CSHM_DRIVER_AEROSPIKE && (o->max_namespaces < 1 || o->max_namespaces > 32))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option max_namespaces: %u; use 1 to 32 (Aerospike's limit)",
+                         (unsigned)o->max_namespaces);
+    if (kind == CSHM_DRIVER_REDIS && (o->max_namespaces < 1 || o->max_namespaces > 32))
+        return cshm_fail(error, CSHM_ERR_CONFIG, "bad option max_namespaces: %u; use 1 to 32",
+                         (unsigned)o->max_namespaces);
+    if (!(o->tend_interval >= 0.01 && o->tend_interval <= 3600))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option tend_interval: %g s; use 0.01 to 3600 seconds",
+                         o->tend_interval);
+    if (!(o->takeover_timeout >= 0.05 && o->takeover_timeout <= 86400))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option takeover_timeout: %g s; use 0.05 to 86400 seconds",
+                         o->takeover_timeout);
+    if (!(o->takeover_timeout > o->tend_interval))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option takeover_timeout: %g s must be longer than tend_interval "
+                         "(%g s), or a healthy tender would be taken over between two tends",
+                         o->takeover_timeout, o->tend_interval);
+    if (!(o->connect_timeout >= 0.01 && o->connect_timeout <= 600))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option connect_timeout: %g s; use 0.01 to 600 seconds",
+                         o->connect_timeout);
+    if (o->mode > 0777 || (o->mode & 0600) != 0600)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option mode: 0%o; use permission bits up to 0777 that include 0600 "
+                         "(the owner must read and write)",
+                         (unsigned)o->mode);
+    size_t name_len = strnlen(o->cluster_name, sizeof o->cluster_name);
+    if (name_len == sizeof o->cluster_name)
+        return cshm_fail(error, CSHM_ERR_CONFIG, "bad option cluster_name: longer than %zu bytes",
+                         sizeof o->cluster_name - 1);
+    for (size_t i = 0; i < name_len; i++)
+        if (!isprint((unsigned char)o->cluster_name[i]))
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad option cluster_name: contains a non-printable byte");
+    return 0;
+}
+
+static int build_identity(cshm_config *c, cshm_error *error)
+{
+    size_t used = 0;
+    int n;
+    const char *driver = c->kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike";
+
+    if (c->options.cluster_name[0] != '\0') {
+        n = snprintf(c->identity, sizeof c->identity, "%s:name=%s", driver,
+                     c->options.cluster_name);
+        return n < (int)sizeof c->identity ? 0 : cshm_fail(error, CSHM_ERR_CONFIG, "cluster_name too long");
+    }
+    cshm_seed sorted[CSHM_MAX_SEEDS];
+    memcpy(sorted, c->seeds, c->seed_count * sizeof sorted[0]);
+    qsort(sorted, c->seed_count, sizeof sorted[0], compare_seeds);
+    n = snprintf(c->identity, sizeof c->identity, "%s:", driver);
+    used = (size_t)n;
+    for (size_t i = 0; i < c->seed_count; i++) {
+        const char *fmt = strchr(sorted[i].host, ':') != NULL ? "%s[%s]:%u" : "%s%s:%u";
+        n = snprintf(c->identity + used, sizeof c->identity - used, fmt, i == 0 ? "" : ",",
+                     sorted[i].host, (unsigned)sorted[i].port);
+        if (n < 0 || (size_t)n >= sizeof c->identity - used)
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL: the seed list is too long to identify the cluster (over %d "
+                             "bytes); list fewer seeds or set cluster_name",
+                             CSHM_IDENTITY_MAX - 1);
+        used += (size_t)n;
+    }
+    return 0;
+}
+
+int cshm_config_parse(const char *url, const cshm_options *options, cshm_config *c,
+                      cshm_error *error)
+{
+    memset(c, 0, sizeof *c);
+    if (options != NULL)
+        c->options = *options;
+    else
+        cshm_options_init(&c->options);
+
+    if (url == NULL || url[0] == '\0')
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL: empty; write redis://host:port[,host:port...] or "
+                         "aerospike://host:port[,host:port...]");
+    const char *rest;
+    if (strncmp(url, "redis://", 8) == 0) {
+        c->kind = CSHM_DRIVER_REDIS;
+        c->driver = &cshm_driver_redis;
+        rest = url + 8;
+    } else if (strncmp(url, "aerospike://", 12) == 0) {
+        c->kind = CSHM_DRIVER_AEROSPIKE;
+        c->driver = cshm_driver_aerospike_ops();
+        rest = url + 12;
+        if (c->driver == NULL)
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL '%.200s': this build has no Aerospike driver yet; use redis://",
+                             url);
+    } else {
+        const char *sep = strstr(url, "://");
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL '%.200s': unknown scheme '%.*s'; use redis:// or aerospike://", url,
+                         sep != NULL ? (int)(sep - url) : (int)strlen(url), url);
+    }
+
+    const char *at = strrchr(rest, '@');
+    if (at != NULL) {
+        if (c->kind != CSHM_DRIVER_REDIS)
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL: credentials are not supported for aerospike:// yet; remove "
+                             "'...@' from the URL");
+        const char *colon = memchr(rest, ':', (size_t)(at - rest));
+        if (colon == NULL)
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL: the part before '@' has no ':'; write "
+                             "redis://:PASSWORD@host:port for a password or "
+                             "redis://USER:PASSWORD@host:port for an ACL user");
+        if (colon > rest) {
+            if (percent_decode(rest, (size_t)(colon - rest), c->user, sizeof c->user, "user name",
+                               error) != 0)
+                return error != NULL ? error->code : CSHM_ERR_CONFIG;
+            c->has_user = 1;
+        }
+        if (percent_decode(colon + 1, (size_t)(at - colon - 1), c->password, sizeof c->password,
+                           "password", error) != 0)
+            return error != NULL ? error->code : CSHM_ERR_CONFIG;
+        if (c->password[0] == '\0')
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL: empty password before '@'; remove the '@' part or give the "
+                             "password");
+        c->has_password = 1;
+        rest = at + 1;
+    }
+
+    size_t hosts_len = strcspn(rest, "/?#");
+    if (rest[hosts_len] != '\0')
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL: unexpected '%.60s' after the host list; options go in the options "
+                         "argument, not in the URL",
+                         rest + hosts_len);
+    if (hosts_len == 0)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL '%.200s': no host; write host:port[,host:port...]", url);
+
+    const char *item = rest;
+    while (item <= rest + hosts_len) {
+        const char *comma = memchr(item, ',', (size_t)(rest + hosts_len - item));
+        size_t item_len = comma != NULL ? (size_t)(comma - item) : (size_t)(rest + hosts_len - item);
+        if (c->seed_count == CSHM_MAX_SEEDS)
+            return cshm_fail(error, CSHM_ERR_CONFIG, "bad URL: more than %d seeds",
+                             CSHM_MAX_SEEDS);
+        cshm_seed seed;
+        if (parse_seed(item, item_len, &seed, error) != 0)
+            return CSHM_ERR_CONFIG;
+        int duplicate = 0;
+        for (size_t i = 0; i < c->seed_count; i++)
+            if (compare_seeds(&c->seeds[i], &seed) == 0)
+                duplicate = 1;
+        if (!duplicate)
+            c->seeds[c->seed_count++] = seed;
+        if (comma == NULL)
+            break;
+        item = comma + 1;
+    }
+
+    if (validate_options(&c->options, c->kind, error) != 0)
+        return CSHM_ERR_CONFIG;
+    if (build_identity(c, error) != 0)
+        return CSHM_ERR_CONFIG;
+    c->key = c->options.has_key ? c->options.key
+                                : CSHM_KEY_BASE | (cshm_fnv1a32(c->identity, strlen(c->identity)) &
+                                                   CSHM_KEY_MASK);
+    return 0;
+}
+
+int cshm_default_key(const char *url, const cshm_options *options, uint32_t *key,
+                     cshm_error *error)
+{
+    cshm_config *c = malloc(sizeof *c);
+    if (c == NULL)
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory");
+    int rc = cshm_config_parse(url, options, c, error);
+    if (rc == 0)
+        *key = c->key;
+    free(c);
+    return rc;
+}

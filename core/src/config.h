@@ -1,0 +1,54 @@
+/*
+ * config.h - a parsed, validated connection configuration.
+ *
+ * Invariants after cshm_config_parse() succeeds:
+ *  - 1 <= seed_count <= CSHM_MAX_SEEDS, every seed has a non-empty host of at
+ *    most CSHM_HOST_MAX-1 bytes and a port in 1..65535;
+ *  - every option is inside its documented range;
+ *  - identity is the canonical description of the cluster (driver + cluster
+ *    name, or driver + sorted, de-duplicated seeds) and key is the SysV key
+ *    (explicit, or derived from identity as documented in docs/design.md).
+ * Credentials never enter the identity or the segment.
+ */
+#ifndef CSHM_CONFIG_H
+#define CSHM_CONFIG_H
+
+#include "clustershm.h"
+
+#define CSHM_MAX_SEEDS 64
+#define CSHM_IDENTITY_MAX 512
+#define CSHM_USER_MAX 128
+#define CSHM_PASSWORD_MAX 256
+
+/* Default keys live in 0x43000000..0x43FFFFFF ('C' in the top byte). */
+#define CSHM_KEY_BASE 0x43000000u
+#define CSHM_KEY_MASK 0x00FFFFFFu
+
+struct cshm_driver_ops;
+
+typedef struct cshm_seed {
+    char host[CSHM_HOST_MAX];
+    uint16_t port;
+} cshm_seed;
+
+typedef struct cshm_config {
+    cshm_driver_kind kind;
+    const struct cshm_driver_ops *driver;
+    cshm_seed seeds[CSHM_MAX_SEEDS];
+    size_t seed_count;
+    int has_user;                  /* user given (Redis ACL: AUTH user password) */
+    int has_password;
+    char user[CSHM_USER_MAX];
+    char password[CSHM_PASSWORD_MAX];
+    cshm_options options;
+    char identity[CSHM_IDENTITY_MAX];
+    uint32_t key;
+} cshm_config;
+
+int cshm_config_parse(const char *url, const cshm_options *options, cshm_config *out,
+                      cshm_error *error);
+
+/* FNV-1a, 32 bits: the documented hash behind default keys. */
+uint32_t cshm_fnv1a32(const void *data, size_t len);
+
+#endif

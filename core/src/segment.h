@@ -1,0 +1,155 @@
+/*
+ * segment.h - the shared-memory segment: layout, creation, attachment and
+ * validation.
+ *
+ * Layout (all offsets from the start of the segment, no pointers shared except
+ * the owner-private robust list links, see robust_lock.h):
+ *
+ *   0      cshm_seg_header   (CSHM_HEADER_SIZE bytes, page aligned)
+ *            prefix          fixed for every layout version: magic, init
+ *                            state, layout version, header size, total size
+ *            layout          driver, map shape, slot geometry, struct sizes
+ *            identity        cluster identity, creator uid/pid, created time
+ *            control         ownership state word, heartbeat, futex words,
+ *                            counters, last error, owner locks, slot locks
+ *   H      slot 0 .. CSHM_SLOTS-1, each slot_stride bytes:
+ *            cshm_slot_head  seqlock counter, publisher epoch
+ *            payload         a cshm_map payload (map.h)
+ *
+ * Invariants:
+ *  - A segment is ours only if its prefix has our magic and init state READY;
+ *    until then nothing is written to it (never write into a segment that is
+ *    not ours).  Its layout must equal the one we compute from our
+ *    configuration, and its identity must equal ours.
+ *  - Everything a reader needs to bound an index is recomputed from the
+ *    validated layout, never re-read from the header later.
+ *  - state packs (epoch << 32) | (owner lock index << 8) | (published slot + 1):
+ *    changing tender and publishing are compare-and-swaps on this one word,
+ *    which is what fences a tender that lost ownership.
+ */
+#ifndef CSHM_SEGMENT_H
+#define CSHM_SEGMENT_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "map.h"
+#include "robust_lock.h"
+
+#define CSHM_MAGIC "CLSHMSEG"          /* 8 bytes, no NUL */
+#define CSHM_LAYOUT_VERSION 1u
+#define CSHM_INIT_BUSY 0x43534949u     /* "CSII": creator is filling the header */
+#define CSHM_INIT_READY 0x43534952u    /* "CSIR" */
+#define CSHM_BYTE_ORDER 0x01020304u
+#define CSHM_HEADER_SIZE 8192u
+#define CSHM_SLOTS 4u
+#define CSHM_OWNER_LOCKS 4u
+#define CSHM_ERROR_TEXT 256u
+
+typedef struct cshm_seg_prefix {
+    char magic[8];
+    uint32_t init_state;               /* atomic */
+    uint32_t layout_version;
+    uint32_t header_size;
+    uint32_t byte_order;
+    uint64_t total_size;
+} cshm_seg_prefix;
+
+typedef struct cshm_seg_header {
+    cshm_seg_prefix prefix;
+
+    /* layout: written once by the creator */
+    uint32_t driver_kind;
+    uint32_t pointer_size;
+    cshm_map_shape shape;
+    uint32_t slot_count;
+    uint32_t owner_lock_count;
+    uint32_t lock_size;
+    uint32_t node_entry_size;
+    uint32_t reserved0;
+    uint64_t payload_size;
+    uint64_t slot_stride;
+    uint64_t slots_offset;
+
+    /* identity: written once by the creator */
+    uint32_t creator_uid;
+    uint32_t creator_pid;
+    uint64_t created_at_ms;
+    uint32_t mode;
+    uint32_t identity_len;
+    char identity[CSHM_IDENTITY_MAX];
+
+    /* control: written while running, always through atomics */
+    _Alignas(64) uint64_t state;
+    uint64_t heartbeat;                /* (epoch << 32) | beat count */
+    uint32_t publish_seq;              /* futex: +1 after every tend attempt */
+    uint32_t refresh_seq;              /* futex: +1 per request_refresh / stop */
+    uint32_t tender_pid;               /* informational: pid as the tender sees it */
+    uint32_t reserved1;
+    uint64_t tends;
+    uint64_t tend_failures;
+    uint64_t handoffs;                 /* tender closed cleanly, another took over */
+    uint64_t dead_takeovers;           /* tender died holding the lock */
+    uint64_t hung_takeovers;           /* tender alive but silent past takeover_timeout */
+    _Alignas(8) char last_error[CSHM_ERROR_TEXT];
+    uint32_t slot_writer_epoch[CSHM_SLOTS];  /* under the slot's lock */
+
+    _Alignas(64) cshm_robust_lock owner_locks[CSHM_OWNER_LOCKS];
+    cshm_robust_lock slot_locks[CSHM_SLOTS];
+} cshm_seg_header;
+
+typedef struct cshm_slot_head {
+    uint64_t seq;                      /* seqlock: odd while being written */
+    uint64_t epoch;                    /* epoch of the tender that wrote it */
+    uint64_t reserved[6];
+} cshm_slot_head;
+
+/* A process's view of an attached (or private) segment. */
+typedef struct cshm_segment {
+    int shmid;                         /* -1 when private */
+    uint32_t key;
+    unsigned char *base;
+    uint64_t size;
+    int read_only;
+    cshm_seg_header *header;
+    cshm_map_shape shape;
+    cshm_map_layout layout;
+    uint64_t slot_stride;
+} cshm_segment;
+
+static inline uint64_t cshm_state_make(uint32_t epoch, uint32_t lock_index, uint32_t slot_plus_one)
+{
+    return ((uint64_t)epoch << 32) | ((uint64_t)(lock_index & 0xFFu) << 8) | (slot_plus_one & 0xFFu);
+}
+static inline uint32_t cshm_state_epoch(uint64_t s) { return (uint32_t)(s >> 32); }
+static inline uint32_t cshm_state_lock(uint64_t s) { return (uint32_t)((s >> 8) & 0xFFu); }
+static inline uint32_t cshm_state_slot_plus_one(uint64_t s) { return (uint32_t)(s & 0xFFu); }
+
+/* Create the segment for this configuration or attach to the existing one,
+ * validating it.  waits up to connect_timeout for a creator to finish. */
+int cshm_segment_open(const cshm_config *config, cshm_segment *seg, cshm_error *error);
+
+/* The same layout in private memory (shared=false). */
+int cshm_segment_private(const cshm_config *config, cshm_segment *seg, cshm_error *error);
+
+/* Attach read-only for inspection (CLI): validates the prefix and the
+ * internal consistency of the layout, not the identity. */
+int cshm_segment_inspect(uint32_t key, cshm_segment *seg, cshm_error *error);
+int cshm_segment_inspect_shmid(int shmid, cshm_segment *seg, cshm_error *error);
+
+void cshm_segment_close(cshm_segment *seg);
+
+/* Number of processes attached (shm_nattch); 1 in private mode. */
+uint32_t cshm_segment_attached(const cshm_segment *seg);
+
+static inline cshm_slot_head *cshm_segment_slot(const cshm_segment *seg, uint32_t index)
+{
+    return (cshm_slot_head *)(void *)(seg->base + CSHM_HEADER_SIZE +
+                                      (uint64_t)index * seg->slot_stride);
+}
+static inline unsigned char *cshm_segment_payload(const cshm_segment *seg, uint32_t index)
+{
+    return (unsigned char *)cshm_segment_slot(seg, index) + sizeof(cshm_slot_head);
+}
+
+#endif

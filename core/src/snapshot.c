@@ -1,0 +1,249 @@
+/*
+ * snapshot.c - see snapshot.h for the protocol.
+ *
+ * Memory ordering follows the classic seqlock: the writer makes seq odd,
+ * issues a release fence, writes the payload, then stores seq+2 with release;
+ * the reader loads seq with acquire, reads, issues an acquire fence and
+ * reloads seq.  Equal even values mean the reader saw one whole payload.
+ */
+#include "snapshot.h"
+
+#include <sched.h>
+#include <string.h>
+
+#include "error.h"
+
+/* A reader retries this often before calling the segment unusable; a
+ * healthy tender rewrites a given slot at most once per tend interval, so
+ * even a few retries mean something is badly wrong. */
+#define READ_ATTEMPTS 10000
+
+void cshm_shm_store_words(void *dst, const void *src, size_t n)
+{
+    uint64_t *d = dst;
+    const uint64_t *s = src;
+    for (size_t i = 0; i < n / 8; i++)
+        __atomic_store_n(&d[i], s[i], __ATOMIC_RELAXED);
+}
+
+void cshm_shm_load_words(void *dst, const void *src, size_t n)
+{
+    uint64_t *d = dst;
+    const uint64_t *s = src;
+    for (size_t i = 0; i < n / 8; i++)
+        d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
+static uint64_t load_state(const cshm_segment *seg)
+{
+    return __atomic_load_n(&seg->header->state, __ATOMIC_ACQUIRE);
+}
+
+int64_t cshm_snapshot_published_epoch(const cshm_segment *seg)
+{
+    uint32_t slot_plus_one = cshm_state_slot_plus_one(load_state(seg));
+    if (slot_plus_one == 0 || slot_plus_one > CSHM_SLOTS)
+        return -1;
+    return (int64_t)__atomic_load_n(&cshm_segment_slot(seg, slot_plus_one - 1)->epoch,
+                                    __ATOMIC_ACQUIRE);
+}
+
+/* Take a slot for writing: not the published one, lock free, and not written
+ * by a newer epoch.  Returns the slot index or -1. */
+static int claim_slot(cshm_segment *seg, cshm_robust_owner *owner, uint32_t epoch,
+                      uint32_t published, int *newer_epoch_seen)
+{
+    cshm_seg_header *h = seg->header;
+    /* Start after the published slot: the slot published longest ago is the
+     * least likely to still be read. */
+    for (uint32_t k = 1; k <= CSHM_SLOTS; k++) {
+        uint32_t i = (published + k) % CSHM_SLOTS;
+        if (i == published)
+            continue;
+        if (cshm_robust_trylock(owner, &h->slot_locks[i]) == CSHM_LOCK_BUSY)
+            continue;
+        uint32_t writer = __atomic_load_n(&h->slot_writer_epoch[i], __ATOMIC_ACQUIRE);
+        if (writer > epoch) {
+            *newer_epoch_seen = 1;
+            cshm_robust_unlock(owner, &h->slot_locks[i]);
+            continue;
+        }
+        __atomic_store_n(&h->slot_writer_epoch[i], epoch, __ATOMIC_RELEASE);
+        return (int)i;
+    }
+    return -1;
+}
+
+int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t epoch,
+                          const cshm_map *map)
+{
+    cshm_seg_header *h = seg->header;
+    uint64_t state = load_state(seg);
+    if (cshm_state_epoch(state) != epoch)
+        return CSHM_PUBLISH_LOST;
+    uint32_t slot_plus_one = cshm_state_slot_plus_one(state);
+    /* With nothing published, any slot will do; CSHM_SLOTS never matches. */
+    uint32_t published = slot_plus_one == 0 ? CSHM_SLOTS : slot_plus_one - 1;
+    int newer = 0;
+    int slot = claim_slot(seg, owner, epoch, published, &newer);
+    if (slot < 0)
+        return newer ? CSHM_PUBLISH_LOST : CSHM_PUBLISH_NO_SLOT;
+
+    cshm_slot_head *head = cshm_segment_slot(seg, (uint32_t)slot);
+    uint64_t seq = __atomic_load_n(&head->seq, __ATOMIC_RELAXED);
+    if (seq & 1)
+        seq++; /* a writer died mid-write: its odd value is void */
+    __atomic_store_n(&head->seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(&head->epoch, epoch, __ATOMIC_RELAXED);
+    cshm_shm_store_words(cshm_segment_payload(seg, (uint32_t)slot), map->payload,
+                         map->payload_size);
+    __atomic_store_n(&head->seq, seq + 2, __ATOMIC_RELEASE);
+
+    uint64_t desired = cshm_state_make(epoch, cshm_state_lock(state), (uint32_t)slot + 1);
+    int ok = __atomic_compare_exchange_n(&h->state, &state, desired, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE);
+    cshm_robust_unlock(owner, &h->slot_locks[slot]);
+    return ok ? CSHM_PUBLISH_OK : CSHM_PUBLISH_LOST;
+}
+
+int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, uint64_t *epoch_out,
+                       cshm_error *error)
+{
+    return cshm_snapshot_read_prefix(seg, out, out->payload_size, epoch_out, error);
+}
+
+int cshm_snapshot_read_prefix(const cshm_segment *seg, cshm_map *out, size_t length,
+                              uint64_t *epoch_out, cshm_error *error)
+{
+    for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+        uint32_t slot_plus_one = cshm_state_slot_plus_one(load_state(seg));
+        if (slot_plus_one == 0)
+            return 1;
+        if (slot_plus_one > CSHM_SLOTS)
+            return cshm_fail(error, CSHM_ERR_SEGMENT,
+                             "corrupt segment at key 0x%08x: published slot %u out of range",
+                             (unsigned)seg->key, (unsigned)slot_plus_one);
+        const cshm_slot_head *head = cshm_segment_slot(seg, slot_plus_one - 1);
+        uint64_t seq = __atomic_load_n(&head->seq, __ATOMIC_ACQUIRE);
+        if (seq & 1) {
+            sched_yield();
+            continue;
+        }
+        uint64_t epoch = __atomic_load_n(&head->epoch, __ATOMIC_RELAXED);
+        cshm_shm_load_words(out->payload, cshm_segment_payload(seg, slot_plus_one - 1),
+                            length);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&head->seq, __ATOMIC_RELAXED) != seq)
+            continue;
+        /* Consistent copy; now make it safe to use. */
+        cshm_map_counts *c = out->counts;
+        if (c->node_count > out->shape.max_nodes || c->ns_count > out->shape.max_namespaces)
+            return cshm_fail(error, CSHM_ERR_SEGMENT,
+                             "corrupt segment at key 0x%08x: %u nodes / %u namespaces in a map "
+                             "sized for %u / %u",
+                             (unsigned)seg->key, (unsigned)c->node_count, (unsigned)c->ns_count,
+                             (unsigned)out->shape.max_nodes, (unsigned)out->shape.max_namespaces);
+        if (length < out->payload_size) {
+            if (epoch_out != NULL)
+                *epoch_out = epoch;
+            return 0; /* only the counts were asked for */
+        }
+        for (uint32_t i = 0; i < out->shape.max_nodes; i++) {
+            out->nodes[i].name[CSHM_NODE_NAME_MAX - 1] = '\0';
+            out->nodes[i].host[CSHM_HOST_MAX - 1] = '\0';
+        }
+        for (uint32_t i = 0; i < out->shape.max_namespaces; i++)
+            out->namespaces[i].name[CSHM_NAMESPACE_MAX - 1] = '\0';
+        if (epoch_out != NULL)
+            *epoch_out = epoch;
+        return 0;
+    }
+    return cshm_fail(error, CSHM_ERR_TIMEOUT,
+                     "the map in segment 0x%08x changed during %d consecutive reads",
+                     (unsigned)seg->key, READ_ATTEMPTS);
+}
+
+static int namespace_index(const unsigned char *payload, const cshm_segment *seg,
+                           uint32_t ns_count, const char *ns_name)
+{
+    const cshm_map_namespace *names =
+        (const cshm_map_namespace *)(const void *)(payload + seg->layout.namespaces_offset);
+    for (uint32_t i = 0; i < ns_count; i++) {
+        char name[CSHM_NAMESPACE_MAX];
+        cshm_shm_load_words(name, names[i].name, sizeof name);
+        if (strncmp(name, ns_name, sizeof name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t partition,
+                        uint32_t column, cshm_route_result *result, cshm_error *error)
+{
+    const cshm_map_shape *shape = &seg->shape;
+    if (partition >= shape->partitions || column >= shape->columns)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "replica %u out of range: this map stores the master and %u replicas",
+                         (unsigned)column, (unsigned)shape->columns - 1);
+    for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+        uint32_t slot_plus_one = cshm_state_slot_plus_one(load_state(seg));
+        if (slot_plus_one == 0 || slot_plus_one > CSHM_SLOTS)
+            return cshm_fail(error, slot_plus_one == 0 ? CSHM_ERR_STATE : CSHM_ERR_SEGMENT,
+                             slot_plus_one == 0 ? "no cluster map is published yet"
+                                                : "corrupt segment: published slot out of range");
+        const cshm_slot_head *head = cshm_segment_slot(seg, slot_plus_one - 1);
+        const unsigned char *payload = cshm_segment_payload(seg, slot_plus_one - 1);
+        uint64_t seq = __atomic_load_n(&head->seq, __ATOMIC_ACQUIRE);
+        if (seq & 1) {
+            sched_yield();
+            continue;
+        }
+        const cshm_map_counts *counts =
+            (const cshm_map_counts *)(const void *)(payload + seg->layout.counts_offset);
+        uint32_t node_count = __atomic_load_n(&counts->node_count, __ATOMIC_RELAXED);
+        uint32_t ns_count = __atomic_load_n(&counts->ns_count, __ATOMIC_RELAXED);
+        int ns = 0;
+        if (ns_name != NULL)
+            ns = namespace_index(payload, seg, ns_count < shape->max_namespaces
+                                                   ? ns_count : shape->max_namespaces, ns_name);
+        const uint16_t *owners = (const uint16_t *)(const void *)(payload + seg->layout.owners_offset);
+        uint16_t owner = CSHM_NO_NODE;
+        if (ns >= 0)
+            owner = __atomic_load_n(
+                &owners[((size_t)ns * shape->partitions + partition) * shape->columns + column],
+                __ATOMIC_RELAXED);
+        const cshm_map_node *nodes =
+            (const cshm_map_node *)(const void *)(payload + seg->layout.nodes_offset);
+        if (owner < node_count && owner < shape->max_nodes) {
+            cshm_shm_load_words(result->host, nodes[owner].host, CSHM_HOST_MAX);
+            result->port = __atomic_load_n(&nodes[owner].port, __ATOMIC_RELAXED);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&head->seq, __ATOMIC_RELAXED) != seq)
+            continue;
+
+        /* A consistent read: now judge what it said. */
+        if (ns < 0)
+            return cshm_fail(error, CSHM_ERR_CLUSTER,
+                             "unknown namespace '%.31s': the cluster map has no such namespace",
+                             ns_name);
+        if (owner == CSHM_NO_NODE)
+            return cshm_fail(error, CSHM_ERR_CLUSTER,
+                             column == 0 ? "partition %u has no master in the current map (the "
+                                           "cluster does not cover it)"
+                                         : "partition %u has no replica %u in the current map",
+                             (unsigned)partition, (unsigned)column);
+        if (owner >= node_count || owner >= shape->max_nodes)
+            return cshm_fail(error, CSHM_ERR_SEGMENT,
+                             "corrupt segment at key 0x%08x: partition %u names node %u of %u",
+                             (unsigned)seg->key, (unsigned)partition, (unsigned)owner,
+                             (unsigned)node_count);
+        result->host[CSHM_HOST_MAX - 1] = '\0';
+        result->partition = partition;
+        result->node_index = owner;
+        return 0;
+    }
+    return cshm_fail(error, CSHM_ERR_TIMEOUT, "the map kept changing during %d reads",
+                     READ_ATTEMPTS);
+}

@@ -1,0 +1,56 @@
+/*
+ * snapshot.h - publishing whole maps into the segment's slots, and reading
+ * them back consistently without ever blocking on the tender.
+ *
+ * Writers: only a tender, into a slot that is not the published one, holding
+ * that slot's robust lock, and only if no newer epoch has written the slot
+ * (slot_writer_epoch).  The slot becomes visible by a compare-and-swap of the
+ * state word that also checks the tender's epoch: a tender that lost
+ * ownership can neither publish nor scribble into a slot a newer tender uses.
+ *
+ * Readers: load the state word, then read the slot under its seqlock (seq is
+ * odd while being written and changes with every rewrite); a read that
+ * overlapped a rewrite is retried.  Every index read from a slot is checked
+ * against the validated layout before use.
+ */
+#ifndef CSHM_SNAPSHOT_H
+#define CSHM_SNAPSHOT_H
+
+#include "segment.h"
+
+enum {
+    CSHM_PUBLISH_OK = 0,
+    CSHM_PUBLISH_LOST = 1,     /* our epoch is no longer current */
+    CSHM_PUBLISH_NO_SLOT = 2,  /* every free slot is held by a stopped former tender */
+};
+
+/* Publish map (generation and tended_at already set) under epoch. */
+int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t epoch,
+                          const cshm_map *map);
+
+/* Copy the published map into out (same shape).  Returns 0, 1 when nothing
+ * is published yet, or a negative cshm_code (corrupt segment, or it never
+ * stopped changing). *epoch_out receives the publisher's epoch. */
+int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, uint64_t *epoch_out,
+                       cshm_error *error);
+
+/* The same for the first `length` bytes of the payload only (8-aligned),
+ * e.g. just the counts block for status(). */
+int cshm_snapshot_read_prefix(const cshm_segment *seg, cshm_map *out, size_t length,
+                              uint64_t *epoch_out, cshm_error *error);
+
+/* The hot path of route(): one partition's owner in one column, copied into
+ * result.  ns_name NULL means namespace 0 (Redis). */
+int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t partition,
+                        uint32_t column, cshm_route_result *result, cshm_error *error);
+
+/* Epoch of the published slot, or -1 when none is published. */
+int64_t cshm_snapshot_published_epoch(const cshm_segment *seg);
+
+/* Word-wise copies to and from shared memory with relaxed atomics, so that a
+ * racing reader and writer are well defined (the seqlock decides validity).
+ * n must be a multiple of 8 and both pointers 8-byte aligned. */
+void cshm_shm_store_words(void *dst, const void *src, size_t n);
+void cshm_shm_load_words(void *dst, const void *src, size_t n);
+
+#endif

@@ -1,0 +1,436 @@
+/*
+ * test_segment.c - real SysV segments: creation, attachment, validation of
+ * foreign and incompatible segments; robust locks across real processes
+ * (fork, SIGKILL, SIGSTOP); fenced publication and seqlock reads.
+ *
+ * Keys are derived from the test process's pid so that parallel runs do not
+ * meet, and every segment is removed at the end of its test.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "segment.h"
+#include "snapshot.h"
+#include "test.h"
+
+static uint32_t test_key(int n)
+{
+    return 0x5C000000u | (((uint32_t)getpid() & 0xFFFFu) << 8) | (uint32_t)n;
+}
+
+static void remove_key(uint32_t key)
+{
+    int id = shmget((key_t)key, 0, 0);
+    if (id >= 0)
+        shmctl(id, IPC_RMID, NULL);
+}
+
+static cshm_config *make_config(const char *url, uint32_t key, void (*tweak)(cshm_options *))
+{
+    static cshm_config configs[8];
+    static int next;
+    cshm_config *c = &configs[next++ % 8];
+    cshm_options o;
+    cshm_options_init(&o);
+    o.has_key = 1;
+    o.key = key;
+    o.connect_timeout = 0.2;
+    if (tweak)
+        tweak(&o);
+    cshm_error e;
+    if (cshm_config_parse(url, &o, c, &e) != 0) {
+        fprintf(stderr, "config: %s\n", e.message);
+        abort();
+    }
+    return c;
+}
+
+static void test_create_then_attach(void)
+{
+    uint32_t key = test_key(1);
+    remove_key(key);
+    cshm_config *c = make_config("redis://127.0.0.1:1", key, NULL);
+    cshm_segment a, b;
+    cshm_error e;
+    CHECK(cshm_segment_open(c, &a, &e) == 0);
+    CHECK(cshm_segment_open(c, &b, &e) == 0);
+    CHECK(a.shmid == b.shmid);
+    CHECK(a.size == b.size);
+    struct shmid_ds ds;
+    CHECK(shmctl(a.shmid, IPC_STAT, &ds) == 0);
+    CHECK((ds.shm_perm.mode & 0777) == 0600);
+    CHECK(ds.shm_nattch == 2);
+    CHECK(strcmp(a.header->identity, c->identity) == 0);
+    CHECK(a.header->creator_uid == (uint32_t)geteuid());
+    cshm_segment_close(&a);
+    cshm_segment_close(&b);
+    remove_key(key);
+}
+
+static void fill_foreign(uint32_t key, size_t size, unsigned char byte)
+{
+    int id = shmget((key_t)key, size, IPC_CREAT | IPC_EXCL | 0600);
+    unsigned char *p = shmat(id, NULL, 0);
+    memset(p, byte, size);
+    shmdt(p);
+}
+
+static int foreign_unchanged(uint32_t key, size_t size, unsigned char byte)
+{
+    int id = shmget((key_t)key, 0, 0);
+    unsigned char *p = shmat(id, NULL, SHM_RDONLY);
+    int same = 1;
+    for (size_t i = 0; i < size; i++)
+        same &= p[i] == byte;
+    shmdt(p);
+    return same;
+}
+
+static void test_foreign_segment_refused_and_untouched(void)
+{
+    uint32_t key = test_key(2);
+    remove_key(key);
+    fill_foreign(key, 100000, 0xA5);
+    cshm_config *c = make_config("redis://127.0.0.1:1", key, NULL);
+    cshm_segment s;
+    cshm_error e;
+    CHECK(cshm_segment_open(c, &s, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "not a clustershm segment") != NULL);
+    CHECK(strstr(e.message, "0x5c") != NULL);
+    CHECK(foreign_unchanged(key, 100000, 0xA5));
+    remove_key(key);
+
+    /* All zeros: a foreign segment, or one whose creator died at once. */
+    fill_foreign(key, 100000, 0);
+    CHECK(cshm_segment_open(c, &s, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "only zeros") != NULL);
+    CHECK(foreign_unchanged(key, 100000, 0));
+    remove_key(key);
+
+    /* Too small to hold a header. */
+    fill_foreign(key, 16, 0x11);
+    CHECK(cshm_segment_open(c, &s, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "too small") != NULL);
+    CHECK(foreign_unchanged(key, 16, 0x11));
+    remove_key(key);
+}
+
+static void test_other_identity_refused(void)
+{
+    uint32_t key = test_key(3);
+    remove_key(key);
+    cshm_segment a, b;
+    cshm_error e;
+    CHECK(cshm_segment_open(make_config("redis://10.0.0.1:7001", key, NULL), &a, &e) == 0);
+    CHECK(cshm_segment_open(make_config("redis://10.0.0.2:7001", key, NULL), &b, &e) ==
+          CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "redis:10.0.0.1:7001") != NULL);
+    CHECK(strstr(e.message, "redis:10.0.0.2:7001") != NULL);
+    cshm_segment_close(&a);
+    remove_key(key);
+}
+
+static void more_nodes(cshm_options *o)
+{
+    o->max_nodes = 128;
+}
+
+static void wide_mode(cshm_options *o)
+{
+    o->mode = 0666;
+}
+
+static void test_other_layout_refused(void)
+{
+    uint32_t key = test_key(4);
+    remove_key(key);
+    cshm_segment a, b;
+    cshm_error e;
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &a, &e) == 0);
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, more_nodes), &b, &e) ==
+          CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "max_nodes=64") != NULL && strstr(e.message, "max_nodes=128") != NULL);
+
+    /* Another layout version of ours: named, untouched. */
+    a.header->prefix.layout_version = 99;
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &b, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "layout version 99") != NULL);
+    CHECK(a.header->prefix.layout_version == 99);
+    a.header->prefix.layout_version = CSHM_LAYOUT_VERSION;
+
+    /* Fields that disagree with the size: corrupt. */
+    a.header->payload_size += 8;
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &b, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "corrupt") != NULL);
+    a.header->payload_size -= 8;
+    cshm_segment_close(&a);
+    remove_key(key);
+}
+
+static void test_wider_mode_refused(void)
+{
+    uint32_t key = test_key(5);
+    remove_key(key);
+    cshm_segment a, b;
+    cshm_error e;
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, wide_mode), &a, &e) == 0);
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &b, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "mode 0666") != NULL);
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, wide_mode), &b, &e) == 0);
+    cshm_segment_close(&a);
+    cshm_segment_close(&b);
+    remove_key(key);
+}
+
+void suite_segment(void)
+{
+    RUN(test_create_then_attach);
+    RUN(test_foreign_segment_refused_and_untouched);
+    RUN(test_other_identity_refused);
+    RUN(test_other_layout_refused);
+    RUN(test_wider_mode_refused);
+}
+
+/* ---- robust locks across processes ---- */
+
+static cshm_robust_lock *shared_lock(int *shmid)
+{
+    *shmid = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    cshm_robust_lock *lock = shmat(*shmid, NULL, 0);
+    shmctl(*shmid, IPC_RMID, NULL); /* freed when the last process detaches */
+    cshm_robust_lock_init(lock);
+    return lock;
+}
+
+/* Fork a child that takes the lock, reports through a pipe, then waits to be
+ * signalled. */
+static pid_t child_holding(cshm_robust_lock *lock)
+{
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        static cshm_robust_owner owner;
+        cshm_robust_thread_init(&owner);
+        char ok = cshm_robust_trylock(&owner, lock) == CSHM_LOCK_ACQUIRED ? 'y' : 'n';
+        if (write(fds[1], &ok, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char got = 0;
+    if (read(fds[0], &got, 1) != 1)
+        got = 0;
+    close(fds[0]);
+    close(fds[1]);
+    return got == 'y' ? pid : -1;
+}
+
+static void test_lock_released_by_kernel_on_sigkill(void)
+{
+    int shmid;
+    cshm_robust_lock *lock = shared_lock(&shmid);
+    static cshm_robust_owner me;
+    CHECK(cshm_robust_thread_init(&me) == 0);
+    pid_t child = child_holding(lock);
+    CHECK(child > 0);
+    CHECK(cshm_robust_trylock(&me, lock) == CSHM_LOCK_BUSY);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    CHECK(cshm_robust_trylock(&me, lock) == CSHM_LOCK_ACQUIRED_OWNER_DIED);
+    CHECK(cshm_robust_held(&me, lock));
+    cshm_robust_unlock(&me, lock);
+    CHECK(!cshm_robust_held(&me, lock));
+    CHECK(cshm_robust_trylock(&me, lock) == CSHM_LOCK_ACQUIRED);
+    cshm_robust_unlock(&me, lock);
+    shmdt(lock);
+}
+
+static void test_stopped_owner_keeps_lock_and_waiter_wakes_on_death(void)
+{
+    int shmid;
+    cshm_robust_lock *lock = shared_lock(&shmid);
+    static cshm_robust_owner me;
+    CHECK(cshm_robust_thread_init(&me) == 0);
+    pid_t child = child_holding(lock);
+    CHECK(child > 0);
+    kill(child, SIGSTOP);
+    CHECK(cshm_robust_trylock(&me, lock) == CSHM_LOCK_BUSY);
+    /* A waiter must be woken by the death, long before its 10 s timeout. */
+    pid_t killer = fork();
+    if (killer == 0) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(child, SIGKILL);
+        _exit(0);
+    }
+    double start = cshm_mono_now();
+    while (cshm_robust_owner_tid(lock) != 0 && cshm_mono_now() - start < 10)
+        cshm_robust_wait(lock, 10);
+    double waited = cshm_mono_now() - start;
+    CHECK(waited < 5); /* woken by the kernel, not by the timeout */
+    CHECK(cshm_robust_trylock(&me, lock) == CSHM_LOCK_ACQUIRED_OWNER_DIED);
+    cshm_robust_unlock(&me, lock);
+    waitpid(killer, NULL, 0);
+    waitpid(child, NULL, 0);
+    shmdt(lock);
+}
+
+/* ---- publication ---- */
+
+static void fill_map(cshm_map *m, const char *host)
+{
+    cshm_map_clear(m);
+    cshm_map_add_namespace(m, "0");
+    int n = cshm_map_add_node(m, host, host, 1, 1, 1);
+    for (uint32_t p = 0; p < m->shape.partitions; p++)
+        cshm_map_set_owner(m, 0, p, 0, (uint16_t)n);
+}
+
+static void test_publish_is_fenced_by_epoch(void)
+{
+    uint32_t key = test_key(6);
+    remove_key(key);
+    cshm_segment s;
+    cshm_error e;
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &s, &e) == 0);
+    static cshm_robust_owner me;
+    CHECK(cshm_robust_thread_init(&me) == 0);
+    cshm_map m, got;
+    CHECK(cshm_map_init(&m, &s.shape) == 0 && cshm_map_init(&got, &s.shape) == 0);
+
+    s.header->state = cshm_state_make(1, 0, 0);
+    fill_map(&m, "first");
+    CHECK(cshm_snapshot_publish(&s, &me, 1, &m) == CSHM_PUBLISH_OK);
+    uint64_t epoch = 0;
+    CHECK(cshm_snapshot_read(&s, &got, &epoch, &e) == 0);
+    CHECK(epoch == 1 && strcmp(got.nodes[0].host, "first") == 0);
+
+    /* A takeover moves the epoch on: the old tender's publish is refused and
+     * the published map is untouched. */
+    uint64_t state = s.header->state;
+    s.header->state = cshm_state_make(2, 1, cshm_state_slot_plus_one(state));
+    fill_map(&m, "zombie");
+    CHECK(cshm_snapshot_publish(&s, &me, 1, &m) == CSHM_PUBLISH_LOST);
+    CHECK(cshm_snapshot_read(&s, &got, &epoch, &e) == 0);
+    CHECK(strcmp(got.nodes[0].host, "first") == 0);
+
+    /* The new tender publishes; a slot another (stopped) tender is writing
+     * is never chosen. */
+    static cshm_robust_owner other;
+    other.tid = getpid() + 1000000; /* a TID that is not ours */
+    other.head.list.next = &other.head.list;
+    uint32_t published = cshm_state_slot_plus_one(s.header->state) - 1;
+    uint32_t busy = (published + 1) % CSHM_SLOTS;
+    s.header->slot_locks[busy].word = (uint32_t)other.tid;
+    fill_map(&m, "second");
+    CHECK(cshm_snapshot_publish(&s, &me, 2, &m) == CSHM_PUBLISH_OK);
+    CHECK(cshm_state_slot_plus_one(s.header->state) - 1 != busy);
+    CHECK(cshm_snapshot_read(&s, &got, &epoch, &e) == 0);
+    CHECK(epoch == 2 && strcmp(got.nodes[0].host, "second") == 0);
+    s.header->slot_locks[busy].word = 0;
+
+    /* A slot written by a newer epoch is never rewritten by an older one. */
+    for (uint32_t i = 0; i < CSHM_SLOTS; i++)
+        s.header->slot_writer_epoch[i] = 7;
+    s.header->state = cshm_state_make(3, 1, cshm_state_slot_plus_one(s.header->state));
+    CHECK(cshm_snapshot_publish(&s, &me, 3, &m) == CSHM_PUBLISH_LOST);
+
+    cshm_map_free(&m);
+    cshm_map_free(&got);
+    cshm_segment_close(&s);
+    remove_key(key);
+}
+
+typedef struct seqlock_run {
+    cshm_segment *seg;
+    int stop;
+    int publishes;
+    int mixed;
+    int reads;
+} seqlock_run;
+
+static void *publisher(void *arg)
+{
+    seqlock_run *run = arg;
+    static cshm_robust_owner owner;
+    cshm_robust_thread_init(&owner);
+    cshm_map a, b;
+    cshm_map_init(&a, &run->seg->shape);
+    cshm_map_init(&b, &run->seg->shape);
+    fill_map(&a, "A");
+    fill_map(&b, "B");
+    for (int i = 0; i < 3000; i++) {
+        if (cshm_snapshot_publish(run->seg, &owner, 1, (i & 1) ? &a : &b) == CSHM_PUBLISH_OK)
+            run->publishes++;
+    }
+    __atomic_store_n(&run->stop, 1, __ATOMIC_RELEASE);
+    cshm_map_free(&a);
+    cshm_map_free(&b);
+    return NULL;
+}
+
+static void *reader(void *arg)
+{
+    seqlock_run *run = arg;
+    cshm_map m;
+    cshm_map_init(&m, &run->seg->shape);
+    while (!__atomic_load_n(&run->stop, __ATOMIC_ACQUIRE)) {
+        if (cshm_snapshot_read(run->seg, &m, NULL, NULL) != 0)
+            continue;
+        /* Whole old or whole new: the node and every owner agree. */
+        char expect = m.nodes[0].host[0];
+        int mixed = !(expect == 'A' || expect == 'B');
+        for (uint32_t p = 0; p < m.shape.partitions; p++)
+            mixed |= cshm_map_owner(&m, 0, p, 0) != 0;
+        cshm_route_result r;
+        if (cshm_snapshot_route(run->seg, NULL, 77, 0, &r, NULL) == 0)
+            mixed |= !(strcmp(r.host, "A") == 0 || strcmp(r.host, "B") == 0);
+        __atomic_add_fetch(&run->mixed, mixed, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&run->reads, 1, __ATOMIC_RELAXED);
+    }
+    cshm_map_free(&m);
+    return NULL;
+}
+
+static void test_readers_never_see_a_mix(void)
+{
+    uint32_t key = test_key(7);
+    remove_key(key);
+    cshm_segment s;
+    cshm_error e;
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &s, &e) == 0);
+    s.header->state = cshm_state_make(1, 0, 0);
+    seqlock_run run = {.seg = &s};
+    pthread_t w, r1, r2;
+    pthread_create(&r1, NULL, reader, &run);
+    pthread_create(&r2, NULL, reader, &run);
+    pthread_create(&w, NULL, publisher, &run);
+    pthread_join(w, NULL);
+    pthread_join(r1, NULL);
+    pthread_join(r2, NULL);
+    CHECK(run.publishes == 3000);
+    CHECK(run.reads > 0);
+    CHECK(run.mixed == 0);
+    cshm_segment_close(&s);
+    remove_key(key);
+}
+
+void suite_ownership(void)
+{
+    RUN(test_lock_released_by_kernel_on_sigkill);
+    RUN(test_stopped_owner_keeps_lock_and_waiter_wakes_on_death);
+    RUN(test_publish_is_fenced_by_epoch);
+    RUN(test_readers_never_see_a_mix);
+}
