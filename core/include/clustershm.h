@@ -163,6 +163,10 @@ int cshm_request_refresh(cshm_client *client, cshm_error *error);
 
 /* Pure functions. */
 uint32_t cshm_redis_slot(const void *key, size_t len);
+/* RIPEMD-160 over set name + key type byte + key bytes (Aerospike digest);
+ * the partition id is (d[0] | d[1] << 8) & 0x0FFF. */
+int cshm_aerospike_digest(const char *set, const cshm_key *key, uint8_t digest[20],
+                          cshm_error *error);
 uint16_t cshm_crc16(const void *data, size_t len);
 
 /* The key a URL + options would use by default (for tooling). */
