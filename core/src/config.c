@@ -269,10 +269,6 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
         c->kind = CSHM_DRIVER_AEROSPIKE;
         c->driver = cshm_driver_aerospike_ops();
         rest = url + 12;
-        if (c->driver == NULL)
-            return cshm_fail(error, CSHM_ERR_CONFIG,
-                             "bad URL '%.200s': this build has no Aerospike driver yet; use redis://",
-                             url);
     } else {
         const char *sep = strstr(url, "://");
         return cshm_fail(error, CSHM_ERR_CONFIG,
@@ -340,6 +336,9 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
         item = comma + 1;
     }
 
+    if (c->driver == NULL)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL '%.200s': this build has no Aerospike driver; use redis://", url);
     if (validate_options(&c->options, c->kind, error) != 0)
         return CSHM_ERR_CONFIG;
     if (build_identity(c, error) != 0)

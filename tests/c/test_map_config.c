@@ -157,7 +157,7 @@ static void test_bad_urls(void)
     expect_config_error("redis://", NULL, "no host");
     expect_config_error("redis://h", NULL, "no port");
     expect_config_error("redis://h:0", NULL, "out of range");
-    expect_config_error("redis://h:99999", NULL, "invalid port");
+    expect_config_error("redis://h:99999", NULL, "out of range");
     expect_config_error("redis://h:12x", NULL, "invalid port");
     expect_config_error("redis://h:1,", NULL, "empty host");
     expect_config_error("redis://h:1/0", NULL, "options go in the options argument");
