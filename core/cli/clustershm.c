@@ -37,10 +37,6 @@ static void json_string(const char *s)
     putchar('"');
 }
 
-typedef struct node_counts {
-    uint32_t masters, replicas;
-} node_counts;
-
 static int stat_segment(uint32_t key, int as_json)
 {
     cshm_segment seg;
@@ -65,18 +61,14 @@ static int stat_segment(uint32_t key, int as_json)
         return 1;
     }
     uint32_t n = has_map == 0 ? map.counts->node_count : 0;
-    node_counts *counts = calloc(n ? n : 1, sizeof *counts);
-    for (uint32_t ns = 0; has_map == 0 && ns < map.counts->ns_count; ns++)
-        for (uint32_t p = 0; p < map.shape.partitions; p++)
-            for (uint32_t col = 0; col < map.shape.columns; col++) {
-                uint16_t owner = cshm_map_owner(&map, ns, p, col);
-                if (owner < n) {
-                    if (col == 0)
-                        counts[owner].masters++;
-                    else
-                        counts[owner].replicas++;
-                }
-            }
+    uint32_t *masters = calloc(n ? n : 1, sizeof *masters);
+    uint32_t *replicas = calloc(n ? n : 1, sizeof *replicas);
+    if (masters == NULL || replicas == NULL) {
+        fprintf(stderr, "clustershm: out of memory\n");
+        return 1;
+    }
+    if (has_map == 0)
+        cshm_map_count_partitions(&map, masters, replicas);
 
     uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
     char last_error[CSHM_ERROR_TEXT];
@@ -131,8 +123,8 @@ static int stat_segment(uint32_t key, int as_json)
             printf(",\"port\":%u,\"active\":%s,\"is_master\":%s,\"partitions\":%u,"
                    "\"replica_partitions\":%u}",
                    (unsigned)map.nodes[i].port, map.nodes[i].active ? "true" : "false",
-                   map.nodes[i].is_master ? "true" : "false", (unsigned)counts[i].masters,
-                   (unsigned)counts[i].replicas);
+                   map.nodes[i].is_master ? "true" : "false", (unsigned)masters[i],
+                   (unsigned)replicas[i]);
         }
         printf("]}\n");
     } else {
@@ -159,10 +151,11 @@ static int stat_segment(uint32_t key, int as_json)
             printf("  %-40s %s:%u %-7s %-8s %5u partitions, %5u replica\n", map.nodes[i].name,
                    map.nodes[i].host, (unsigned)map.nodes[i].port,
                    map.nodes[i].is_master ? "master" : "replica",
-                   map.nodes[i].active ? "active" : "INACTIVE", (unsigned)counts[i].masters,
-                   (unsigned)counts[i].replicas);
+                   map.nodes[i].active ? "active" : "INACTIVE", (unsigned)masters[i],
+                   (unsigned)replicas[i]);
     }
-    free(counts);
+    free(masters);
+    free(replicas);
     cshm_map_free(&map);
     cshm_segment_close(&seg);
     return 0;

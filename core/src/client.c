@@ -234,18 +234,20 @@ int cshm_nodes(cshm_client *c, cshm_node_info *nodes, size_t capacity, size_t *c
         nodes[i].active = m->nodes[i].active;
         nodes[i].is_master = m->nodes[i].is_master;
     }
-    /* Partition counts per node, from the owner table. */
-    for (uint32_t ns = 0; ns < m->counts->ns_count && ns < m->shape.max_namespaces; ns++)
-        for (uint32_t p = 0; p < m->shape.partitions; p++)
-            for (uint32_t col = 0; col < m->shape.columns; col++) {
-                uint16_t owner = cshm_map_owner(m, ns, p, col);
-                if (owner >= n || owner >= capacity)
-                    continue;
-                if (col == 0)
-                    nodes[owner].partitions++;
-                else
-                    nodes[owner].replica_partitions++;
-            }
+    uint32_t *masters = calloc(n ? n : 1, sizeof *masters);
+    uint32_t *replicas = calloc(n ? n : 1, sizeof *replicas);
+    if (masters == NULL || replicas == NULL) {
+        free(masters);
+        free(replicas);
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory");
+    }
+    cshm_map_count_partitions(m, masters, replicas);
+    for (uint32_t i = 0; i < n && i < capacity; i++) {
+        nodes[i].partitions = masters[i];
+        nodes[i].replica_partitions = replicas[i];
+    }
+    free(masters);
+    free(replicas);
     return 0;
 }
 

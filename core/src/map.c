@@ -190,6 +190,27 @@ uint16_t cshm_map_owner(const cshm_map *m, uint32_t ns, uint32_t partition, uint
     return CSHM_NO_NODE;
 }
 
+void cshm_map_count_partitions(const cshm_map *m, uint32_t *masters, uint32_t *replicas)
+{
+    uint32_t n = m->counts->node_count < m->shape.max_nodes ? m->counts->node_count
+                                                            : m->shape.max_nodes;
+    memset(masters, 0, n * sizeof *masters);
+    memset(replicas, 0, n * sizeof *replicas);
+    /* Every namespace row: unused rows hold CSHM_NO_NODE, and Redis keeps
+     * its one table in row 0 without naming a namespace. */
+    for (uint32_t ns = 0; ns < m->shape.max_namespaces; ns++)
+        for (uint32_t p = 0; p < m->shape.partitions; p++)
+            for (uint32_t col = 0; col < m->shape.columns; col++) {
+                uint16_t owner = m->owners[owner_index(m, ns, p, col)];
+                if (owner >= n)
+                    continue;
+                if (col == 0)
+                    masters[owner]++;
+                else
+                    replicas[owner]++;
+            }
+}
+
 static int compare_node_names(const void *a, const void *b)
 {
     const cshm_map_node *x = a, *y = b;

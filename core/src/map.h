@@ -110,6 +110,9 @@ int cshm_map_add_namespace(cshm_map *map, const char *name);
 void cshm_map_set_owner(cshm_map *map, uint32_t ns, uint32_t partition, uint32_t column,
                         uint16_t node_index);
 uint16_t cshm_map_owner(const cshm_map *map, uint32_t ns, uint32_t partition, uint32_t column);
+/* Per node, how many partitions it holds in column 0 (masters) and in the
+ * other columns (replicas), over every namespace; arrays of node_count. */
+void cshm_map_count_partitions(const cshm_map *map, uint32_t *masters, uint32_t *replicas);
 /* Sort nodes by name and renumber owners: makes equal clusters give equal
  * payloads, so change detection is a comparison. */
 void cshm_map_sort_nodes(cshm_map *map);

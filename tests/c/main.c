@@ -41,6 +41,8 @@ static const struct {
     {"crc16", suite_crc16},
     {"resp", suite_resp},
     {"redis_parse", suite_redis_parse},
+    {"net", suite_net},
+    {"driver_redis", suite_driver_redis},
     {"segment", suite_segment},
     {"ownership", suite_ownership},
 };

@@ -1,0 +1,47 @@
+/*
+ * net.h - TCP client sockets where every operation has a deadline.
+ *
+ * Invariants:
+ *  - No call blocks past its deadline (monotonic seconds, cshm_mono_now()):
+ *    name resolution, connect, write and read all wait with poll() or an
+ *    asynchronous lookup bounded by the deadline.  EINTR never ends a wait
+ *    early and never makes it longer than the deadline.
+ *  - Sockets are non-blocking, close-on-exec, TCP_NODELAY; writes use
+ *    MSG_NOSIGNAL so a peer that went away gives an error, never SIGPIPE.
+ *  - Failures return -1 and write a short lower-case reason into the caller's
+ *    buffer, without the address ("connection refused", "timed out after
+ *    1.0 s connecting"): callers prefix "host:port: " themselves, so a list of
+ *    failures reads "127.0.0.1:7001: connection refused; ...".
+ */
+#ifndef CSHM_NET_H
+#define CSHM_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Enough for every reason net.c writes (callers may pass less: it truncates). */
+#define CSHM_NET_ERROR_MAX 160
+
+/* Connect to host (a name, an IPv4 or an IPv6 address without brackets) and
+ * port, trying every address the name resolves to until one accepts or the
+ * deadline passes.  Returns 0 and the socket in *fd_out, or -1. */
+int cshm_net_connect(const char *host, uint16_t port, double deadline, int *fd_out,
+                     char *error, size_t error_size);
+
+/* Send all len bytes.  Returns 0, or -1 (the connection is then unusable). */
+int cshm_net_write_all(int fd, const void *data, size_t len, double deadline, char *error,
+                       size_t error_size);
+
+/* Receive at least one and at most capacity bytes.  Returns the count, or -1
+ * on error, timeout or end of stream ("connection closed by the server"). */
+ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadline, char *error,
+                           size_t error_size);
+
+/* Close *fd if open and set it to -1. */
+void cshm_net_close(int *fd);
+
+/* "host:port", or "[host]:port" when host is an IPv6 address. */
+void cshm_net_format_endpoint(char *out, size_t out_size, const char *host, uint16_t port);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * redis_topology.h - a Redis Cluster map from a CLUSTER SHARDS or CLUSTER
+ * SLOTS reply, without any network (the driver does the I/O).
+ *
+ * Map shape expected: 16384 partitions, namespace 0 only, column 0 the
+ * master of a slot and columns 1.. its replicas (online ones first).
+ *
+ * Invariants: both functions clear the map first and on success leave a
+ * complete map with nodes sorted by name.  On failure they return -1 with a
+ * message and the map holds a partial result: callers build into a scratch
+ * map and copy it over the real one only on success.  Every value from the
+ * reply is checked (types, slot ranges, ports, node ids, host characters)
+ * before it is used; a reply that covers no slot at all is refused, so a node
+ * that has not joined (or left) the cluster cannot wipe a good map.
+ */
+#ifndef CSHM_REDIS_TOPOLOGY_H
+#define CSHM_REDIS_TOPOLOGY_H
+
+#include <stddef.h>
+
+#include "map.h"
+#include "resp.h"
+
+#define CSHM_REDIS_SLOTS 16384u
+
+/* from_host: the host the reply came from, used for nodes whose address the
+ * server does not know (empty or "?"). */
+int cshm_redis_map_from_shards(const cshm_resp *reply, const char *from_host, cshm_map *map,
+                               char *error, size_t error_size);
+int cshm_redis_map_from_slots(const cshm_resp *reply, const char *from_host, cshm_map *map,
+                              char *error, size_t error_size);
+
+#endif

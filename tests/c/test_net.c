@@ -1,0 +1,259 @@
+/*
+ * test_net.c - sockets with deadlines: connect (numeric, by name, refused,
+ * timed out), writes that cannot finish, a peer that went away (no
+ * SIGPIPE), and waits that signals interrupt but do not cut short.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "net.h"
+#include "test.h"
+
+void suite_net(void);
+
+/* A listening socket on an ephemeral port of addr (AF_INET or AF_INET6
+ * loopback); -1 when the family is not available here. */
+static int listen_loopback(int family, int backlog, uint16_t *port)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_storage address;
+    socklen_t length;
+    memset(&address, 0, sizeof address);
+    if (family == AF_INET) {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)&address;
+        v4->sin_family = AF_INET;
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        length = sizeof *v4;
+    } else {
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&address;
+        v6->sin6_family = AF_INET6;
+        v6->sin6_addr = in6addr_loopback;
+        length = sizeof *v6;
+    }
+    if (bind(fd, (struct sockaddr *)&address, length) != 0 || listen(fd, backlog) != 0 ||
+        getsockname(fd, (struct sockaddr *)&address, &length) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&address)->sin_port
+                                    : ((struct sockaddr_in6 *)&address)->sin6_port);
+    return fd;
+}
+
+/* A port on 127.0.0.1 where nothing listens (bound, then released). */
+static uint16_t closed_port(void)
+{
+    uint16_t port = 0;
+    int fd = listen_loopback(AF_INET, 1, &port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static void test_net_connect_numeric_and_by_name(void)
+{
+    uint16_t port;
+    int listener = listen_loopback(AF_INET, 8, &port);
+    CHECK(listener >= 0);
+    char error[CSHM_NET_ERROR_MAX] = "";
+    int fd = -1;
+    CHECK(cshm_net_connect("127.0.0.1", port, cshm_mono_now() + 2, &fd, error, sizeof error) == 0);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+        CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
+        int nodelay = 0;
+        socklen_t length = sizeof nodelay;
+        CHECK(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &length) == 0 && nodelay);
+    }
+    cshm_net_close(&fd);
+    CHECK(fd == -1);
+    cshm_net_close(&fd);   /* closing twice is harmless */
+
+    /* "localhost" goes through the asynchronous resolver; if it resolves
+     * to ::1 first, that address is refused and 127.0.0.1 is tried next. */
+    CHECK(cshm_net_connect("localhost", port, cshm_mono_now() + 5, &fd, error, sizeof error) == 0);
+    if (fd < 0)
+        fprintf(stderr, "    localhost: %s\n", error);
+    cshm_net_close(&fd);
+    close(listener);
+
+    uint16_t port6;
+    int listener6 = listen_loopback(AF_INET6, 8, &port6);
+    if (listener6 >= 0) {
+        CHECK(cshm_net_connect("::1", port6, cshm_mono_now() + 2, &fd, error, sizeof error) == 0);
+        cshm_net_close(&fd);
+        close(listener6);
+    } else {
+        printf("     (no IPv6 loopback here: IPv6 connect not tested)\n");
+    }
+}
+
+static void test_net_connect_failures(void)
+{
+    char error[CSHM_NET_ERROR_MAX] = "";
+    int fd = 123;
+    CHECK(cshm_net_connect("127.0.0.1", closed_port(), cshm_mono_now() + 2, &fd, error,
+                           sizeof error) == -1);
+    CHECK(fd == -1);
+    CHECK(strcmp(error, "connection refused") == 0);
+
+    CHECK(cshm_net_connect("127.0.0.1", 0, cshm_mono_now() + 2, &fd, error, sizeof error) == -1);
+    CHECK(strstr(error, "port 0") != NULL);
+
+    /* .invalid never resolves (RFC 2606); a resolver that cannot be reached
+     * at all is cut off by the deadline instead. */
+    double started = cshm_mono_now();
+    CHECK(cshm_net_connect("no-such-host.invalid", 6379, started + 3, &fd, error, sizeof error) ==
+          -1);
+    CHECK(strncmp(error, "cannot resolve 'no-such-host.invalid'", 37) == 0 ||
+          strncmp(error, "timed out after 3.0 s resolving", 31) == 0);
+    CHECK(cshm_mono_now() - started < 4.0);
+
+    /* A small error buffer is filled, truncated, never overrun. */
+    char tiny[8];
+    CHECK(cshm_net_connect("127.0.0.1", closed_port(), cshm_mono_now() + 2, &fd, tiny,
+                           sizeof tiny) == -1);
+    CHECK(strcmp(tiny, "connect") == 0);
+}
+
+static void test_net_connect_timeout(void)
+{
+    /* A listener whose accept queue is full drops new SYNs, so connect()
+     * hangs: the deadline must end it. */
+    uint16_t port;
+    int listener = listen_loopback(AF_INET, 0, &port);
+    CHECK(listener >= 0);
+    int fillers[8];
+    size_t filled = 0;
+    for (; filled < 8; filled++) {
+        fillers[filled] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(port)};
+        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        connect(fillers[filled], (struct sockaddr *)&to, sizeof to);
+    }
+    usleep(50000);
+    char error[CSHM_NET_ERROR_MAX] = "";
+    int fd = -1;
+    double started = cshm_mono_now();
+    int rc = cshm_net_connect("127.0.0.1", port, started + 0.3, &fd, error, sizeof error);
+    double waited = cshm_mono_now() - started;
+    CHECK(rc == -1);
+    CHECK(strcmp(error, "timed out after 0.3 s connecting") == 0);
+    CHECK(waited >= 0.29 && waited < 2.0);
+    cshm_net_close(&fd);
+    for (size_t i = 0; i < filled; i++)
+        close(fillers[i]);
+    close(listener);
+}
+
+static void test_net_write_timeout_and_broken_pipe(void)
+{
+    int pair[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+    size_t big = 16u << 20;
+    char *data = calloc(1, big);
+    CHECK(data != NULL);
+    if (data == NULL)
+        return;
+    char error[CSHM_NET_ERROR_MAX] = "";
+    double started = cshm_mono_now();
+    CHECK(cshm_net_write_all(pair[0], data, big, started + 0.2, error, sizeof error) == -1);
+    CHECK(strcmp(error, "timed out after 0.2 s writing") == 0);
+    CHECK(cshm_mono_now() - started >= 0.19);
+
+    /* The reader is gone: EPIPE, and this process is still alive (no SIGPIPE). */
+    close(pair[1]);
+    CHECK(cshm_net_write_all(pair[0], data, 10, cshm_mono_now() + 1, error, sizeof error) == -1);
+    CHECK(strcmp(error, "broken pipe while writing") == 0 ||
+          strcmp(error, "connection reset by peer while writing") == 0);
+    close(pair[0]);
+    free(data);
+}
+
+static void on_signal(int signal_number)
+{
+    (void)signal_number;
+}
+
+typedef struct interrupter {
+    pthread_t target;
+    int stop;
+} interrupter;
+
+static void *interrupt_repeatedly(void *arg)
+{
+    interrupter *in = arg;
+    while (!__atomic_load_n(&in->stop, __ATOMIC_ACQUIRE)) {
+        pthread_kill(in->target, SIGUSR1);
+        usleep(20000);
+    }
+    return NULL;
+}
+
+static void test_net_read_survives_signals(void)
+{
+    struct sigaction action, previous;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;   /* no SA_RESTART: poll returns EINTR */
+    sigemptyset(&action.sa_mask);
+    CHECK(sigaction(SIGUSR1, &action, &previous) == 0);
+
+    int pair[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+    interrupter in = {.target = pthread_self(), .stop = 0};
+    pthread_t thread;
+    CHECK(pthread_create(&thread, NULL, interrupt_repeatedly, &in) == 0);
+    char byte;
+    char error[CSHM_NET_ERROR_MAX] = "";
+    double started = cshm_mono_now();
+    CHECK(cshm_net_read_some(pair[0], &byte, 1, started + 0.3, error, sizeof error) == -1);
+    double waited = cshm_mono_now() - started;
+    __atomic_store_n(&in.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(thread, NULL);
+    CHECK(waited >= 0.29 && waited < 2.0);
+    CHECK(strcmp(error, "timed out after 0.3 s reading") == 0);
+
+    /* Data that is already there is returned at once. */
+    CHECK(write(pair[1], "xy", 2) == 2);
+    char two[8];
+    CHECK(cshm_net_read_some(pair[0], two, sizeof two, cshm_mono_now() + 1, error,
+                             sizeof error) == 2);
+    CHECK(cshm_net_read_some(pair[0], two, 0, cshm_mono_now() + 1, error, sizeof error) == -1);
+    close(pair[0]);
+    close(pair[1]);
+    sigaction(SIGUSR1, &previous, NULL);
+}
+
+static void test_net_format_endpoint(void)
+{
+    char out[64];
+    cshm_net_format_endpoint(out, sizeof out, "127.0.0.1", 7000);
+    CHECK(strcmp(out, "127.0.0.1:7000") == 0);
+    cshm_net_format_endpoint(out, sizeof out, "::1", 7000);
+    CHECK(strcmp(out, "[::1]:7000") == 0);
+    cshm_net_format_endpoint(out, sizeof out, "redis-0.example", 6379);
+    CHECK(strcmp(out, "redis-0.example:6379") == 0);
+}
+
+void suite_net(void)
+{
+    RUN(test_net_connect_numeric_and_by_name);
+    RUN(test_net_connect_failures);
+    RUN(test_net_connect_timeout);
+    RUN(test_net_write_timeout_and_broken_pipe);
+    RUN(test_net_read_survives_signals);
+    RUN(test_net_format_endpoint);
+}
