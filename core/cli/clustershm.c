@@ -82,7 +82,7 @@ static int stat_segment(uint32_t key, int as_json)
     double age = tended_at > 0 ? (double)cshm_wall_ms() / 1000.0 - tended_at : 0;
     int stale = has_map == 0 && (map.counts->flags & CSHM_MAP_STALE);
     uint32_t attached = cshm_segment_attached(&seg) - 1; /* not counting ourselves */
-    unsigned tender_pid = __atomic_load_n(&h->tender_pid, __ATOMIC_RELAXED);
+    unsigned tender_pid = cshm_segment_tender_pid(h);
     unsigned long long generation = has_map == 0 ? (unsigned long long)map.counts->generation : 0;
 
     if (as_json) {

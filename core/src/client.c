@@ -115,7 +115,7 @@ static int wait_for_map(cshm_client *c, cshm_error *error)
             return cshm_fail(error, CSHM_ERR_TIMEOUT,
                              "no cluster map within connect_timeout=%g s (tender pid %u%s%s); "
                              "raise connect_timeout or check the cluster",
-                             timeout, (unsigned)__atomic_load_n(&h->tender_pid, __ATOMIC_RELAXED),
+                             timeout, (unsigned)cshm_segment_tender_pid(h),
                              last[0] ? ", last error: " : "", last);
         }
         cshm_futex_wait(&h->publish_seq, seq, remaining);
@@ -262,7 +262,7 @@ int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
     snprintf(s->role, sizeof s->role, "%s",
              !c->shared ? "private" : role == CSHM_ROLE_TENDER ? "tender" : "follower");
     s->pid = getpid();
-    s->owner_pid = (pid_t)__atomic_load_n(&h->tender_pid, __ATOMIC_ACQUIRE);
+    s->owner_pid = (pid_t)cshm_segment_tender_pid(h);
     s->epoch = cshm_state_epoch(__atomic_load_n(&h->state, __ATOMIC_ACQUIRE));
     s->key = c->segment.key;
     s->shmid = c->segment.shmid;

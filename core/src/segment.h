@@ -84,8 +84,7 @@ typedef struct cshm_seg_header {
     uint64_t heartbeat;                /* (epoch << 32) | beat count */
     uint32_t publish_seq;              /* futex: +1 after every tend attempt */
     uint32_t refresh_seq;              /* futex: +1 per request_refresh / stop */
-    uint32_t tender_pid;               /* informational: pid as the tender sees it */
-    uint32_t reserved1;
+    uint64_t tender;                   /* (epoch << 32) | pid of that epoch's tender, as it sees it */
     uint64_t tends;
     uint64_t tend_failures;
     uint64_t handoffs;                 /* tender closed cleanly, another took over */
@@ -124,6 +123,13 @@ static inline uint64_t cshm_state_make(uint32_t epoch, uint32_t lock_index, uint
 static inline uint32_t cshm_state_epoch(uint64_t s) { return (uint32_t)(s >> 32); }
 static inline uint32_t cshm_state_lock(uint64_t s) { return (uint32_t)((s >> 8) & 0xFFu); }
 static inline uint32_t cshm_state_slot_plus_one(uint64_t s) { return (uint32_t)(s & 0xFFu); }
+
+/* The pid the current tender recorded (informational: pids are never used
+ * for decisions). */
+static inline uint32_t cshm_segment_tender_pid(const cshm_seg_header *h)
+{
+    return (uint32_t)__atomic_load_n(&h->tender, __ATOMIC_ACQUIRE);
+}
 
 /* Create the segment for this configuration or attach to the existing one,
  * validating it.  waits up to connect_timeout for a creator to finish. */

@@ -64,17 +64,25 @@ static int heartbeat(cshm_client *c)
     }
 }
 
-/* Install our epoch in the heartbeat word (a resumed old tender may race us
- * with its own bumps; the newer epoch always wins). */
-static void claim_heartbeat(cshm_client *c)
+/* Store (epoch << 32) | low unless the word already belongs to a newer
+ * epoch: a resumed old tender racing us with its own writes always loses. */
+static void install_for_epoch(uint64_t *word, uint32_t epoch, uint32_t low)
 {
-    uint64_t *hb = &c->segment.header->heartbeat;
-    uint64_t seen = __atomic_load_n(hb, __ATOMIC_ACQUIRE);
-    while ((uint32_t)(seen >> 32) < c->epoch) {
-        uint64_t next = (uint64_t)c->epoch << 32;
-        if (__atomic_compare_exchange_n(hb, &seen, next, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+    uint64_t seen = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+    uint64_t desired = ((uint64_t)epoch << 32) | low;
+    while ((uint32_t)(seen >> 32) < epoch) {
+        if (__atomic_compare_exchange_n(word, &seen, desired, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
             break;
     }
+}
+
+/* The first things a new tender does, before anyone can mistake the old
+ * tender's heartbeat or pid for its own. */
+static void take_office(cshm_client *c)
+{
+    install_for_epoch(&c->segment.header->heartbeat, c->epoch, 0);
+    install_for_epoch(&c->segment.header->tender, c->epoch, (uint32_t)getpid());
 }
 
 static int progress(void *arg)
@@ -211,7 +219,6 @@ static int wait_next_tend(cshm_client *c, double tend_started)
 static int tender_session(cshm_client *c)
 {
     __atomic_store_n(&c->role, CSHM_ROLE_TENDER, __ATOMIC_RELEASE);
-    __atomic_store_n(&c->segment.header->tender_pid, (uint32_t)getpid(), __ATOMIC_RELEASE);
     c->refresh_seen = __atomic_load_n(&c->segment.header->refresh_seq, __ATOMIC_ACQUIRE);
 
     /* Continue from the map the previous tender published. */
@@ -256,13 +263,14 @@ static int usurp(cshm_client *c, uint64_t state)
             cshm_robust_unlock(&c->robust, &h->owner_locks[index]);
             return -1;
         }
+        uint32_t old_pid = cshm_segment_tender_pid(h);
         c->epoch = cshm_state_epoch(desired);
+        take_office(c);
         __atomic_add_fetch(&h->hung_takeovers, 1, __ATOMIC_RELAXED);
         cshm_log(CSHM_LOG_WARNING,
                  "segment 0x%08x: tender pid %u sent no heartbeat for %g s (takeover_timeout); "
                  "pid %d takes over as epoch %u",
-                 (unsigned)c->segment.key, (unsigned)__atomic_load_n(&h->tender_pid, __ATOMIC_RELAXED),
-                 c->config.options.takeover_timeout, (int)getpid(), (unsigned)c->epoch);
+                 (unsigned)c->segment.key, (unsigned)old_pid, c->config.options.takeover_timeout, (int)getpid(), (unsigned)c->epoch);
         /* Followers sleeping on the old lock move to the new one. */
         cshm_robust_wake_all(&h->owner_locks[current]);
         return (int)index;
@@ -279,7 +287,11 @@ static int usurp(cshm_client *c, uint64_t state)
 static int acquire(cshm_client *c)
 {
     cshm_seg_header *h = c->segment.header;
+    /* What we watch for signs of life: the heartbeat and the epoch.  A new
+     * epoch whose tender has not yet installed its heartbeat is a takeover
+     * in progress, not silence. */
     uint64_t last_beat = __atomic_load_n(&h->heartbeat, __ATOMIC_ACQUIRE);
+    uint32_t last_epoch = cshm_state_epoch(__atomic_load_n(&h->state, __ATOMIC_ACQUIRE));
     double last_change = cshm_mono_now();
 
     while (!stopping(c)) {
@@ -293,15 +305,16 @@ static int acquire(cshm_client *c)
             if (cshm_state_lock(now_state) == index &&
                 __atomic_compare_exchange_n(&h->state, &now_state, desired, 0, __ATOMIC_ACQ_REL,
                                             __ATOMIC_ACQUIRE)) {
+                uint32_t old_pid = cshm_segment_tender_pid(h);
                 c->epoch = cshm_state_epoch(desired);
+                take_office(c);
                 if (got == CSHM_LOCK_ACQUIRED_OWNER_DIED) {
                     __atomic_add_fetch(&h->dead_takeovers, 1, __ATOMIC_RELAXED);
                     cshm_log(CSHM_LOG_WARNING,
                              "segment 0x%08x: the tender (pid %u) died; pid %d takes over as "
                              "epoch %u",
-                             (unsigned)c->segment.key,
-                             (unsigned)__atomic_load_n(&h->tender_pid, __ATOMIC_RELAXED),
-                             (int)getpid(), (unsigned)c->epoch);
+                             (unsigned)c->segment.key, (unsigned)old_pid, (int)getpid(),
+                             (unsigned)c->epoch);
                 } else if (cshm_state_epoch(now_state) != 0) {
                     __atomic_add_fetch(&h->handoffs, 1, __ATOMIC_RELAXED);
                     cshm_log(CSHM_LOG_INFO, "segment 0x%08x: pid %d is the tender (epoch %u)",
@@ -316,8 +329,9 @@ static int acquire(cshm_client *c)
 
         uint64_t beat = __atomic_load_n(&h->heartbeat, __ATOMIC_ACQUIRE);
         double now = cshm_mono_now();
-        if (beat != last_beat) {
+        if (beat != last_beat || cshm_state_epoch(state) != last_epoch) {
             last_beat = beat;
+            last_epoch = cshm_state_epoch(state);
             last_change = now;
         } else if (now - last_change >= c->config.options.takeover_timeout) {
             int taken = usurp(c, state);
@@ -349,7 +363,6 @@ static void *thread_main(void *arg)
         int index = acquire(c);
         if (index < 0)
             break;
-        claim_heartbeat(c);
         tender_session(c);
         /* Release whether we stopped or lost: a lost session's lock is the
          * old one of the ring, and releasing it frees it for reuse. */
