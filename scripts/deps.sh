@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# deps.sh - install what the build and the tests need on Debian 12.
+#
+# Idempotent: every tool is looked for first and only what is missing is
+# installed, so on a ready machine this is a fast no-op printing one line.
+# apt-get update runs only when an apt package has to be installed (it is the
+# slow, network-bound step).  pytest is installed with `python3 -m pip` for
+# the python3 on PATH (a pyenv interpreter on the CI image), because that is
+# the interpreter `make test-integration` runs.
+set -euo pipefail
+
+PYTHON=${PYTHON:-python3}
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+missing=()
+# need COMMAND PACKAGE: PACKAGE provides COMMAND on Debian 12.
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+
+need redis-server redis-server
+need redis-cli redis-tools
+need gcc build-essential
+need make build-essential
+need ipcs util-linux
+need ipcrm util-linux
+need "$PYTHON" python3
+# pip only matters when pytest has to be installed.
+if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1 \
+    && ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
+    missing+=(python3-pip)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
+    echo "deps: installing with apt-get: ${pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo_cmd[@]}" apt-get update -q
+    "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${pkgs[@]}"
+    # Debian's package starts a redis-server on 6379 under systemd where
+    # systemd runs; the tests never use it (they start their own servers on
+    # ports of their own), so it is left alone.
+fi
+
+if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1; then
+    echo "deps: installing pytest with $PYTHON -m pip"
+    pip_args=(install --quiet pytest)
+    # Debian's own python3 refuses system-wide pip installs (PEP 668,
+    # EXTERNALLY-MANAGED); pyenv's interpreter has no such marker.
+    if compgen -G "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" >/dev/null; then
+        pip_args+=(--break-system-packages)
+    fi
+    "$PYTHON" -m pip "${pip_args[@]}"
+fi
+
+echo "deps: all present: redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')," \
+    "gcc $(gcc -dumpfullversion), $("$PYTHON" -m pytest --version 2>&1 | head -1)"

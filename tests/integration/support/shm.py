@@ -1,0 +1,87 @@
+"""shm.py - SysV shared-memory segments seen from outside the library.
+
+The tests create foreign segments and read segments back through libc
+(ctypes), and list them through /proc/sysvipc/shm, never through the library
+under test.  Invariant: `remove` only ever touches the key it is given.
+"""
+import ctypes
+import subprocess
+
+IPC_CREAT = 0o1000
+IPC_EXCL = 0o2000
+IPC_RMID = 0
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+_libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
+_libc.shmget.restype = ctypes.c_int
+_libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
+_libc.shmat.restype = ctypes.c_void_p
+_libc.shmdt.argtypes = [ctypes.c_void_p]
+_libc.shmdt.restype = ctypes.c_int
+_libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+_libc.shmctl.restype = ctypes.c_int
+
+
+def _as_key(key):
+    # key_t is a signed int: keys >= 0x80000000 are negative there.
+    return ctypes.c_int(key & 0xFFFFFFFF).value
+
+
+def segments():
+    """{key: {"shmid", "perms", "size", "nattch", "cpid", "uid"}} from /proc."""
+    out = {}
+    with open("/proc/sysvipc/shm") as f:
+        header = f.readline().split()
+        for line in f:
+            row = dict(zip(header, line.split()))
+            out[int(row["key"]) & 0xFFFFFFFF] = {
+                "shmid": int(row["shmid"]), "perms": int(row["perms"], 8),
+                "size": int(row["size"]), "nattch": int(row["nattch"]),
+                "cpid": int(row["cpid"]), "uid": int(row["uid"]),
+            }
+    return out
+
+
+def info(key):
+    return segments().get(key & 0xFFFFFFFF)
+
+
+def create(key, data, mode=0o600, size=None):
+    """A new segment at key holding data (zero-padded to size)."""
+    size = size or len(data)
+    shmid = _libc.shmget(_as_key(key), size, IPC_CREAT | IPC_EXCL | mode)
+    if shmid < 0:
+        raise OSError(ctypes.get_errno(), "shmget(0x%x) failed" % key)
+    write(shmid, data)
+    return shmid
+
+
+def _attach(shmid):
+    addr = _libc.shmat(shmid, None, 0)
+    if addr is None or addr == ctypes.c_void_p(-1).value:
+        raise OSError(ctypes.get_errno(), "shmat(%d) failed" % shmid)
+    return addr
+
+
+def write(shmid, data):
+    addr = _attach(shmid)
+    try:
+        ctypes.memmove(addr, data, len(data))
+    finally:
+        _libc.shmdt(addr)
+
+
+def read(shmid, size):
+    addr = _attach(shmid)
+    try:
+        return ctypes.string_at(addr, size)
+    finally:
+        _libc.shmdt(addr)
+
+
+def remove(key):
+    """ipcrm -M key when a segment exists there; attached processes keep it
+    until they detach (the kernel's rule), new attaches no longer find it."""
+    if info(key) is not None:
+        subprocess.run(["ipcrm", "-M", "0x%08x" % (key & 0xFFFFFFFF)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

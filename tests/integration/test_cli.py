@@ -1,0 +1,63 @@
+"""test_cli.py - `clustershm stat --key K [--json]` describes a live segment
+as the processes and the servers see it.
+
+JSON fields: key, shmid, size, attached, tender_pid, epoch, generation,
+tended_at, age, stale, nodes (name, host, port, active, is_master,
+partitions), namespaces, driver, identity, last_error.
+"""
+import json
+import subprocess
+
+from support import shm
+from support.checks import the_tender
+from support.worker import CLI, connect_all
+
+
+def run_cli(*args):
+    return subprocess.run([CLI] + list(args), capture_output=True, text=True, timeout=30)
+
+
+def as_int(value):
+    return int(value, 0) if isinstance(value, str) else value
+
+
+def test_stat_json_describes_the_segment(cluster, pool, shm_key):
+    ws = pool(3)
+    connect_all(ws, cluster.url(), key=shm_key, tend_interval=0.5)
+    tender, sts = the_tender(ws)
+    out = run_cli("stat", "--key", "0x%x" % shm_key, "--json")
+    assert out.returncode == 0, out.stderr
+    j = json.loads(out.stdout)
+    seg = shm.info(shm_key)
+    assert as_int(j["key"]) == shm_key
+    assert j["shmid"] == seg["shmid"]
+    assert j["size"] == seg["size"] == sts[0]["segment_size"]
+    assert j["attached"] >= 3
+    assert j["tender_pid"] == tender.pid
+    assert j["epoch"] == sts[0]["epoch"]
+    assert j["generation"] >= sts[0]["generation"]
+    assert j["tended_at"] > 0 and j["age"] >= 0
+    assert j["stale"] is False
+    assert j["driver"] == "redis"
+    assert "127.0.0.1:%d" % cluster.ports[0] in j["identity"]
+    assert not j["last_error"]
+    slots = {p: n for p, _, n in cluster.masters()}
+    nodes = {n["port"]: n for n in j["nodes"]}
+    assert sorted(nodes) == sorted(cluster.ports)
+    for port, n in nodes.items():
+        assert n["host"] == "127.0.0.1" and n["active"] is True and n["name"]
+        assert n["is_master"] == (port in slots)
+        assert n["partitions"] == slots.get(port, 0)
+
+
+def test_stat_text_and_missing_segment(cluster, pool, shm_key, shm_keys):
+    ws = pool(2)
+    connect_all(ws, cluster.url(), key=shm_key)
+    tender, _ = the_tender(ws)
+    out = run_cli("stat", "--key", "0x%x" % shm_key)
+    assert out.returncode == 0, out.stderr
+    assert str(tender.pid) in out.stdout
+    assert str(shm.info(shm_key)["shmid"]) in out.stdout
+    missing = run_cli("stat", "--key", "0x%x" % shm_keys(1), "--json")
+    assert missing.returncode != 0
+    assert missing.stderr.strip(), "a missing segment must be reported on stderr"

@@ -1,0 +1,881 @@
+/*
+ * cshm-worker.c - one worker process for the integration tests and the demo.
+ *
+ * It reads commands from stdin, one per line, and answers every command with
+ * exactly one JSON object on one line of stdout, flushed at once, so a test
+ * can drive many workers in lock-step.  Commands (see tests/integration):
+ *
+ *   connect <url> [name=value ...]   key shared max_nodes max_namespaces
+ *                                    tend_interval takeover_timeout
+ *                                    connect_timeout mode cluster_name
+ *   route <hex-key> [replica]        routefile <in> <out> [replica]
+ *   partition <hex-key>              status   nodes   refresh   pid
+ *   fork <in> <out>                  close    exit    (EOF = exit)
+ *   aroute <ns> <set> <type> <key> [replica]      Aerospike typed keys
+ *   apartition <set> <type> <key>                 (see "Aerospike typed keys")
+ *   aroutefile <ns> <set> <type> <in> <out> [replica]
+ *   afork <ns> <set> <type> <in> <out>            (fork, routing typed keys)
+ *
+ * Invariants:
+ *  - one input line -> one output line, always a JSON object with "ok";
+ *    library failures carry the cshm_code as "code" and its message as
+ *    "error"; failures of the worker itself (bad command, unreadable file)
+ *    carry "code":null and "worker":true so tests never mistake them for
+ *    library errors;
+ *  - only the public API of clustershm.h is used;
+ *  - stdout holds nothing unflushed at fork(), and the child leaves with
+ *    _exit(), so no answer is ever printed twice.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "clustershm.h"
+
+#define MAX_ARGS 32
+
+static cshm_client *client;
+
+/* ---- JSON output ------------------------------------------------------- */
+
+/* Writes s as a JSON string: every byte below 0x20, '"' and '\\' escaped;
+ * bytes >= 0x80 are escaped as \u00XX so the output is valid JSON even when a
+ * message carries bytes that are not UTF-8. */
+static void json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20 || *p >= 0x7f)
+                fprintf(out, "\\u%04x", (unsigned)*p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void answer_end(void)
+{
+    fputs("}\n", stdout);
+    fflush(stdout);
+}
+
+static void answer_ok(void)
+{
+    fputs("{\"ok\":true", stdout);
+    answer_end();
+}
+
+static void answer_error(const cshm_error *error)
+{
+    fprintf(stdout, "{\"ok\":false,\"code\":%d,\"error\":", error->code);
+    json_string(stdout, error->message);
+    answer_end();
+}
+
+static void answer_worker_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void answer_worker_error(const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    fputs("{\"ok\":false,\"code\":null,\"worker\":true,\"error\":", stdout);
+    json_string(stdout, message);
+    answer_end();
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+static int hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes hex text of length len into buf (which holds at least len/2
+ * bytes).  Returns the byte count, or -1 when the text is not hex. */
+static long hex_decode(const char *text, size_t len, unsigned char *buf)
+{
+    if (len % 2 != 0)
+        return -1;
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = hex_digit((unsigned char)text[i]), lo = hex_digit((unsigned char)text[i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        buf[i / 2] = (unsigned char)(hi * 16 + lo);
+    }
+    return (long)(len / 2);
+}
+
+static int parse_u32(const char *text, int base, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    if (text[0] == '-')
+        return -1;
+    unsigned long long v = strtoull(text, &end, base);
+    if (errno != 0 || end == text || *end != '\0' || v > UINT32_MAX)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int parse_double(const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_int(const char *text, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v < -1000000 || v > 1000000)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Applies one name=value option.  Values the worker cannot even parse are a
+ * worker error; values it can parse go to the library unchecked, so the
+ * library's own validation is what the tests see (tend_interval=-1 etc). */
+static int apply_option(cshm_options *o, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (eq == NULL) {
+        answer_worker_error("option '%s' is not name=value", arg);
+        return -1;
+    }
+    size_t name_len = (size_t)(eq - arg);
+    const char *value = eq + 1;
+    int bad = 0;
+#define IS(n) (name_len == strlen(n) && strncmp(arg, n, name_len) == 0)
+    if (IS("key")) {
+        /* base 0: 0x.. is hex, a leading 0 octal, otherwise decimal */
+        bad = parse_u32(value, 0, &o->key);
+        o->has_key = 1;
+    } else if (IS("shared")) {
+        bad = parse_int(value, &o->shared);
+    } else if (IS("max_nodes")) {
+        bad = parse_u32(value, 10, &o->max_nodes);
+    } else if (IS("max_namespaces")) {
+        bad = parse_u32(value, 10, &o->max_namespaces);
+    } else if (IS("tend_interval")) {
+        bad = parse_double(value, &o->tend_interval);
+    } else if (IS("takeover_timeout")) {
+        bad = parse_double(value, &o->takeover_timeout);
+    } else if (IS("connect_timeout")) {
+        bad = parse_double(value, &o->connect_timeout);
+    } else if (IS("mode")) {
+        bad = parse_u32(value, 8, &o->mode);
+    } else if (IS("cluster_name")) {
+        if (strlen(value) >= sizeof o->cluster_name) {
+            /* Too long to copy: truncating would hide the error the library
+             * should report, so the worker refuses instead. */
+            answer_worker_error("cluster_name longer than %zu bytes", sizeof o->cluster_name - 1);
+            return -1;
+        }
+        strcpy(o->cluster_name, value);
+    } else {
+        answer_worker_error("unknown option '%.*s'", (int)name_len, arg);
+        return -1;
+    }
+#undef IS
+    if (bad) {
+        answer_worker_error("option '%s': value not understood by the worker", arg);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static int need_client(void)
+{
+    if (client != NULL)
+        return 0;
+    answer_worker_error("not connected");
+    return -1;
+}
+
+static void cmd_connect(int argc, char **argv)
+{
+    if (argc < 2) {
+        answer_worker_error("usage: connect <url> [name=value ...]");
+        return;
+    }
+    if (client != NULL) {
+        answer_worker_error("already connected; send close first");
+        return;
+    }
+    cshm_options options;
+    cshm_options_init(&options);
+    for (int i = 2; i < argc; i++)
+        if (apply_option(&options, argv[i]) != 0)
+            return;
+    /* The URL token "-" stands for the empty URL, which a line cannot carry. */
+    const char *url = strcmp(argv[1], "-") == 0 ? "" : argv[1];
+    cshm_error error = {0};
+    if (cshm_connect(url, &options, &client, &error) != 0) {
+        client = NULL;
+        answer_error(&error);
+        return;
+    }
+    answer_ok();
+}
+
+/* Routes one key; "-" stands for the empty key. */
+static int route_hex(const char *hex, int replica, cshm_route_result *result, cshm_error *error)
+{
+    size_t len = strcmp(hex, "-") == 0 ? 0 : strlen(hex);
+    unsigned char *buf = malloc(len / 2 + 1);
+    if (buf == NULL) {
+        error->code = CSHM_ERR_SYSTEM;
+        snprintf(error->message, sizeof error->message, "worker: out of memory");
+        return -1;
+    }
+    long n = hex_decode(hex, len, buf);
+    if (n < 0) {
+        free(buf);
+        error->code = 0;
+        snprintf(error->message, sizeof error->message, "key '%.200s' is not hex", hex);
+        return -1;
+    }
+    cshm_key key = {.type = CSHM_KEY_BYTES, .data = buf, .len = (size_t)n};
+    int rc = cshm_route(client, &key, NULL, NULL, replica, result, error);
+    free(buf);
+    return rc;
+}
+
+static void cmd_route(int argc, char **argv)
+{
+    int replica = 0;
+    if (argc < 2 || argc > 3 || (argc == 3 && parse_int(argv[2], &replica) != 0)) {
+        answer_worker_error("usage: route <hex-key> [replica]");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    cshm_route_result r;
+    cshm_error error = {0};
+    if (route_hex(argv[1], replica, &r, &error) != 0) {
+        if (error.code == 0)
+            answer_worker_error("%s", error.message);
+        else
+            answer_error(&error);
+        return;
+    }
+    fputs("{\"ok\":true,\"host\":", stdout);
+    json_string(stdout, r.host);
+    fprintf(stdout, ",\"port\":%u,\"partition\":%" PRIu32 ",\"node_index\":%d", (unsigned)r.port,
+            r.partition, r.node_index);
+    answer_end();
+}
+
+static void cmd_partition(int argc, char **argv)
+{
+    if (argc != 2) {
+        answer_worker_error("usage: partition <hex-key>");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    size_t len = strcmp(argv[1], "-") == 0 ? 0 : strlen(argv[1]);
+    unsigned char *buf = malloc(len / 2 + 1);
+    long n = buf != NULL ? hex_decode(argv[1], len, buf) : -1;
+    if (n < 0) {
+        free(buf);
+        answer_worker_error("key is not hex");
+        return;
+    }
+    cshm_key key = {.type = CSHM_KEY_BYTES, .data = buf, .len = (size_t)n};
+    uint32_t partition;
+    cshm_error error = {0};
+    int rc = cshm_partition(client, &key, NULL, &partition, &error);
+    free(buf);
+    if (rc != 0) {
+        answer_error(&error);
+        return;
+    }
+    fprintf(stdout, "{\"ok\":true,\"partition\":%" PRIu32, partition);
+    answer_end();
+}
+
+/* Routes every line of in (a hex key per line; an empty line is the empty
+ * key) and writes "host:port slot" per key to out.  Returns the key count,
+ * or -1 after writing a one-line diagnostic into why. */
+static long route_file(const char *in_path, const char *out_path, int replica, char *why,
+                       size_t why_size, int *lib_code)
+{
+    FILE *in = fopen(in_path, "r");
+    if (in == NULL) {
+        snprintf(why, why_size, "cannot open %s: %s", in_path, strerror(errno));
+        return -1;
+    }
+    FILE *out = fopen(out_path, "w");
+    if (out == NULL) {
+        snprintf(why, why_size, "cannot create %s: %s", out_path, strerror(errno));
+        fclose(in);
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    long count = 0;
+    *lib_code = 0;
+    while ((got = getline(&line, &cap, in)) >= 0) {
+        if (got > 0 && line[got - 1] == '\n')
+            line[--got] = '\0';
+        cshm_route_result r;
+        cshm_error error = {0};
+        if (route_hex(got == 0 ? "-" : line, replica, &r, &error) != 0) {
+            *lib_code = error.code;
+            snprintf(why, why_size, "line %ld: %s", count + 1, error.message);
+            count = -1;
+            break;
+        }
+        fprintf(out, "%s:%u %" PRIu32 "\n", r.host, (unsigned)r.port, r.partition);
+        count++;
+    }
+    free(line);
+    fclose(in);
+    if (fclose(out) != 0 && count >= 0) {
+        snprintf(why, why_size, "cannot write %s: %s", out_path, strerror(errno));
+        count = -1;
+    }
+    return count;
+}
+
+static void cmd_routefile(int argc, char **argv)
+{
+    int replica = 0;
+    if (argc < 3 || argc > 4 || (argc == 4 && parse_int(argv[3], &replica) != 0)) {
+        answer_worker_error("usage: routefile <in-path> <out-path> [replica]");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    char why[600];
+    int lib_code;
+    long count = route_file(argv[1], argv[2], replica, why, sizeof why, &lib_code);
+    if (count < 0) {
+        if (lib_code != 0) {
+            fprintf(stdout, "{\"ok\":false,\"code\":%d,\"error\":", lib_code);
+            json_string(stdout, why);
+            answer_end();
+        } else {
+            answer_worker_error("%s", why);
+        }
+        return;
+    }
+    fprintf(stdout, "{\"ok\":true,\"count\":%ld", count);
+    answer_end();
+}
+
+static void cmd_status(void)
+{
+    if (need_client() != 0)
+        return;
+    cshm_status_info s;
+    cshm_error error = {0};
+    if (cshm_status(client, &s, &error) != 0) {
+        answer_error(&error);
+        return;
+    }
+    fputs("{\"ok\":true,\"role\":", stdout);
+    json_string(stdout, s.role);
+    fprintf(stdout,
+            ",\"pid\":%ld,\"owner_pid\":%ld,\"epoch\":%" PRIu64 ",\"generation\":%" PRIu64
+            ",\"tended_at\":%.6f,\"age\":%.6f,\"stale\":%s,\"key\":%" PRIu32
+            ",\"shmid\":%d,\"segment_size\":%" PRIu64 ",\"nodes\":%" PRIu32
+            ",\"namespaces\":%" PRIu32 ",\"attached\":%" PRIu32 ",\"nodes_seen\":%" PRIu32
+            ",\"namespaces_seen\":%" PRIu32
+            ",\"nodes_truncated\":%s,\"namespaces_truncated\":%s,\"replicas_truncated\":%s"
+            ",\"tends\":%" PRIu64 ",\"tend_failures\":%" PRIu64 ",\"driver\":",
+            (long)s.pid, (long)s.owner_pid, s.epoch, s.generation, s.tended_at, s.age,
+            s.stale ? "true" : "false", s.key, s.shmid, s.segment_size, s.nodes, s.namespaces,
+            s.attached, s.nodes_seen, s.namespaces_seen, s.nodes_truncated ? "true" : "false",
+            s.namespaces_truncated ? "true" : "false", s.replicas_truncated ? "true" : "false",
+            s.tends, s.tend_failures);
+    json_string(stdout, s.driver);
+    fputs(",\"last_error\":", stdout);
+    json_string(stdout, s.last_error);
+    answer_end();
+}
+
+static void cmd_nodes(void)
+{
+    if (need_client() != 0)
+        return;
+    /* The snapshot may grow between two calls: retry with the size it
+     * reported until everything fits. */
+    size_t capacity = 16, count = 0;
+    cshm_node_info *nodes = NULL;
+    for (;;) {
+        cshm_node_info *grown = realloc(nodes, capacity * sizeof *nodes);
+        if (grown == NULL) {
+            free(nodes);
+            answer_worker_error("out of memory");
+            return;
+        }
+        nodes = grown;
+        cshm_error error = {0};
+        if (cshm_nodes(client, nodes, capacity, &count, &error) != 0) {
+            free(nodes);
+            answer_error(&error);
+            return;
+        }
+        if (count <= capacity)
+            break;
+        capacity = count;
+    }
+    fputs("{\"ok\":true,\"nodes\":[", stdout);
+    for (size_t i = 0; i < count; i++) {
+        const cshm_node_info *n = &nodes[i];
+        fputs(i == 0 ? "{\"name\":" : ",{\"name\":", stdout);
+        json_string(stdout, n->name);
+        fputs(",\"host\":", stdout);
+        json_string(stdout, n->host);
+        fprintf(stdout,
+                ",\"port\":%u,\"active\":%s,\"is_master\":%s,\"partitions\":%" PRIu32
+                ",\"replica_partitions\":%" PRIu32 "}",
+                (unsigned)n->port, n->active ? "true" : "false", n->is_master ? "true" : "false",
+                n->partitions, n->replica_partitions);
+    }
+    fputs("]", stdout);
+    free(nodes);
+    answer_end();
+}
+
+static void cmd_refresh(void)
+{
+    if (need_client() != 0)
+        return;
+    cshm_error error = {0};
+    if (cshm_request_refresh(client, &error) != 0) {
+        answer_error(&error);
+        return;
+    }
+    answer_ok();
+}
+
+/* The child of fork: route, report its role, close, leave without touching
+ * the parent's stdio buffers (_exit). */
+static void fork_child(const char *in_path, const char *out_path)
+{
+    char why[600];
+    int lib_code;
+    long count = route_file(in_path, out_path, 0, why, sizeof why, &lib_code);
+    FILE *out = fopen(out_path, "a");
+    if (out == NULL)
+        _exit(3);
+    int code = 0;
+    if (count < 0) {
+        fprintf(out, "ERROR %s\n", why);
+        code = 1;
+    } else {
+        cshm_status_info s;
+        cshm_error error = {0};
+        if (cshm_status(client, &s, &error) != 0) {
+            fprintf(out, "ERROR status: %s\n", error.message);
+            code = 2;
+        } else {
+            fprintf(out, "STATUS %s %ld\n", s.role, (long)s.pid);
+        }
+    }
+    fclose(out);
+    cshm_close(client);
+    _exit(code);
+}
+
+static void cmd_fork(int argc, char **argv)
+{
+    if (argc != 3) {
+        answer_worker_error("usage: fork <in-path> <out-path>");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t child = fork();
+    if (child < 0) {
+        answer_worker_error("fork: %s", strerror(errno));
+        return;
+    }
+    if (child == 0)
+        fork_child(argv[1], argv[2]);
+    int status;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) {
+            answer_worker_error("waitpid: %s", strerror(errno));
+            return;
+        }
+    }
+    /* A normal exit reports its code; death by a signal reports -signal. */
+    int child_exit = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    fprintf(stdout, "{\"ok\":true,\"child_exit\":%d,\"child_pid\":%ld", child_exit, (long)child);
+    answer_end();
+}
+
+/* ---- Aerospike typed keys ----------------------------------------------
+ *
+ *   aroute <ns> <set> <type> <key> [replica]
+ *   apartition <set> <type> <key>
+ *   aroutefile <ns> <set> <type> <in> <out> [replica]
+ *   afork <ns> <set> <type> <in> <out>
+ *
+ * <set> "-" is no set.  <type> is string, bytes (hex key; "-" is the empty
+ * key) or integer (decimal key).  aroutefile reads one key per line in the
+ * same spelling and writes "host:port partition" per key. */
+
+typedef struct typed_key {
+    cshm_key key;
+    unsigned char *buf;        /* decoded bytes, owned */
+} typed_key;
+
+/* Parses "<type> <key>" into k.  Returns 0, or -1 with a message in why. */
+static int typed_key_parse(const char *type, const char *text, typed_key *k, char *why,
+                           size_t why_size)
+{
+    memset(k, 0, sizeof *k);
+    if (strcmp(type, "integer") == 0) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (errno != 0 || end == text || *end != '\0') {
+            snprintf(why, why_size, "integer key '%.100s' is not a decimal int64", text);
+            return -1;
+        }
+        k->key.type = CSHM_KEY_INTEGER;
+        k->key.integer = (int64_t)v;
+        return 0;
+    }
+    if (strcmp(type, "string") != 0 && strcmp(type, "bytes") != 0) {
+        snprintf(why, why_size, "key type '%.40s' is not string, bytes or integer", type);
+        return -1;
+    }
+    size_t len = strcmp(text, "-") == 0 ? 0 : strlen(text);
+    k->buf = malloc(len / 2 + 1);
+    long n = k->buf != NULL ? hex_decode(text, len, k->buf) : -1;
+    if (n < 0) {
+        free(k->buf);
+        k->buf = NULL;
+        snprintf(why, why_size, "key '%.100s' is not hex", text);
+        return -1;
+    }
+    k->key.type = strcmp(type, "string") == 0 ? CSHM_KEY_STRING : CSHM_KEY_BYTES;
+    k->key.data = k->buf;
+    k->key.len = (size_t)n;
+    return 0;
+}
+
+static const char *set_arg(const char *text)
+{
+    return strcmp(text, "-") == 0 ? NULL : text;
+}
+
+static void cmd_aroute(int argc, char **argv)
+{
+    int replica = 0;
+    if (argc < 5 || argc > 6 || (argc == 6 && parse_int(argv[5], &replica) != 0)) {
+        answer_worker_error("usage: aroute <ns> <set> <type> <key> [replica]");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    typed_key k;
+    char why[256];
+    if (typed_key_parse(argv[3], argv[4], &k, why, sizeof why) != 0) {
+        answer_worker_error("%s", why);
+        return;
+    }
+    cshm_route_result r;
+    cshm_error error = {0};
+    int rc = cshm_route(client, &k.key, argv[1], set_arg(argv[2]), replica, &r, &error);
+    free(k.buf);
+    if (rc != 0) {
+        answer_error(&error);
+        return;
+    }
+    fputs("{\"ok\":true,\"host\":", stdout);
+    json_string(stdout, r.host);
+    fprintf(stdout, ",\"port\":%u,\"partition\":%" PRIu32 ",\"node_index\":%d", (unsigned)r.port,
+            r.partition, r.node_index);
+    answer_end();
+}
+
+static void cmd_apartition(int argc, char **argv)
+{
+    if (argc != 4) {
+        answer_worker_error("usage: apartition <set> <type> <key>");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    typed_key k;
+    char why[256];
+    if (typed_key_parse(argv[2], argv[3], &k, why, sizeof why) != 0) {
+        answer_worker_error("%s", why);
+        return;
+    }
+    uint32_t partition;
+    cshm_error error = {0};
+    int rc = cshm_partition(client, &k.key, set_arg(argv[1]), &partition, &error);
+    free(k.buf);
+    if (rc != 0) {
+        answer_error(&error);
+        return;
+    }
+    fprintf(stdout, "{\"ok\":true,\"partition\":%" PRIu32, partition);
+    answer_end();
+}
+
+/* Routes every typed key of in_path and writes "host:port partition" per
+ * key to out_path.  Returns the key count, or -1 with a diagnostic in why
+ * (*lib_code: the library's code, 0 for a failure of the worker). */
+static long aroute_file(const char *ns, const char *set, const char *type, const char *in_path,
+                        const char *out_path, int replica, char *why, size_t why_size,
+                        int *lib_code)
+{
+    *lib_code = 0;
+    FILE *in = fopen(in_path, "r");
+    if (in == NULL) {
+        snprintf(why, why_size, "cannot open %s: %s", in_path, strerror(errno));
+        return -1;
+    }
+    FILE *out = fopen(out_path, "w");
+    if (out == NULL) {
+        fclose(in);
+        snprintf(why, why_size, "cannot create %s: %s", out_path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    long count = 0;
+    while ((got = getline(&line, &cap, in)) >= 0) {
+        if (got > 0 && line[got - 1] == '\n')
+            line[--got] = '\0';
+        typed_key k;
+        char inner[256];
+        if (typed_key_parse(type, got == 0 ? "-" : line, &k, inner, sizeof inner) != 0) {
+            snprintf(why, why_size, "line %ld: %s", count + 1, inner);
+            count = -1;
+            break;
+        }
+        cshm_route_result r;
+        cshm_error error = {0};
+        int rc = cshm_route(client, &k.key, ns, set_arg(set), replica, &r, &error);
+        free(k.buf);
+        if (rc != 0) {
+            *lib_code = error.code;
+            snprintf(why, why_size, "line %ld: %s", count + 1, error.message);
+            count = -1;
+            break;
+        }
+        fprintf(out, "%s:%u %" PRIu32 "\n", r.host, (unsigned)r.port, r.partition);
+        count++;
+    }
+    free(line);
+    fclose(in);
+    if (fclose(out) != 0 && count >= 0) {
+        snprintf(why, why_size, "cannot write %s: %s", out_path, strerror(errno));
+        count = -1;
+    }
+    return count;
+}
+
+static void cmd_aroutefile(int argc, char **argv)
+{
+    int replica = 0;
+    if (argc < 6 || argc > 7 || (argc == 7 && parse_int(argv[6], &replica) != 0)) {
+        answer_worker_error("usage: aroutefile <ns> <set> <type> <in> <out> [replica]");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    char why[600];
+    int lib_code;
+    long count = aroute_file(argv[1], argv[2], argv[3], argv[4], argv[5], replica, why,
+                             sizeof why, &lib_code);
+    if (count < 0) {
+        if (lib_code != 0) {
+            fprintf(stdout, "{\"ok\":false,\"code\":%d,\"error\":", lib_code);
+            json_string(stdout, why);
+            answer_end();
+        } else {
+            answer_worker_error("%s", why);
+        }
+        return;
+    }
+    fprintf(stdout, "{\"ok\":true,\"count\":%ld", count);
+    answer_end();
+}
+
+/* afork <ns> <set> <type> <in> <out>: fork, whose child routes the typed
+ * keys like aroutefile, appends "STATUS <role> <pid>", closes its client and
+ * _exit()s; the parent waits and answers like fork. */
+static void cmd_afork(int argc, char **argv)
+{
+    if (argc != 6) {
+        answer_worker_error("usage: afork <ns> <set> <type> <in> <out>");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t child = fork();
+    if (child < 0) {
+        answer_worker_error("fork: %s", strerror(errno));
+        return;
+    }
+    if (child == 0) {
+        char why[600];
+        int lib_code;
+        long count = aroute_file(argv[1], argv[2], argv[3], argv[4], argv[5], 0, why, sizeof why,
+                                 &lib_code);
+        FILE *out = fopen(argv[5], "a");
+        if (out == NULL)
+            _exit(3);
+        int code = 0;
+        cshm_status_info s;
+        cshm_error error = {0};
+        if (count < 0) {
+            fprintf(out, "ERROR %s\n", why);
+            code = 1;
+        } else if (cshm_status(client, &s, &error) != 0) {
+            fprintf(out, "ERROR status: %s\n", error.message);
+            code = 2;
+        } else {
+            fprintf(out, "STATUS %s %ld\n", s.role, (long)s.pid);
+        }
+        fclose(out);
+        cshm_close(client);
+        _exit(code);
+    }
+    int status;
+    while (waitpid(child, &status, 0) < 0) {
+        if (errno != EINTR) {
+            answer_worker_error("waitpid: %s", strerror(errno));
+            return;
+        }
+    }
+    int child_exit = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    fprintf(stdout, "{\"ok\":true,\"child_exit\":%d,\"child_pid\":%ld", child_exit, (long)child);
+    answer_end();
+}
+
+/* Library log lines go to stderr (the tests keep them per worker) with the
+ * pid, since several workers may share one file.  Debug lines only with
+ * CSHM_WORKER_DEBUG=1: a tend every 0.2 s would drown the useful ones. */
+static int log_min_level = 1;
+
+static void log_to_stderr(int level, const char *message, void *user)
+{
+    (void)user;
+    if (level < log_min_level)
+        return;
+    static const char *names[] = {"debug", "info", "warning", "error"};
+    fprintf(stderr, "[%ld] %s: %s\n", (long)getpid(), level >= 0 && level <= 3 ? names[level] : "?",
+            message);
+}
+
+/* Splits line in place on spaces and tabs. */
+static int split(char *line, char **argv)
+{
+    int argc = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(line, " \t\r\n", &save); t != NULL && argc < MAX_ARGS;
+         t = strtok_r(NULL, " \t\r\n", &save))
+        argv[argc++] = t;
+    return argc;
+}
+
+int main(void)
+{
+    const char *debug = getenv("CSHM_WORKER_DEBUG");
+    if (debug != NULL && strcmp(debug, "1") == 0)
+        log_min_level = 0;
+    cshm_set_log_handler(log_to_stderr, NULL);
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, stdin) >= 0) {
+        char *argv[MAX_ARGS];
+        int argc = split(line, argv);
+        if (argc == 0) {
+            answer_worker_error("empty command");
+            continue;
+        }
+        const char *c = argv[0];
+        if (strcmp(c, "connect") == 0) {
+            cmd_connect(argc, argv);
+        } else if (strcmp(c, "route") == 0) {
+            cmd_route(argc, argv);
+        } else if (strcmp(c, "routefile") == 0) {
+            cmd_routefile(argc, argv);
+        } else if (strcmp(c, "partition") == 0) {
+            cmd_partition(argc, argv);
+        } else if (strcmp(c, "status") == 0) {
+            cmd_status();
+        } else if (strcmp(c, "nodes") == 0) {
+            cmd_nodes();
+        } else if (strcmp(c, "refresh") == 0) {
+            cmd_refresh();
+        } else if (strcmp(c, "fork") == 0) {
+            cmd_fork(argc, argv);
+        } else if (strcmp(c, "aroute") == 0) {
+            cmd_aroute(argc, argv);
+        } else if (strcmp(c, "apartition") == 0) {
+            cmd_apartition(argc, argv);
+        } else if (strcmp(c, "aroutefile") == 0) {
+            cmd_aroutefile(argc, argv);
+        } else if (strcmp(c, "afork") == 0) {
+            cmd_afork(argc, argv);
+        } else if (strcmp(c, "pid") == 0) {
+            fprintf(stdout, "{\"ok\":true,\"pid\":%ld", (long)getpid());
+            answer_end();
+        } else if (strcmp(c, "close") == 0) {
+            cshm_close(client);
+            client = NULL;
+            answer_ok();
+        } else if (strcmp(c, "exit") == 0) {
+            cshm_close(client);
+            client = NULL;
+            answer_ok();
+            break;
+        } else {
+            answer_worker_error("unknown command '%.100s'", c);
+        }
+    }
+    free(line);
+    cshm_close(client);
+    return 0;
+}
