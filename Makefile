@@ -6,17 +6,20 @@
 #   make test-c       the C unit suite
 #   make test-c-asan  the C unit suite under AddressSanitizer + UBSan
 #   make test-integration  pytest against real Redis Clusters started by the tests
+#   make test-simulator    the Aerospike cluster simulator's own suite (incl. the
+#                          official Aerospike client against it)
 #   make demo         a pool of workers sharing one tender on a local Redis Cluster
 #   make clean
 #
-# BUILD selects the output directory; SANITIZE=1 builds with ASan+UBSan.
+# BUILD selects the output directory; SANITIZE=1 builds with ASan+UBSan;
+# OPT sets the optimisation flags (default -O2 -g).
 
 CC ?= cc
 BUILD ?= build
 WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Icore/include -Icore/src
-CFLAGS ?= -O2 -g
-CFLAGS += $(WARN) -fPIC -pthread
+OPT ?= -O2 -g
+CFLAGS += $(OPT) $(WARN) -fPIC -pthread
 LDLIBS += -pthread
 
 ifeq ($(SANITIZE),1)
@@ -37,7 +40,7 @@ WORKER = $(BUILD)/cshm-worker
 
 PYTHON ?= python3
 
-.PHONY: all deps test test-c test-c-asan test-integration demo clean
+.PHONY: all deps test test-c test-c-asan test-integration test-simulator demo clean
 
 all: $(LIB) $(CLI) $(CTEST) $(WORKER)
 
@@ -70,16 +73,20 @@ test-c: $(CTEST)
 	$(CTEST)
 
 test-c-asan:
-	$(MAKE) BUILD=build/asan SANITIZE=1 CFLAGS="-O1 -g" build/asan/ctest
+	$(MAKE) BUILD=build/asan SANITIZE=1 OPT="-O1 -g" build/asan/ctest
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/ctest
 
 test-integration: all
 	$(PYTHON) -m pytest -v tests/integration
 
+test-simulator:
+	$(PYTHON) -m pytest -v tests/aerospike_sim_tests
+
 test: deps
 	$(MAKE) all
 	$(MAKE) test-c
 	$(MAKE) test-c-asan
+	$(MAKE) test-simulator
 	$(MAKE) test-integration
 
 demo: deps all
