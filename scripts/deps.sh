@@ -41,9 +41,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     # ports of their own), so it is left alone.
 fi
 
-if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1; then
-    echo "deps: installing pytest with $PYTHON -m pip"
-    pip_args=(install --quiet pytest)
+# Python packages, by importable module: pytest runs the suites; aerospike
+# (the official client, whose wheel carries the official C client) checks
+# the Aerospike simulator's fidelity.
+py_missing=()
+need_py() { "$PYTHON" -c "import $1" >/dev/null 2>&1 || py_missing+=("$2"); }
+need_py pytest pytest
+need_py aerospike aerospike
+
+if [ ${#py_missing[@]} -gt 0 ]; then
+    echo "deps: installing with $PYTHON -m pip: ${py_missing[*]}"
+    pip_args=(install --quiet "${py_missing[@]}")
     # Debian's own python3 refuses system-wide pip installs (PEP 668,
     # EXTERNALLY-MANAGED); pyenv's interpreter has no such marker.
     if compgen -G "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" >/dev/null; then

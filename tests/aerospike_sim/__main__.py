@@ -1,0 +1,75 @@
+"""CLI: run a simulated Aerospike cluster until told to stop.
+
+    python3 -m tests.aerospike_sim --nodes 3 --base-port 3100 \\
+        --namespaces test:2,bar:1 --control-port 3199
+
+Prints one JSON line on stdout when every node listens:
+    {"ready": true, "control_port": 3199, "nodes": [{"name": ..., "port": ...}]}
+then serves until a `shutdown` control, SIGINT/SIGTERM, or (with
+--watch-stdin) EOF on stdin. Logs go to stderr.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+
+from . import server
+from .cluster import DEFAULT_BUILD, parse_namespaces
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python3 -m tests.aerospike_sim", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nodes", type=int, default=3, help="nodes at start (default 3)")
+    ap.add_argument("--base-port", type=int, default=3100, help="port of the first node")
+    ap.add_argument("--namespaces", default="test:2",
+                    help="name:replication-factor list, e.g. test:2,bar:1")
+    ap.add_argument("--control-port", type=int, default=0,
+                    help="JSON-lines control port on 127.0.0.1 (0 = any free port)")
+    ap.add_argument("--host", default="127.0.0.1", help="address the nodes listen on")
+    ap.add_argument("--names", default="", help="node names of the first nodes, comma list")
+    ap.add_argument("--cluster-name", default=None, help="answer of `cluster-name`")
+    ap.add_argument("--build", default=DEFAULT_BUILD, help="answer of `build`")
+    ap.add_argument("--sc", default="", help="namespaces in strong-consistency mode, comma list")
+    ap.add_argument("--seed", type=int, default=1, help="seed of the generation numbers")
+    ap.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes")
+    ap.add_argument("--log-level", default="WARNING")
+    args = ap.parse_args(argv)
+
+    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    def on_ready(info):
+        sys.stdout.write(json.dumps(info) + "\n")
+        sys.stdout.flush()
+
+    async def amain():
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await server.run(nodes=args.nodes, base_port=args.base_port,
+                             namespaces=parse_namespaces(args.namespaces),
+                             control_port=args.control_port, host=args.host,
+                             cluster_name=args.cluster_name, build=args.build, seed=args.seed,
+                             sc=[s for s in args.sc.split(",") if s],
+                             watch_stdin=args.watch_stdin, on_ready=on_ready,
+                             names=[n for n in args.names.split(",") if n])
+        except asyncio.CancelledError:
+            pass
+
+    try:
+        asyncio.run(amain())
+    except OSError as exc:
+        # Typically a port already in use: say so plainly, no traceback.
+        sys.stderr.write("aerospike_sim: cannot start: %s\n" % exc)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""Info command dispatcher of one simulated node (spec sections 1.2-1.4, 8.2, 9).
+
+`answer(node, conn, line)` returns the value for one request line; the caller
+frames it as `<echo>\\t<value>\\n`. Names are matched exactly (case-sensitive,
+split at the first '/', ':' or ';'), as a CE 8.1.2.0 server does.
+
+Invariants:
+- values never contain a tab or newline and every name gets some value;
+- unknown names answer `ERROR:4:unrecognized command`; enterprise-only names
+  (`rack-ids`, `peers-tls-*`, `service-tls-*`) answer `ERROR:25:enterprise only`;
+- none of the names the C client's seed validation asks (`node`,
+  `partition-generation`, `build`, `cluster-name`, `service-clear-*`)
+  ever answers `ERROR:` while the node is serving;
+- `user-agent-set` answers `ok` once per connection, then `ERROR:4:already set`.
+"""
+
+import base64
+import binascii
+
+from . import formats
+from .digest import N_PARTITIONS
+from .framing import command_name, command_params
+
+EDITION = "Aerospike Community Edition"
+
+# What a CE 8.1 server lists; old clients derive feature bits from it.
+FEATURES = ("batch-any;batch-index;blob-bits;cdt-list;cdt-map;cluster-stable;float;geo;"
+            "sindex-exists;peers;pipelining;pquery;pscans;query-show;relaxed-sc;replicas;"
+            "replicas-all;replicas-master;replicas-max;truncate-namespace;udf")
+
+UNRECOGNIZED = "ERROR:4:unrecognized command"
+ENTERPRISE_ONLY = "ERROR:25:enterprise only"
+
+# Names answered by the deprecated empty-body "summary" request.
+SUMMARY_NAMES = ("features", "node", "edition", "build", "version",
+                 "partition-generation", "services")
+
+
+class ConnState:
+    """Per-socket state a server keeps across requests."""
+
+    def __init__(self):
+        self.user_agent = None
+
+
+def _user_agent_set(node, conn, line):
+    value = command_params(line).get("value")
+    if value is None:
+        return "ERROR:4:missing value"
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return "ERROR:4:bad value"
+    if conn.user_agent is not None:
+        return "ERROR:4:already set"
+    conn.user_agent = decoded.decode("utf-8", "replace")
+    node.user_agents.append(conn.user_agent)
+    return "ok"
+
+
+def _replicas(node, conn, line):
+    max_cols = command_params(line).get("max")
+    cap = int(max_cols) if max_cols and max_cols.isdigit() else None
+    return formats.format_replicas(node.replicas_view(), cap)
+
+
+def _release(node, conn, line):
+    return "edition=%s;version=%s;os=linux;arch=x86_64;sha=0000000" % (EDITION, node.build)
+
+
+_HANDLERS = {
+    "node": lambda n, *_: n.name,
+    "build": lambda n, *_: n.build,
+    "version": lambda n, *_: "%s build %s" % (EDITION, n.build),
+    "edition": lambda n, *_: EDITION,
+    "release": _release,
+    "features": lambda n, *_: FEATURES,
+    "status": lambda n, *_: "ok",
+    "cluster-name": lambda n, *_: n.cluster_name_text(),
+    "partition-generation": lambda n, *_: n.partition_generation_text(),
+    "peers-generation": lambda n, *_: str(n.peers_gen),
+    "rebalance-generation": lambda n, *_: str(n.rebalance_gen),
+    "peers-clear-std": lambda n, *_: formats.format_peers(n.peers_gen, n.peers_view()),
+    "peers-clear-alt": lambda n, *_: formats.format_peers(n.peers_gen, n.peers_view()),
+    "service-clear-std": lambda n, *_: formats.format_service([(n.host, n.port)]),
+    "service-clear-alt": lambda n, *_: formats.format_service([(n.host, n.port)]),
+    "services": lambda n, *_: formats.format_services(
+        [ep for _name, eps in n.peers_view() for ep in eps]),
+    "services-alumni": lambda n, *_: formats.format_services(
+        [ep for _name, eps in n.peers_view() for ep in eps]),
+    "replicas": _replicas,
+    "replicas-all": lambda n, *_: formats.format_replicas_all(n.replicas_view()),
+    "replicas-master": lambda n, *_: formats.format_replicas_master(n.replicas_view()),
+    "partitions": lambda n, *_: str(N_PARTITIONS),
+    "namespaces": lambda n, *_: ";".join(n.cluster.namespaces),
+    "user-agent-set": _user_agent_set,
+    "rack-ids": lambda n, *_: ENTERPRISE_ONLY,
+    "peers-tls-std": lambda n, *_: ENTERPRISE_ONLY,
+    "peers-tls-alt": lambda n, *_: ENTERPRISE_ONLY,
+    "service-tls-std": lambda n, *_: ENTERPRISE_ONLY,
+    "service-tls-alt": lambda n, *_: ENTERPRISE_ONLY,
+}
+
+
+def answer(node, conn, line):
+    """Value (str) for one request line (bytes, without its newline)."""
+    name = command_name(line)
+    if len(name) >= 32:
+        return UNRECOGNIZED
+    handler = _HANDLERS.get(name.decode("utf-8", "replace"))
+    if handler is None:
+        return UNRECOGNIZED
+    return handler(node, conn, line)
+
+
+def summary(node, conn):
+    """[(name bytes, value)] for an empty-body request."""
+    return [(n.encode(), _HANDLERS[n](node, conn, n.encode())) for n in SUMMARY_NAMES]

@@ -1,0 +1,177 @@
+"""Fidelity: the official Aerospike client (PyPI `aerospike`, C client inside)
+against the simulator running as a separate process.
+
+If the official client rejects or misreads the simulator, the simulator is wrong.
+"""
+
+import random
+import threading
+import time
+
+import pytest
+
+try:
+    import aerospike
+    from aerospike import exception as as_exc
+except ImportError as exc:  # only an import failure skips these tests
+    pytest.skip("official aerospike client not importable: %s" % exc, allow_module_level=True)
+
+from simtest import wait_until
+from tests.aerospike_sim.client import SimulatorProcess
+from tests.aerospike_sim.digest import partition_id
+
+BASE_PORT = 3150
+CONTROL_PORT = 3199
+TEND_MS = 250  # the client's minimum: changes show within a fraction of a second
+
+_logs = []
+_logs_lock = threading.Lock()
+
+
+def _log_handler(level, func, path, line, msg):
+    with _logs_lock:
+        _logs.append((level, func, msg))
+
+
+def client_logs():
+    with _logs_lock:
+        return list(_logs)
+
+
+@pytest.fixture
+def sim():
+    with SimulatorProcess(nodes=3, base_port=BASE_PORT, namespaces="test:2,bar:1",
+                          control_port=CONTROL_PORT) as s:
+        yield s
+
+
+@pytest.fixture
+def client(sim):
+    aerospike.set_log_level(aerospike.LOG_LEVEL_DEBUG)
+    aerospike.set_log_handler(_log_handler)
+    with _logs_lock:
+        _logs.clear()
+    c = aerospike.client({"hosts": [("127.0.0.1", BASE_PORT)], "tend_interval": TEND_MS}).connect()
+    yield c
+    c.close()
+
+
+def official_names(client):
+    return sorted((n["node_name"], n["address"], n["port"]) for n in client.get_node_names())
+
+
+def sim_names(sim):
+    return sorted((n["name"], n["host"], n["port"]) for n in sim.nodes()
+                  if n["role"] == "member" and n["listening"])
+
+
+def routed_masters(sim, client, namespace, keys):
+    """Send a read per key with the official client; return {pid: node it reached}."""
+    sim.counters(reset=True)
+    for key in keys:
+        with pytest.raises(as_exc.RecordNotFound):
+            client.get((namespace, "s", key))
+    seen = {}
+    for name, c in sim.counters().items():
+        for ns, pid, _read in c["data"]:
+            assert ns == namespace
+            seen.setdefault(pid, set()).add(name)
+    return seen
+
+
+def assert_routes_to_truth(sim, client, namespace, n_keys=150):
+    keys = ["k%d" % i for i in range(n_keys)]
+    seen = routed_masters(sim, client, namespace, keys)
+    rows = sim.truth(namespace=namespace)["namespaces"][namespace]["partitions"]
+    assert seen, "no read reached the simulator"
+    for pid, names in seen.items():
+        assert names == {rows[pid][0]}, "partition %d routed to %s, master is %s" % (
+            pid, names, rows[pid][0])
+    assert set(seen) == {partition_id("s", k) for k in keys}
+
+
+def test_connect_and_node_list(sim, client):
+    assert official_names(client) == sim_names(sim)
+    assert sorted(client.get_nodes()) == sorted((h, p) for _n, h, p in sim_names(sim))
+    # What the client asked: seed validation, user agent, peers, replicas, refreshes.
+    counts = sim.counters()
+    for c in counts.values():
+        assert {"node", "partition-generation", "build", "peers-clear-std", "replicas"} <= set(c["names"])
+        assert c["other_messages"] == 0
+    agents = [ua for n in sim.nodes() for ua in n["user_agents"]]
+    assert agents and all(ua.startswith("1,") for ua in agents)
+    errors = [entry for entry in client_logs() if entry[0] <= aerospike.LOG_LEVEL_WARN]
+    assert errors == []
+
+
+def test_partition_ids_agree(sim, client):
+    rng = random.Random(7)
+    keys = ["", "s", "aaaaaaaaaa", "key1", "hello", "alice", "ünïcödé"]
+    keys += ["user:%d" % rng.randrange(10 ** 9) for _ in range(700)]
+    keys += [0, 1, -1, 1234567890123, (1 << 63) - 1, -(1 << 63)]
+    keys += [rng.randrange(-(1 << 63), 1 << 63) for _ in range(700)]
+    keys += [bytearray(rng.randbytes(rng.randrange(1, 40))) for _ in range(300)]
+    checked = 0
+    for set_name in ("set", "demo", "users", ""):
+        for key in keys:
+            ours = partition_id(set_name, bytes(key) if isinstance(key, bytearray) else key)
+            assert client.get_key_partition_id("test", set_name, key) == ours, (set_name, key)
+            checked += 1
+    assert checked > 6000
+
+
+def test_reads_route_to_the_truth_master(sim, client):
+    assert_routes_to_truth(sim, client, "test")
+    assert_routes_to_truth(sim, client, "bar")
+
+
+def test_node_list_follows_add_remove_kill(sim, client):
+    added = sim.add_node()
+    wait_until(lambda: official_names(client) == sim_names(sim), timeout=5)
+    assert added["name"] in [n["node_name"] for n in client.get_node_names()]
+    assert_routes_to_truth(sim, client, "test")
+
+    sim.remove_node(name=sim.nodes()[0]["name"])
+    wait_until(lambda: official_names(client) == sim_names(sim), timeout=5)
+    sim.kill_node(name=added["name"])
+    wait_until(lambda: official_names(client) == sim_names(sim), timeout=5)
+    assert len(client.get_node_names()) == 2
+    wait_until(lambda: routed_ok(sim, client), timeout=5)
+
+
+def routed_ok(sim, client):
+    try:
+        assert_routes_to_truth(sim, client, "test", n_keys=60)
+        return True
+    except AssertionError:
+        return False
+
+
+def test_routing_follows_migration(sim, client):
+    nodes = sim.nodes()
+    target = nodes[2]["name"]
+    pids = {partition_id("s", "k%d" % i) for i in range(150)}
+    moved = sim.migrate(namespace="test", to=target, partitions=sorted(pids))
+    assert moved
+    wait_until(lambda: routed_ok(sim, client), timeout=5)
+
+
+def test_strong_consistency_stale_regime_is_ignored(sim, client):
+    nodes = sim.nodes()
+    lagger, target = nodes[0]["name"], nodes[1]["name"]
+    sim.set_sc(namespace="test", regime=6)
+    wait_until(lambda: routed_ok(sim, client), timeout=5)
+    # The lagger keeps claiming its partitions with regime 6 while the cluster,
+    # at regime 7, has given them to the target. The client must follow regime 7.
+    sim.lag(name=lagger)
+    keys = ["k%d" % i for i in range(150)]
+    rows = sim.truth(namespace="test")["namespaces"]["test"]["partitions"]
+    pids = sorted({partition_id("s", k) for k in keys if rows[partition_id("s", k)][0] == lagger})
+    assert pids
+    sim.migrate(namespace="test", to=target, partitions=pids)
+    assert sim.truth(partitions=False)["namespaces"]["test"]["regime"] == 7
+    wait_until(lambda: routed_ok(sim, client), timeout=5)
+    # Still right a few tends later: the stale claim never wins back.
+    time.sleep(4 * TEND_MS / 1000)
+    assert routed_ok(sim, client)
+    assert any("regime(6) < old regime(7)" in msg for _l, _f, msg in client_logs())
