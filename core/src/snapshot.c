@@ -202,6 +202,7 @@ int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t p
         const cshm_map_counts *counts =
             (const cshm_map_counts *)(const void *)(payload + seg->layout.counts_offset);
         uint32_t node_count = __atomic_load_n(&counts->node_count, __ATOMIC_RELAXED);
+        uint32_t flags = __atomic_load_n(&counts->flags, __ATOMIC_RELAXED);
         uint32_t ns_count = __atomic_load_n(&counts->ns_count, __ATOMIC_RELAXED);
         int ns = 0;
         if (ns_name != NULL)
@@ -228,6 +229,11 @@ int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t p
             return cshm_fail(error, CSHM_ERR_CLUSTER,
                              "unknown namespace '%.31s': the cluster map has no such namespace",
                              ns_name);
+        if (owner == CSHM_NO_NODE && (flags & CSHM_MAP_NODES_TRUNCATED))
+            return cshm_fail(error, CSHM_ERR_CLUSTER,
+                             "partition %u has no node in the map because max_nodes=%u was "
+                             "reached; raise max_nodes (with a new key)",
+                             (unsigned)partition, (unsigned)shape->max_nodes);
         if (owner == CSHM_NO_NODE)
             return cshm_fail(error, CSHM_ERR_CLUSTER,
                              column == 0 ? "partition %u has no master in the current map (the "

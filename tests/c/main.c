@@ -45,6 +45,9 @@ static const struct {
     {"driver_redis", suite_driver_redis},
     {"segment", suite_segment},
     {"ownership", suite_ownership},
+    {"ripemd", suite_ripemd},
+    {"aerospike_parse", suite_aerospike_parse},
+    {"aerospike_driver", suite_aerospike_driver},
 };
 
 int main(int argc, char **argv)

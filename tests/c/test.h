@@ -27,5 +27,8 @@ void suite_net(void);
 void suite_driver_redis(void);
 void suite_segment(void);
 void suite_ownership(void);
+void suite_ripemd(void);
+void suite_aerospike_parse(void);
+void suite_aerospike_driver(void);
 
 #endif

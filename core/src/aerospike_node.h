@@ -1,0 +1,92 @@
+/*
+ * aerospike_node.h - talking to one Aerospike node: its tend socket, the
+ * validation request (spec 2.2), the refresh request (2.5) and the fetches of
+ * its peers (2.6) and replicas (2.7).
+ *
+ * Invariants:
+ *  - Every network step (connect, one request/response) first calls
+ *    ctx->progress() and stops with CSHM_AS_ABORTED when it says so; each
+ *    step has its own deadline of ctx->op_timeout seconds.
+ *  - A failure leaves the node's stored state (name, generations) as it was;
+ *    only the socket may be closed: transport, framing and parse failures
+ *    close it (it is re-opened at the next use), an `ERROR:` value keeps it.
+ *  - Fetches parse into the caller's scratch result; the caller applies it
+ *    only after a complete success.
+ */
+#ifndef CSHM_AEROSPIKE_NODE_H
+#define CSHM_AEROSPIKE_NODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aerospike_parse.h"
+#include "driver.h"
+#include "info_proto.h"
+
+#define CSHM_AS_GEN_UNKNOWN 0xFFFFFFFFu
+#define CSHM_AS_WHY_MAX 240
+
+enum { CSHM_AS_OK = 0, CSHM_AS_FAILED = -1, CSHM_AS_ABORTED = -2 };
+
+typedef struct cshm_as_node {
+    char name[CSHM_NODE_NAME_MAX];
+    char host[CSHM_HOST_MAX];     /* numeric address we connected to */
+    uint16_t port;
+    int loopback;                 /* host is 127.0.0.0/8 or ::1 */
+    int fd;                       /* tend socket, -1 when closed */
+    uint16_t ref;                 /* partition-table reference, 0 until added */
+    uint32_t peers_gen;           /* from the last complete peers fetch */
+    uint32_t partition_gen;       /* from the last applied replicas fetch */
+    uint32_t failures;            /* consecutive tends with a failed request */
+    uint32_t peers_count;         /* peers listed by the last peers fetch */
+    uint32_t friends;             /* nodes listing it in the last peers pass */
+    int partition_changed;        /* replicas must be fetched this tend */
+    int active;                   /* 0: renamed or moved, remove it */
+    int replaced;                 /* same name found at a new address */
+    int reported;                 /* its failure was logged; log the recovery once */
+} cshm_as_node;
+
+/* What every request needs: the tend context, a reusable response buffer
+ * and the expected cluster name ("" = none). */
+typedef struct cshm_as_io {
+    cshm_tend_ctx *ctx;
+    cshm_info_response *response;
+    const char *cluster_name;
+} cshm_as_io;
+
+/* Connects (if needed) and runs one request on the node's tend socket. */
+int cshm_as_node_info(cshm_as_io *io, cshm_as_node *n, const char *body, char *why,
+                      size_t why_size);
+
+/* 2.2: connect to host:port and validate the server there.  expected_name
+ * NULL accepts any node name (seeds).  A seed (is_seed) reached at a
+ * non-loopback address is also asked service-clear-std, and moved to the
+ * address the node lists for itself when the seed is a load balancer.  On
+ * success *out is a new node (tend socket open, generations unknown,
+ * partition_changed set). */
+int cshm_as_validate(cshm_as_io *io, const char *host, uint16_t port, const char *expected_name,
+                     int is_seed, cshm_as_node *out, char *why, size_t why_size);
+
+/* 2.5: the refresh request.  On success the server's peers and partition
+ * generations are returned (the node's stored ones are not touched).  A
+ * different, well-formed node name (or cluster name, when one is configured)
+ * marks the node inactive and fails; a value that is not a node name at all
+ * is a broken answer and only fails. */
+int cshm_as_node_refresh(cshm_as_io *io, cshm_as_node *n, uint32_t *peers_gen,
+                         uint32_t *partition_gen, char *why, size_t why_size);
+
+/* 2.6: peers-clear-std into *peers. */
+int cshm_as_node_fetch_peers(cshm_as_io *io, cshm_as_node *n, cshm_as_peers *peers, char *why,
+                             size_t why_size);
+
+/* 2.7: partition-generation and replicas into *gen and *replicas. */
+int cshm_as_node_fetch_partitions(cshm_as_io *io, cshm_as_node *n, uint32_t *gen,
+                                  cshm_as_replicas *replicas, char *why, size_t why_size);
+
+void cshm_as_node_close(cshm_as_node *n);
+
+/* 1 when two host texts name the same address (numeric forms compared as
+ * addresses, names case-insensitively). */
+int cshm_as_same_host(const char *a, const char *b);
+
+#endif

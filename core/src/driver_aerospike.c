@@ -1,0 +1,811 @@
+/*
+ * driver_aerospike.c - the Aerospike driver: the C client's tend cycle over
+ * the info protocol (spec section 2), feeding a cshm_map.
+ *
+ * One tend:
+ *   1. reset per-tend counters;
+ *   2. no nodes: seed (2.3) and go to 6.  Candidates, each tried once per
+ *      tend: the configured seeds, then addresses of nodes seen before, then
+ *      the nodes of the last published map (which may come from another
+ *      process's tender);
+ *   3. refresh every active node (2.5): one request per node;
+ *   4. if a peers generation changed or a refresh failed: peers pass over the
+ *      healthy nodes (2.6), then remove nodes by the rules of 2.8;
+ *   5. add the nodes the peers pass discovered and fetch their peers, until
+ *      no new node appears;
+ *   6. fetch replicas (2.7) of nodes whose partition generation changed,
+ *      parse into scratch, apply to the tables only after a full parse;
+ *   7. remove nodes that answer but nobody lists and that hold nothing (the
+ *      2.8 rule, also after partitions moved away, not only at a peers pass);
+ *   8. rebuild the map from the node list and the tables.
+ * In steady state this is one request per node per tend, as in the C client.
+ *
+ * Differences from the C client, each to avoid a pitfall of spec 2.10 or to
+ * fit a map that many processes route with:
+ *  - replicas and peers values are checked for ERROR: and parsed whole
+ *    before anything is applied (2.10 #1, #2, #4);
+ *  - node names up to 47 bytes are kept whole; longer ones are refused with
+ *    a message instead of being cut (2.10 #5);
+ *  - with a cluster_name set, the refresh also asks cluster-name, so a node
+ *    moved to another cluster is dropped at once (same request count);
+ *  - claims cannot outlive their source (see aerospike_table.h), and step 7;
+ *  - a refresh whose `node` value is not a node name at all is a broken
+ *    answer (failure), not a rename (removal);
+ *  - no user-agent-set, no login (credentials are refused by config.c), no
+ *    TLS, no rack-aware requests.
+ *
+ * Invariants:
+ *  - The map is written only in step 8, and only when some node answered in
+ *    this tend; otherwise tend() returns CSHM_TEND_UNREACHABLE and the map is
+ *    as it came in.
+ *  - A node reference (cshm_as_node.ref) is unique among live and pending
+ *    nodes; a removed node's reference is cleared from every table before it
+ *    can be reused.
+ *  - Pending nodes (validated this tend, not yet added) own open sockets;
+ *    they are added or closed before tend() returns, whatever the outcome.
+ *  - Nodes beyond max_nodes stay tended (they may own partitions) but the
+ *    map reports them through its truncation flag; the driver itself holds
+ *    at most CSHM_AS_MAX_NODES nodes.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aerospike_key.h"
+#include "aerospike_node.h"
+#include "aerospike_parse.h"
+#include "aerospike_table.h"
+#include "driver.h"
+#include "error.h"
+#include "log.h"
+#include "net.h"
+
+#define CSHM_AS_MAX_NODES 4096
+#define CSHM_AS_REF_MAX 8191          /* > 2 * CSHM_AS_MAX_NODES: live + pending fit */
+#define CSHM_AS_LEARNED_MAX 64
+#define CSHM_AS_MAP_SEEDS_MAX 64
+#define CSHM_AS_TRIED_MAX 512
+#define CSHM_AS_REMOVE_FAILURES 5     /* 2.8 rule 2 */
+
+typedef struct as_address {
+    char host[CSHM_HOST_MAX];
+    uint16_t port;
+} as_address;
+
+typedef struct as_node_list {
+    cshm_as_node **items;
+    size_t count, capacity;
+} as_node_list;
+
+typedef struct as_driver {
+    as_address seeds[CSHM_MAX_SEEDS];
+    size_t seed_count;
+    as_address learned[CSHM_AS_LEARNED_MAX];   /* addresses of nodes seen (2.3) */
+    size_t learned_count;
+    char cluster_name[sizeof(((cshm_options *)0)->cluster_name)];
+
+    as_node_list nodes;                         /* the cluster, in discovery order */
+    as_node_list pending;                       /* validated this tend, not added yet */
+    cshm_as_tables tables;
+    cshm_as_replicas *replicas;                 /* scratch of one replicas parse */
+    cshm_as_peers peers;                        /* scratch of one peers parse */
+    cshm_info_response response;
+    uint16_t next_ref;
+    int16_t ref_to_map[CSHM_AS_REF_MAX + 1];
+
+    /* per tend */
+    as_address tried[CSHM_AS_TRIED_MAX];        /* addresses that failed (invalid_hosts) */
+    size_t tried_count;
+    uint32_t refresh_count;
+    uint32_t answered;
+    int gen_changed;
+    cshm_as_io io;
+} as_driver;
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static void note_error(cshm_tend_ctx *ctx, const char *fmt, ...) CSHM_PRINTF(2, 3);
+
+/* Appends "; text" to ctx->error (what the tender shows as last_error). */
+static void note_error(cshm_tend_ctx *ctx, const char *fmt, ...)
+{
+    size_t used = strnlen(ctx->error, sizeof ctx->error);
+    if (used + 3 >= sizeof ctx->error)
+        return;
+    if (used > 0) {
+        memcpy(ctx->error + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->error + used, sizeof ctx->error - used, fmt, ap);
+    va_end(ap);
+}
+
+/* Puts "prefix: " before ctx->error (or makes it "prefix" when empty). */
+static void prefix_error(cshm_tend_ctx *ctx, const char *prefix)
+{
+    size_t cap = sizeof ctx->error;
+    size_t used = strnlen(ctx->error, cap - 1);
+    size_t head = strlen(prefix) + (used > 0 ? 2 : 0);
+    if (head >= cap)
+        head = cap - 1;
+    size_t keep = used + head < cap ? used : cap - 1 - head;
+    memmove(ctx->error + head, ctx->error, keep);
+    ctx->error[head + keep] = '\0';
+    memcpy(ctx->error, prefix, head >= 2 && used > 0 ? head - 2 : head);
+    if (used > 0 && head >= 2)
+        memcpy(ctx->error + head - 2, ": ", 2);
+}
+
+static void node_label(const cshm_as_node *n, char *out, size_t out_size)
+{
+    char endpoint[CSHM_HOST_MAX + 8];
+    cshm_net_format_endpoint(endpoint, sizeof endpoint, n->host, n->port);
+    snprintf(out, out_size, "node %s (%s)", n->name, endpoint);
+}
+
+static int list_push(as_node_list *list, cshm_as_node *n)
+{
+    if (list->count == list->capacity) {
+        size_t cap = list->capacity ? list->capacity * 2 : 8;
+        cshm_as_node **grown = realloc(list->items, cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        list->items = grown;
+        list->capacity = cap;
+    }
+    list->items[list->count++] = n;
+    return 0;
+}
+
+static cshm_as_node *list_find(const as_node_list *list, const char *name)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp(list->items[i]->name, name) == 0)
+            return list->items[i];
+    return NULL;
+}
+
+static cshm_as_node *find_by_ref(const as_driver *d, uint16_t ref)
+{
+    for (size_t i = 0; i < d->nodes.count; i++)
+        if (d->nodes.items[i]->ref == ref)
+            return d->nodes.items[i];
+    return NULL;
+}
+
+static int ref_in_use(const as_driver *d, uint16_t ref)
+{
+    if (find_by_ref(d, ref) != NULL)
+        return 1;
+    for (size_t i = 0; i < d->pending.count; i++)
+        if (d->pending.items[i]->ref == ref)
+            return 1;
+    return 0;
+}
+
+static uint16_t allocate_ref(as_driver *d)
+{
+    for (int tries = 0; tries < CSHM_AS_REF_MAX; tries++) {
+        d->next_ref = (uint16_t)(d->next_ref % CSHM_AS_REF_MAX + 1);
+        if (!ref_in_use(d, d->next_ref))
+            return d->next_ref;
+    }
+    return 0; /* unreachable: at most 2 * CSHM_AS_MAX_NODES references are in use */
+}
+
+static int address_listed(const as_address *list, size_t count, const char *host, uint16_t port)
+{
+    for (size_t i = 0; i < count; i++)
+        if (list[i].port == port && cshm_as_same_host(list[i].host, host))
+            return 1;
+    return 0;
+}
+
+static void remember_tried(as_driver *d, const char *host, uint16_t port)
+{
+    if (d->tried_count < CSHM_AS_TRIED_MAX && !address_listed(d->tried, d->tried_count, host, port)) {
+        snprintf(d->tried[d->tried_count].host, CSHM_HOST_MAX, "%s", host);
+        d->tried[d->tried_count++].port = port;
+    }
+}
+
+static void learn_address(as_driver *d, const char *host, uint16_t port)
+{
+    if (address_listed(d->learned, d->learned_count, host, port) ||
+        address_listed(d->seeds, d->seed_count, host, port))
+        return;
+    if (d->learned_count == CSHM_AS_LEARNED_MAX) {
+        /* Keep the newest: drop the oldest learned address. */
+        memmove(&d->learned[0], &d->learned[1], (CSHM_AS_LEARNED_MAX - 1) * sizeof d->learned[0]);
+        d->learned_count--;
+    }
+    snprintf(d->learned[d->learned_count].host, CSHM_HOST_MAX, "%s", host);
+    d->learned[d->learned_count++].port = port;
+}
+
+static void free_node(cshm_as_node *n)
+{
+    cshm_as_node_close(n);
+    free(n);
+}
+
+static void drop_pending(as_driver *d)
+{
+    for (size_t i = 0; i < d->pending.count; i++)
+        free_node(d->pending.items[i]);
+    d->pending.count = 0;
+}
+
+/* ---- node membership ------------------------------------------------------- */
+
+/* Moves the pending nodes into the cluster (up to CSHM_AS_MAX_NODES). */
+static void add_pending(as_driver *d)
+{
+    for (size_t i = 0; i < d->pending.count; i++) {
+        cshm_as_node *n = d->pending.items[i];
+        if (d->nodes.count >= CSHM_AS_MAX_NODES || list_push(&d->nodes, n) != 0) {
+            cshm_log(CSHM_LOG_ERROR, "aerospike: cannot add node %s: the driver holds at most %d "
+                                     "nodes",
+                     n->name, CSHM_AS_MAX_NODES);
+            free_node(n);
+            continue;
+        }
+        char label[CSHM_HOST_MAX + 80];
+        node_label(n, label, sizeof label);
+        cshm_log(CSHM_LOG_INFO, "aerospike: %s added", label);
+        learn_address(d, n->host, n->port);
+    }
+    d->pending.count = 0;
+}
+
+static void remove_node_at(as_driver *d, size_t index, const char *reason)
+{
+    cshm_as_node *n = d->nodes.items[index];
+    char label[CSHM_HOST_MAX + 80];
+    node_label(n, label, sizeof label);
+    cshm_log(CSHM_LOG_INFO, "aerospike: %s removed: %s", label, reason);
+    cshm_as_tables_forget_node(&d->tables, n->ref);
+    free_node(n);
+    memmove(&d->nodes.items[index], &d->nodes.items[index + 1],
+            (d->nodes.count - index - 1) * sizeof d->nodes.items[0]);
+    d->nodes.count--;
+}
+
+/* 2.8, evaluated after a peers pass.  cluster_size is the node count when
+ * the pass ended (removing one node must not change the verdict on others). */
+static const char *removal_reason(const as_driver *d, const cshm_as_node *n, size_t cluster_size)
+{
+    if (!n->active)
+        return "it is no longer the node it was (renamed or moved to another cluster)";
+    if (n->replaced)
+        return "the same node answers at a new address";
+    if (d->refresh_count == 0 && n->failures >= CSHM_AS_REMOVE_FAILURES)
+        return "no node answered and it failed 5 tends in a row";
+    if (cluster_size > 1 && d->refresh_count >= 1 && n->friends == 0) {
+        if (n->failures > 0)
+            return "it fails and no peer lists it";
+        if (!cshm_as_tables_node_has_partitions(&d->tables, n->ref))
+            return "no peer lists it and it holds no partition";
+    }
+    return NULL;
+}
+
+static void remove_nodes(as_driver *d)
+{
+    size_t cluster_size = d->nodes.count;
+    for (size_t i = d->nodes.count; i-- > 0;) {
+        const char *reason = removal_reason(d, d->nodes.items[i], cluster_size);
+        if (reason != NULL)
+            remove_node_at(d, i, reason);
+    }
+}
+
+/* Step 7: nodes that answer, that no peer listed in the last peers pass and
+ * that lost every partition (they left the cluster but still run). */
+static void remove_orphans(as_driver *d)
+{
+    if (d->nodes.count < 2 || d->refresh_count < 1)
+        return;
+    for (size_t i = d->nodes.count; i-- > 0;) {
+        cshm_as_node *n = d->nodes.items[i];
+        if (n->friends == 0 && n->failures == 0 &&
+            !cshm_as_tables_node_has_partitions(&d->tables, n->ref))
+            remove_node_at(d, i, "no peer lists it and it holds no partition");
+    }
+}
+
+/* ---- failures -------------------------------------------------------------- */
+
+static void node_failed(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx, const char *why)
+{
+    char label[CSHM_HOST_MAX + 80];
+    node_label(n, label, sizeof label);
+    /* One warning per episode: a node that answers its refresh but fails a
+     * later request would otherwise log twice per tend. */
+    if (!n->reported)
+        cshm_log(CSHM_LOG_WARNING, "aerospike: %s: %s", label, why);
+    n->reported = 1;
+    n->failures++;
+    d->gen_changed = 1;
+    note_error(ctx, "%s: %s", label, why);
+}
+
+/* ---- peers (2.6) --------------------------------------------------------------- */
+
+/* Validates a peer at its endpoints in order; on success it becomes pending. */
+static int discover_peer(as_driver *d, const cshm_as_peer *peer, cshm_tend_ctx *ctx)
+{
+    for (size_t e = 0; e < peer->endpoint_count; e++) {
+        const cshm_as_endpoint *ep = &d->peers.endpoints[peer->first_endpoint + e];
+        if (address_listed(d->tried, d->tried_count, ep->host, ep->port))
+            continue;
+        if (d->nodes.count + d->pending.count >= CSHM_AS_MAX_NODES)
+            return CSHM_AS_FAILED;
+        cshm_as_node *n = malloc(sizeof *n);
+        if (n == NULL)
+            return CSHM_AS_FAILED;
+        char why[CSHM_AS_WHY_MAX];
+        int rc = cshm_as_validate(&d->io, ep->host, ep->port, peer->name, 0, n, why, sizeof why);
+        if (rc == CSHM_AS_OK) {
+            n->ref = allocate_ref(d);
+            n->friends = 1;
+            if (list_push(&d->pending, n) != 0) {
+                free_node(n);
+                return CSHM_AS_FAILED;
+            }
+            return CSHM_AS_OK;
+        }
+        free(n);
+        if (rc == CSHM_AS_ABORTED)
+            return rc;
+        remember_tried(d, ep->host, ep->port);
+        note_error(ctx, "peer %s: %s", peer->name, why);
+    }
+    return CSHM_AS_FAILED;
+}
+
+/* An existing node listed by a peer: is one of the listed endpoints its
+ * address?  (The C client also resolves names; we compare addresses.) */
+static int endpoint_matches(const as_driver *d, const cshm_as_peer *peer, const cshm_as_node *n)
+{
+    for (size_t e = 0; e < peer->endpoint_count; e++) {
+        const cshm_as_endpoint *ep = &d->peers.endpoints[peer->first_endpoint + e];
+        if (ep->port == n->port && cshm_as_same_host(ep->host, n->host))
+            return 1;
+    }
+    return 0;
+}
+
+/* Fetches n's peers and processes them.  On success n->peers_gen is updated
+ * only when every listed peer is known or was validated. */
+static int refresh_peers(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
+{
+    char why[CSHM_AS_WHY_MAX];
+    int rc = cshm_as_node_fetch_peers(&d->io, n, &d->peers, why, sizeof why);
+    if (rc == CSHM_AS_ABORTED)
+        return rc;
+    if (rc != CSHM_AS_OK) {
+        node_failed(d, n, ctx, why);
+        return rc;
+    }
+    d->refresh_count++;
+    d->answered++;
+    n->peers_count = (uint32_t)d->peers.count;
+    int complete = 1;
+    for (size_t i = 0; i < d->peers.count; i++) {
+        const cshm_as_peer *peer = &d->peers.peers[i];
+        if (strcmp(peer->name, n->name) == 0)
+            continue; /* a node never lists itself; ignore it if one does */
+        cshm_as_node *known = list_find(&d->nodes, peer->name);
+        if (known != NULL && !known->replaced) {
+            if (known->failures == 0 || known->loopback || endpoint_matches(d, peer, known)) {
+                known->friends++;
+                continue;
+            }
+            /* Same name, new address: validate there, drop the old one. */
+            rc = discover_peer(d, peer, ctx);
+            if (rc == CSHM_AS_ABORTED)
+                return rc;
+            if (rc == CSHM_AS_OK)
+                known->replaced = 1;
+            else
+                complete = 0;
+            continue;
+        }
+        cshm_as_node *found = list_find(&d->pending, peer->name);
+        if (found != NULL) {
+            found->friends++;
+            continue;
+        }
+        rc = discover_peer(d, peer, ctx);
+        if (rc == CSHM_AS_ABORTED)
+            return rc;
+        if (rc != CSHM_AS_OK)
+            complete = 0;
+    }
+    if (complete)
+        n->peers_gen = d->peers.generation;
+    return CSHM_AS_OK;
+}
+
+/* Adds the pending nodes, then fetches the peers of every node added, until
+ * no new node appears (bounded: every round adds at least one node).  The
+ * first `fetched` pending nodes already had their peers fetched this tend. */
+static int add_and_expand(as_driver *d, cshm_tend_ctx *ctx, size_t fetched)
+{
+    size_t next = d->nodes.count + fetched;
+    add_pending(d);
+    while (next < d->nodes.count) {
+        cshm_as_node *n = d->nodes.items[next++];
+        if (n->active && n->failures == 0) {
+            int rc = refresh_peers(d, n, ctx);
+            if (rc == CSHM_AS_ABORTED)
+                return rc;
+        }
+        add_pending(d);
+    }
+    return CSHM_AS_OK;
+}
+
+/* ---- seeding (2.3) ---------------------------------------------------------------- */
+
+/* Tries one seed address.  Returns OK with *winner set when it validated and
+ * lists peers; keeps the first peerless one as *fallback. */
+static int try_seed(as_driver *d, const char *host, uint16_t port, cshm_tend_ctx *ctx,
+                    cshm_as_node **winner, cshm_as_node **fallback)
+{
+    /* The same address may come from the seeds, the learned addresses and
+     * the map: try it once per tend. */
+    if (address_listed(d->tried, d->tried_count, host, port))
+        return CSHM_AS_FAILED;
+    if (*fallback != NULL && (*fallback)->port == port && cshm_as_same_host((*fallback)->host, host))
+        return CSHM_AS_FAILED;
+    cshm_as_node *n = malloc(sizeof *n);
+    if (n == NULL)
+        return CSHM_AS_FAILED;
+    char why[CSHM_AS_WHY_MAX];
+    int rc = cshm_as_validate(&d->io, host, port, NULL, 1, n, why, sizeof why);
+    if (rc != CSHM_AS_OK) {
+        free(n);
+        if (rc == CSHM_AS_FAILED) {
+            remember_tried(d, host, port);
+            note_error(ctx, "%s", why);
+        }
+        return rc;
+    }
+    rc = refresh_peers(d, n, ctx);
+    if (rc != CSHM_AS_OK) {
+        if (rc == CSHM_AS_FAILED)
+            remember_tried(d, host, port);
+        free_node(n);
+        drop_pending(d);
+        return rc;
+    }
+    if (n->peers_count > 0) {
+        *winner = n;
+        return CSHM_AS_OK;
+    }
+    /* A node that believes it is alone is used only if nothing better is
+     * found (it may be cut off from its cluster). */
+    if (*fallback == NULL)
+        *fallback = n;
+    else
+        free_node(n);
+    return CSHM_AS_FAILED;
+}
+
+static int seed(as_driver *d, const cshm_map *map, cshm_tend_ctx *ctx)
+{
+    cshm_as_node *winner = NULL, *fallback = NULL;
+    int rc = CSHM_AS_FAILED;
+    for (size_t i = 0; i < d->seed_count && rc == CSHM_AS_FAILED; i++)
+        rc = try_seed(d, d->seeds[i].host, d->seeds[i].port, ctx, &winner, &fallback);
+    for (size_t i = 0; i < d->learned_count && rc == CSHM_AS_FAILED; i++)
+        rc = try_seed(d, d->learned[i].host, d->learned[i].port, ctx, &winner, &fallback);
+    /* The last published map (maybe from another process's tender) knows
+     * nodes the configured seeds may not reach. */
+    uint32_t map_nodes = map->counts->node_count < map->shape.max_nodes ? map->counts->node_count
+                                                                         : map->shape.max_nodes;
+    for (uint32_t i = 0; i < map_nodes && i < CSHM_AS_MAP_SEEDS_MAX && rc == CSHM_AS_FAILED; i++) {
+        char host[CSHM_HOST_MAX];
+        size_t len = strnlen(map->nodes[i].host, sizeof host - 1);
+        memcpy(host, map->nodes[i].host, len);
+        host[len] = '\0';
+        if (len > 0 && map->nodes[i].port != 0)
+            rc = try_seed(d, host, map->nodes[i].port, ctx, &winner, &fallback);
+    }
+    if (rc == CSHM_AS_ABORTED) {
+        if (fallback != NULL)
+            free_node(fallback);
+        drop_pending(d);
+        return rc;
+    }
+    cshm_as_node *chosen = winner != NULL ? winner : fallback;
+    if (chosen == NULL)
+        return CSHM_AS_FAILED;
+    if (chosen != fallback && fallback != NULL)
+        free_node(fallback);
+    /* The seed goes first (node-array order decides AP ties), then its peers. */
+    cshm_as_node *seed_node = chosen;
+    if (list_push(&d->pending, NULL) != 0) {
+        free_node(seed_node);
+        drop_pending(d);
+        return CSHM_AS_FAILED;
+    }
+    memmove(&d->pending.items[1], &d->pending.items[0],
+            (d->pending.count - 1) * sizeof d->pending.items[0]);
+    d->pending.items[0] = seed_node;
+    seed_node->ref = allocate_ref(d);
+    return add_and_expand(d, ctx, 1);
+}
+
+/* ---- refresh (2.5) and partitions (2.7) --------------------------------------------- */
+
+static int refresh_node(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
+{
+    uint32_t peers_gen, partition_gen;
+    char why[CSHM_AS_WHY_MAX];
+    int rc = cshm_as_node_refresh(&d->io, n, &peers_gen, &partition_gen, why, sizeof why);
+    if (rc == CSHM_AS_ABORTED)
+        return rc;
+    if (rc != CSHM_AS_OK) {
+        node_failed(d, n, ctx, why);
+        return rc;
+    }
+    if (peers_gen != n->peers_gen)
+        d->gen_changed = 1;
+    if (partition_gen != n->partition_gen)
+        n->partition_changed = 1;
+    d->refresh_count++;
+    d->answered++;
+    if (n->failures > 0) {
+        /* Back after failures: what it says may have changed meanwhile. */
+        d->gen_changed = 1;
+        n->partition_changed = 1;
+        n->failures = 0;
+    }
+    return CSHM_AS_OK;
+}
+
+static void on_displaced(void *arg, uint16_t ref)
+{
+    as_driver *d = arg;
+    cshm_as_node *loser = find_by_ref(d, ref);
+    /* Make it re-send its replicas next tend: if it still claims, it wins
+     * back (AP), so the map converges on what the servers say. */
+    if (loser != NULL)
+        loser->partition_gen = CSHM_AS_GEN_UNKNOWN;
+}
+
+static int refresh_partitions(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
+{
+    uint32_t gen;
+    char why[CSHM_AS_WHY_MAX];
+    int rc = cshm_as_node_fetch_partitions(&d->io, n, &gen, d->replicas, why, sizeof why);
+    if (rc == CSHM_AS_ABORTED)
+        return rc;
+    if (rc != CSHM_AS_OK) {
+        node_failed(d, n, ctx, why);
+        return rc;
+    }
+    d->answered++;
+    cshm_as_apply_result result;
+    if (cshm_as_tables_apply(&d->tables, n->ref, d->replicas, on_displaced, d, &result) != 0) {
+        node_failed(d, n, ctx, "out of memory for a partition table");
+        return CSHM_AS_FAILED;
+    }
+    n->partition_gen = gen;
+    char label[CSHM_HOST_MAX + 80];
+    if (result.claims_ignored > 0) {
+        node_label(n, label, sizeof label);
+        cshm_log(CSHM_LOG_DEBUG, "aerospike: %s: %u claims under an older regime ignored", label,
+                 (unsigned)result.claims_ignored);
+    }
+    if (result.namespaces_dropped > 0) {
+        node_label(n, label, sizeof label);
+        cshm_log(CSHM_LOG_ERROR, "aerospike: %s lists more than %d namespaces; %u not tracked",
+                 label, CSHM_AS_REPLICAS_NS_MAX, (unsigned)result.namespaces_dropped);
+    }
+    return CSHM_AS_OK;
+}
+
+/* ---- the map (step 8) ------------------------------------------------------------------ */
+
+static int compare_tables(const void *a, const void *b)
+{
+    const cshm_as_table *const *x = a, *const *y = b;
+    return strcmp((*x)->name, (*y)->name);
+}
+
+static void fill_map(as_driver *d, cshm_map *map)
+{
+    cshm_map_clear(map);
+    memset(d->ref_to_map, 0xFF, sizeof d->ref_to_map); /* -1 everywhere */
+    for (size_t i = 0; i < d->nodes.count; i++) {
+        const cshm_as_node *n = d->nodes.items[i];
+        int index = cshm_map_add_node(map, n->name, n->host, n->port, 1,
+                                      n->active && n->failures == 0);
+        if (n->ref <= CSHM_AS_REF_MAX)
+            d->ref_to_map[n->ref] = (int16_t)index;
+    }
+    /* Namespaces in name order, so equal clusters give equal maps whatever
+     * order they were discovered in; those nobody owns any more are left out
+     * (route() then says the namespace is unknown). */
+    cshm_as_table *sorted[CSHM_AS_REPLICAS_NS_MAX];
+    size_t count = 0;
+    for (size_t k = 0; k < d->tables.count; k++)
+        if (cshm_as_table_has_owners(d->tables.tables[k]))
+            sorted[count++] = d->tables.tables[k];
+    qsort(sorted, count, sizeof sorted[0], compare_tables);
+    uint32_t columns = map->shape.columns < CSHM_AS_COLUMNS ? map->shape.columns : CSHM_AS_COLUMNS;
+    for (size_t k = 0; k < count; k++) {
+        const cshm_as_table *table = sorted[k];
+        int ns = cshm_map_add_namespace(map, table->name);
+        if (ns < 0)
+            continue; /* over max_namespaces: the map flags it */
+        map->namespaces[ns].sc_mode = table->sc_mode;
+        map->namespaces[ns].columns_used = table->n_cols < columns ? table->n_cols : columns;
+        if (table->n_cols > map->shape.columns)
+            map->counts->flags |= CSHM_MAP_REPLICAS_TRUNCATED;
+        for (uint32_t p = 0; p < CSHM_AS_PARTITIONS && p < map->shape.partitions; p++) {
+            const cshm_as_cell *cell = &table->cells[p];
+            for (uint32_t col = 0; col < columns; col++) {
+                uint16_t ref = cell->nodes[col];
+                if (ref != 0 && ref <= CSHM_AS_REF_MAX && d->ref_to_map[ref] >= 0)
+                    cshm_map_set_owner(map, (uint32_t)ns, p, col, (uint16_t)d->ref_to_map[ref]);
+            }
+            if (map->regimes != NULL)
+                map->regimes[(size_t)ns * map->shape.partitions + p] = cell->regime;
+        }
+    }
+    cshm_map_sort_nodes(map);
+}
+
+/* ---- tend ------------------------------------------------------------------------------------ */
+
+static int tend_steps(as_driver *d, cshm_map *map, cshm_tend_ctx *ctx)
+{
+    int rc;
+    for (size_t i = 0; i < d->nodes.count; i++)
+        d->nodes.items[i]->partition_changed = 0;
+
+    if (d->nodes.count == 0) {
+        rc = seed(d, map, ctx);
+        if (rc != CSHM_AS_OK)
+            return rc;
+        d->refresh_count = (uint32_t)d->nodes.count;
+    } else {
+        /* Step 3. */
+        for (size_t i = 0; i < d->nodes.count; i++) {
+            cshm_as_node *n = d->nodes.items[i];
+            if (n->active && refresh_node(d, n, ctx) == CSHM_AS_ABORTED)
+                return CSHM_AS_ABORTED;
+        }
+        /* Step 4. */
+        if (d->gen_changed) {
+            d->refresh_count = 0;
+            for (size_t i = 0; i < d->nodes.count; i++)
+                d->nodes.items[i]->friends = 0;
+            for (size_t i = 0; i < d->nodes.count; i++) {
+                cshm_as_node *n = d->nodes.items[i];
+                if (n->active && n->failures == 0 &&
+                    refresh_peers(d, n, ctx) == CSHM_AS_ABORTED)
+                    return CSHM_AS_ABORTED;
+            }
+            remove_nodes(d);
+        }
+        /* Step 5. */
+        if (d->pending.count > 0) {
+            if (add_and_expand(d, ctx, 0) == CSHM_AS_ABORTED)
+                return CSHM_AS_ABORTED;
+            remove_nodes(d); /* nodes found at a new address during the expansion */
+        }
+    }
+    /* Step 6. */
+    for (size_t i = 0; i < d->nodes.count; i++) {
+        cshm_as_node *n = d->nodes.items[i];
+        if (n->partition_changed && n->failures == 0 && n->active &&
+            (n->peers_count > 0 || d->refresh_count == 1) &&
+            refresh_partitions(d, n, ctx) == CSHM_AS_ABORTED)
+            return CSHM_AS_ABORTED;
+    }
+    /* Step 7. */
+    remove_orphans(d);
+    for (size_t i = 0; i < d->nodes.count; i++) {
+        cshm_as_node *n = d->nodes.items[i];
+        if (n->reported && n->failures == 0) {
+            char label[CSHM_HOST_MAX + 80];
+            node_label(n, label, sizeof label);
+            cshm_log(CSHM_LOG_INFO, "aerospike: %s answers again", label);
+            n->reported = 0;
+        }
+    }
+    return CSHM_AS_OK;
+}
+
+static int aerospike_tend(void *state, cshm_map *map, cshm_tend_ctx *ctx)
+{
+    as_driver *d = state;
+    d->io.ctx = ctx;
+    d->tried_count = 0;
+    d->refresh_count = 0;
+    d->answered = 0;
+    d->gen_changed = 0;
+    int seeding = d->nodes.count == 0;
+
+    int rc = tend_steps(d, map, ctx);
+    drop_pending(d);
+    if (rc == CSHM_AS_ABORTED)
+        return CSHM_TEND_ABORTED;
+    if (d->answered == 0 || d->nodes.count == 0) {
+        prefix_error(ctx, seeding ? "no seed could be used" : "no node answered");
+        return CSHM_TEND_UNREACHABLE;
+    }
+    fill_map(d, map);
+    return CSHM_TEND_OK;
+}
+
+/* ---- driver interface --------------------------------------------------------------------- */
+
+static void aerospike_shape(const cshm_config *config, cshm_map_shape *shape)
+{
+    shape->partitions = CSHM_AS_PARTITIONS;
+    shape->max_nodes = config->options.max_nodes;
+    shape->max_namespaces = config->options.max_namespaces;
+    shape->columns = CSHM_AS_COLUMNS;
+    shape->has_regimes = 1;
+}
+
+static int aerospike_create(const cshm_config *config, void **state, cshm_error *error)
+{
+    as_driver *d = calloc(1, sizeof *d);
+    if (d != NULL)
+        d->replicas = malloc(sizeof *d->replicas);
+    if (d == NULL || d->replicas == NULL) {
+        free(d);
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for the Aerospike driver");
+    }
+    for (size_t i = 0; i < config->seed_count && i < CSHM_MAX_SEEDS; i++) {
+        snprintf(d->seeds[i].host, CSHM_HOST_MAX, "%s", config->seeds[i].host);
+        d->seeds[i].port = config->seeds[i].port;
+    }
+    d->seed_count = config->seed_count < CSHM_MAX_SEEDS ? config->seed_count : CSHM_MAX_SEEDS;
+    snprintf(d->cluster_name, sizeof d->cluster_name, "%s", config->options.cluster_name);
+    cshm_as_tables_init(&d->tables);
+    cshm_as_peers_init(&d->peers);
+    cshm_info_response_init(&d->response);
+    d->io.response = &d->response;
+    d->io.cluster_name = d->cluster_name;
+    *state = d;
+    return 0;
+}
+
+static void aerospike_destroy(void *state)
+{
+    as_driver *d = state;
+    if (d == NULL)
+        return;
+    drop_pending(d);
+    for (size_t i = 0; i < d->nodes.count; i++)
+        free_node(d->nodes.items[i]);
+    free(d->nodes.items);
+    free(d->pending.items);
+    cshm_as_tables_free(&d->tables);
+    cshm_as_peers_free(&d->peers);
+    cshm_info_response_free(&d->response);
+    free(d->replicas);
+    free(d);
+}
+
+const cshm_driver_ops cshm_driver_aerospike = {
+    .name = "aerospike",
+    .kind = CSHM_DRIVER_AEROSPIKE,
+    .shape = aerospike_shape,
+    .create = aerospike_create,
+    .tend = aerospike_tend,
+    .destroy = aerospike_destroy,
+    .partition = cshm_aerospike_partition,
+};
