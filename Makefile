@@ -5,6 +5,7 @@
 #   make test         every suite: C (plain and ASan+UBSan) and integration (pytest)
 #   make test-c       the C unit suite
 #   make test-c-asan  the C unit suite under AddressSanitizer + UBSan
+#   make test-c-tsan  the C unit suite under ThreadSanitizer
 #   make test-integration  pytest against real Redis Clusters started by the tests
 #   make test-simulator    the Aerospike cluster simulator's own suite (incl. the
 #                          official Aerospike client against it)
@@ -26,6 +27,12 @@ ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+ifeq ($(SANITIZE),thread)
+# gcc warns that TSan does not model atomic_thread_fence; our seqlock fences
+# order accesses that are all atomics themselves, which TSan does model.
+CFLAGS += -fsanitize=thread -Wno-tsan
+LDFLAGS += -fsanitize=thread
+endif
 
 CORE_SRC := $(wildcard core/src/*.c)
 CORE_OBJ := $(patsubst core/src/%.c,$(BUILD)/obj/core/%.o,$(CORE_SRC))
@@ -40,7 +47,7 @@ WORKER = $(BUILD)/cshm-worker
 
 PYTHON ?= python3
 
-.PHONY: all deps test test-c test-c-asan test-integration test-simulator demo clean
+.PHONY: all deps test test-c test-c-asan test-c-tsan test-integration test-simulator demo clean
 
 all: $(LIB) $(CLI) $(CTEST) $(WORKER)
 
@@ -76,6 +83,10 @@ test-c-asan:
 	$(MAKE) BUILD=build/asan SANITIZE=1 OPT="-O1 -g" build/asan/ctest
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/ctest
 
+test-c-tsan:
+	$(MAKE) BUILD=build/tsan SANITIZE=thread OPT="-O1 -g" build/tsan/ctest
+	TSAN_OPTIONS=halt_on_error=1 build/tsan/ctest
+
 test-integration: all
 	$(PYTHON) -m pytest -v tests/integration
 
@@ -86,6 +97,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) test-c
 	$(MAKE) test-c-asan
+	$(MAKE) test-c-tsan
 	$(MAKE) test-simulator
 	$(MAKE) test-integration
 

@@ -356,7 +356,8 @@ int cshm_segment_private(const cshm_config *config, cshm_segment *seg, cshm_erro
     int rc = compute_geometry(config, seg, error);
     if (rc != 0)
         return rc;
-    seg->base = aligned_alloc(4096, seg->size);
+    /* C11 wants the size a multiple of the alignment. */
+    seg->base = aligned_alloc(4096, round_up(seg->size, 4096));
     if (seg->base == NULL)
         return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a %llu-byte private map",
                          (unsigned long long)seg->size);

@@ -11,6 +11,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -692,6 +694,94 @@ static void test_driver_abort(void)
     fake_stop(&a);
 }
 
+/* ---- the whole client, threads and all, in one process ------------------ */
+
+/* The integration suite covers processes against real clusters; this runs
+ * connect, the tender and follower threads, reads, refresh, handoff and close
+ * inside one process so that ASan and TSan see every thread of the client. */
+static int wait_for_role(cshm_client *c, const char *role)
+{
+    cshm_status_info s;
+    for (int i = 0; i < 400; i++) {
+        if (cshm_status(c, &s, NULL) == 0 && strcmp(s.role, role) == 0)
+            return 1;
+        usleep(5000);
+    }
+    return 0;
+}
+
+static void test_client_threads_in_one_process(void)
+{
+    static fake_server f;
+    static text reply;
+    memset(&f, 0, sizeof f);
+    CHECK(fake_start(&f) == 0);
+    uint16_t ports[1] = {f.port};
+    shards_reply(&reply, 1, ports);
+    fake_set_shards(&f, reply.bytes, reply.len);
+
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u", (unsigned)f.port);
+    cshm_options o;
+    cshm_options_init(&o);
+    o.has_key = 1;
+    o.key = 0x5D000000u | (((uint32_t)getpid() & 0xFFFFu) << 4);
+    /* No timed tend within the test: only connect, a refresh or a handoff
+     * makes the tender ask the server. */
+    o.tend_interval = 60;
+    o.takeover_timeout = 120;
+    int old = shmget((key_t)o.key, 0, 0);
+    if (old >= 0)
+        shmctl(old, IPC_RMID, NULL);
+
+    cshm_client *a = NULL, *b = NULL;
+    cshm_error e;
+    CHECK(cshm_connect(url, &o, &a, &e) == 0);
+    CHECK(cshm_connect(url, &o, &b, &e) == 0);
+    cshm_status_info sa, sb;
+    CHECK(cshm_status(a, &sa, &e) == 0 && cshm_status(b, &sb, &e) == 0);
+    CHECK(strcmp(sa.role, "tender") == 0 && strcmp(sb.role, "follower") == 0);
+    CHECK(sa.epoch == 1 && sb.epoch == 1 && sb.generation == 1);
+    CHECK(sb.nodes == 1 && !sb.stale);
+
+    cshm_key key = {.type = CSHM_KEY_BYTES, .data = "foo", .len = 3};
+    cshm_route_result r;
+    CHECK(cshm_route(b, &key, NULL, NULL, 0, &r, &e) == 0);
+    CHECK(strcmp(r.host, "127.0.0.1") == 0 && r.port == f.port);
+    CHECK(r.partition == cshm_redis_slot("foo", 3));
+    CHECK(cshm_route(b, &key, NULL, NULL, 1, &r, &e) == CSHM_ERR_CLUSTER); /* no replica */
+
+    cshm_node_info nodes[4];
+    size_t count = 0;
+    CHECK(cshm_nodes(b, nodes, 4, &count, &e) == 0);
+    CHECK(count == 1 && nodes[0].partitions == 16384 && nodes[0].is_master);
+
+    int before = seen(&f.shards_requests);
+    CHECK(cshm_request_refresh(b, &e) == 0);
+    for (int i = 0; i < 200 && seen(&f.shards_requests) == before; i++)
+        usleep(5000);
+    CHECK(seen(&f.shards_requests) > before);
+
+    /* Clean close of the tender hands over to the other client's thread. */
+    cshm_close(a);
+    CHECK(wait_for_role(b, "tender"));
+    CHECK(cshm_status(b, &sb, &e) == 0 && sb.epoch == 2);
+    CHECK(cshm_route(b, &key, NULL, NULL, 0, &r, &e) == 0 && r.port == f.port);
+    cshm_close(b);
+
+    o.shared = 0;
+    cshm_client *p = NULL;
+    CHECK(cshm_connect(url, &o, &p, &e) == 0);
+    CHECK(cshm_status(p, &sa, &e) == 0 && strcmp(sa.role, "private") == 0 && sa.shmid == -1);
+    CHECK(cshm_route(p, &key, NULL, NULL, 0, &r, &e) == 0 && r.port == f.port);
+    cshm_close(p);
+
+    old = shmget((key_t)o.key, 0, 0);
+    if (old >= 0)
+        shmctl(old, IPC_RMID, NULL);
+    fake_stop(&f);
+}
+
 void suite_driver_redis(void)
 {
     RUN(test_driver_shape);
@@ -705,4 +795,5 @@ void suite_driver_redis(void)
     RUN(test_driver_follows_the_map_and_drops_departed_nodes);
     RUN(test_driver_reconnects_after_close);
     RUN(test_driver_abort);
+    RUN(test_client_threads_in_one_process);
 }
