@@ -6,6 +6,7 @@
 #   make test-c       the C unit suite
 #   make test-c-asan  the C unit suite under AddressSanitizer + UBSan
 #   make test-c-tsan  the C unit suite under ThreadSanitizer
+#   make test-c-valgrind  the C unit suite under valgrind memcheck
 #   make test-integration  pytest against real Redis Clusters started by the tests
 #   make test-simulator    the Aerospike cluster simulator's own suite (incl. the
 #                          official Aerospike client against it)
@@ -47,7 +48,7 @@ WORKER = $(BUILD)/cshm-worker
 
 PYTHON ?= python3
 
-.PHONY: all deps test test-c test-c-asan test-c-tsan test-integration test-simulator demo clean
+.PHONY: all deps test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-simulator demo clean
 
 all: $(LIB) $(CLI) $(CTEST) $(WORKER)
 
@@ -87,6 +88,12 @@ test-c-tsan:
 	$(MAKE) BUILD=build/tsan SANITIZE=thread OPT="-O1 -g" build/tsan/ctest
 	TSAN_OPTIONS=halt_on_error=1 build/tsan/ctest
 
+# --run-libc-freeres=no: glibc's exit-time cleanup in fork children that
+# never exec trips valgrind over state glibc itself owns, not ours.
+test-c-valgrind: $(CTEST)
+	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+		--show-possibly-lost=no --child-silent-after-fork=yes --run-libc-freeres=no $(CTEST)
+
 test-integration: all
 	$(PYTHON) -m pytest -v tests/integration
 
@@ -98,6 +105,7 @@ test: deps
 	$(MAKE) test-c
 	$(MAKE) test-c-asan
 	$(MAKE) test-c-tsan
+	$(MAKE) test-c-valgrind
 	$(MAKE) test-simulator
 	$(MAKE) test-integration
 

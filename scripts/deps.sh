@@ -21,6 +21,7 @@ need redis-server redis-server
 need redis-cli redis-tools
 need gcc build-essential
 need make build-essential
+need valgrind valgrind
 need ipcs util-linux
 need ipcrm util-linux
 need "$PYTHON" python3
