@@ -418,40 +418,6 @@ static int no_coverage(char *error, size_t error_size, const char *command)
     return -1;
 }
 
-int cshm_redis_map_from_shards(const cshm_resp *reply, const char *from_host, cshm_map *map,
-                               char *error, size_t error_size)
-{
-    cshm_map_clear(map);
-    if (reply->type != CSHM_RESP_ARRAY) {
-        set_error(error, error_size, "CLUSTER SHARDS answered %s, not an array",
-                  cshm_resp_type_name(reply->type));
-        return -1;
-    }
-    id_index ix;
-    if (id_index_init(&ix, count_shard_nodes(reply)) != 0) {
-        set_error(error, error_size, "out of memory parsing CLUSTER SHARDS");
-        return -1;
-    }
-    slot_claims claims;
-    memset(&claims, 0, sizeof claims);
-    int rc = 0;
-    for (size_t i = 0; i < reply->count && rc == 0; i++) {
-        char detail[200];
-        if (read_shard(&reply->elements[i], from_host, map, &ix, &claims, detail,
-                       sizeof detail) != 0) {
-            set_error(error, error_size, "CLUSTER SHARDS: shard %zu: %s", i, detail);
-            rc = -1;
-        }
-    }
-    id_index_free(&ix);
-    if (rc != 0)
-        return -1;
-    if (claims.covered == 0)
-        return no_coverage(error, error_size, "CLUSTER SHARDS");
-    cshm_map_sort_nodes(map);
-    return 0;
-}
-
 /* ---- CLUSTER SLOTS ------------------------------------------------------ */
 
 /* One [ip, port, id, metadata] entry: *index is its map index (or -1). */
@@ -534,18 +500,24 @@ static size_t count_slots_nodes(const cshm_resp *reply)
     return total;
 }
 
-int cshm_redis_map_from_slots(const cshm_resp *reply, const char *from_host, cshm_map *map,
-                              char *error, size_t error_size)
+/* The two replies differ only in how one entry (a shard, or a slot range)
+ * reads; validation of the whole and the final checks are shared. */
+typedef int (*entry_reader)(const cshm_resp *entry, const char *from_host, cshm_map *map,
+                            id_index *ix, slot_claims *claims, char *error, size_t error_size);
+
+static int map_from_reply(const cshm_resp *reply, const char *from_host, cshm_map *map,
+                          const char *command, const char *entry_word, size_t node_estimate,
+                          entry_reader read_entry, char *error, size_t error_size)
 {
     cshm_map_clear(map);
     if (reply->type != CSHM_RESP_ARRAY) {
-        set_error(error, error_size, "CLUSTER SLOTS answered %s, not an array",
+        set_error(error, error_size, "%s answered %s, not an array", command,
                   cshm_resp_type_name(reply->type));
         return -1;
     }
     id_index ix;
-    if (id_index_init(&ix, count_slots_nodes(reply)) != 0) {
-        set_error(error, error_size, "out of memory parsing CLUSTER SLOTS");
+    if (id_index_init(&ix, node_estimate) != 0) {
+        set_error(error, error_size, "out of memory parsing %s", command);
         return -1;
     }
     slot_claims claims;
@@ -553,9 +525,9 @@ int cshm_redis_map_from_slots(const cshm_resp *reply, const char *from_host, csh
     int rc = 0;
     for (size_t i = 0; i < reply->count && rc == 0; i++) {
         char detail[200];
-        if (read_slot_range(&reply->elements[i], from_host, map, &ix, &claims, detail,
-                            sizeof detail) != 0) {
-            set_error(error, error_size, "CLUSTER SLOTS: entry %zu: %s", i, detail);
+        if (read_entry(&reply->elements[i], from_host, map, &ix, &claims, detail,
+                       sizeof detail) != 0) {
+            set_error(error, error_size, "%s: %s %zu: %s", command, entry_word, i, detail);
             rc = -1;
         }
     }
@@ -563,7 +535,23 @@ int cshm_redis_map_from_slots(const cshm_resp *reply, const char *from_host, csh
     if (rc != 0)
         return -1;
     if (claims.covered == 0)
-        return no_coverage(error, error_size, "CLUSTER SLOTS");
+        return no_coverage(error, error_size, command);
     cshm_map_sort_nodes(map);
     return 0;
+}
+
+int cshm_redis_map_from_shards(const cshm_resp *reply, const char *from_host, cshm_map *map,
+                               char *error, size_t error_size)
+{
+    size_t estimate = reply->type == CSHM_RESP_ARRAY ? count_shard_nodes(reply) : 0;
+    return map_from_reply(reply, from_host, map, "CLUSTER SHARDS", "shard", estimate, read_shard,
+                          error, error_size);
+}
+
+int cshm_redis_map_from_slots(const cshm_resp *reply, const char *from_host, cshm_map *map,
+                              char *error, size_t error_size)
+{
+    size_t estimate = reply->type == CSHM_RESP_ARRAY ? count_slots_nodes(reply) : 0;
+    return map_from_reply(reply, from_host, map, "CLUSTER SLOTS", "entry", estimate,
+                          read_slot_range, error, error_size);
 }
