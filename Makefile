@@ -11,6 +11,7 @@
 #   make test-simulator    the Aerospike cluster simulator's own suite (incl. the
 #                          official Aerospike client against it)
 #   make demo         a pool of workers sharing one tender on a local Redis Cluster
+#   make bench        performance figures beside same-run baselines (bench/)
 #   make clean
 #
 # BUILD selects the output directory; SANITIZE=1 builds with ASan+UBSan;
@@ -45,12 +46,13 @@ LIB = $(BUILD)/libclustershm.a
 CLI = $(BUILD)/clustershm
 CTEST = $(BUILD)/ctest
 WORKER = $(BUILD)/cshm-worker
+BENCH = $(BUILD)/bench-core
 
 PYTHON ?= python3
 
-.PHONY: all deps test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-simulator demo clean
+.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-simulator demo clean
 
-all: $(LIB) $(CLI) $(CTEST) $(WORKER)
+all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(BENCH)
 
 $(BUILD)/obj/core/%.o: core/src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -69,6 +71,9 @@ $(CLI): core/cli/clustershm.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(BENCH): bench/bench_core.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(CTEST): $(TEST_OBJ) $(LIB)
@@ -111,6 +116,9 @@ test: deps
 
 demo: deps all
 	$(PYTHON) tests/demo.py
+
+bench: deps all
+	$(PYTHON) bench/run.py
 
 clean:
 	rm -rf build

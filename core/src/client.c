@@ -140,10 +140,6 @@ int cshm_connect(const char *url, const cshm_options *options, cshm_client **out
         rc = c->shared ? cshm_segment_open(&c->config, &c->segment, error)
                        : cshm_segment_private(&c->config, &c->segment, error);
     }
-    if (rc == 0 && (cshm_map_init(&c->published, &c->segment.shape) != 0 ||
-                    cshm_map_init(&c->building, &c->segment.shape) != 0 ||
-                    cshm_map_init(&c->view, &c->segment.shape) != 0))
-        rc = cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for the map");
     if (rc == 0) {
         c->fork_generation = cshm_current_fork_generation();
         c->pid = getpid();
@@ -216,6 +212,9 @@ int cshm_nodes(cshm_client *c, cshm_node_info *nodes, size_t capacity, size_t *c
     int rc = ready_for_calls(c, error);
     if (rc != 0)
         return rc;
+    /* Only callers of nodes() pay for a private copy of the map. */
+    if (c->view.payload == NULL && cshm_map_init(&c->view, &c->segment.shape) != 0)
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
     rc = cshm_snapshot_read(&c->segment, &c->view, NULL, error);
     if (rc > 0) {
         *count = 0;
@@ -273,11 +272,12 @@ int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
     snprintf(s->driver, sizeof s->driver, "%s", c->config.driver->name);
     read_last_error(c, s->last_error, sizeof s->last_error);
 
-    rc = cshm_snapshot_read_prefix(&c->segment, &c->view, sizeof(cshm_map_counts), NULL, error);
+    cshm_map_counts counts_copy;
+    rc = cshm_snapshot_read_counts(&c->segment, &counts_copy, error);
     if (rc < 0)
         return rc;
     if (rc == 0) {
-        const cshm_map_counts *counts = c->view.counts;
+        const cshm_map_counts *counts = &counts_copy;
         s->generation = counts->generation;
         s->tended_at = (double)counts->tended_at_ms / 1000.0;
         s->age = counts->tended_at_ms ? (double)cshm_wall_ms() / 1000.0 - s->tended_at : 0;

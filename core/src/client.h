@@ -39,8 +39,8 @@ struct cshm_client {
     /* background thread state */
     cshm_robust_owner robust;
     void *driver_state;
-    cshm_map published;                /* last map this process published or adopted */
-    cshm_map building;
+    cshm_map published;                /* last map this process published or adopted; */
+    cshm_map building;                 /* both allocated when it first becomes tender */
     int has_map;
     uint32_t epoch;                    /* our epoch while tender */
     uint32_t refresh_seen;
@@ -48,7 +48,7 @@ struct cshm_client {
     uint32_t reported_flags;
 
     /* API caller state */
-    cshm_map view;
+    cshm_map view;                     /* allocated at the first nodes() */
 };
 
 /* Process-wide counter bumped in every fork child (see client.c). */

@@ -34,6 +34,21 @@ void cshm_shm_load_words(void *dst, const void *src, size_t n)
         d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }
 
+/* Like cshm_shm_load_words for a NUL-terminated string: stops after the
+ * word that holds the terminator (host names are short; the field is 256). */
+static void load_string_words(char *dst, const char *src, size_t n)
+{
+    uint64_t *d = (uint64_t *)(void *)dst;
+    const uint64_t *s = (const uint64_t *)(const void *)src;
+    for (size_t i = 0; i < n / 8; i++) {
+        uint64_t word = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+        d[i] = word;
+        /* Any zero byte in the word (the classic has-zero-byte test). */
+        if (((word - 0x0101010101010101ull) & ~word & 0x8080808080808080ull) != 0)
+            return;
+    }
+}
+
 static uint64_t load_state(const cshm_segment *seg)
 {
     return __atomic_load_n(&seg->header->state, __ATOMIC_ACQUIRE);
@@ -107,14 +122,10 @@ int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t 
     return ok ? CSHM_PUBLISH_OK : CSHM_PUBLISH_LOST;
 }
 
-int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, uint64_t *epoch_out,
-                       cshm_error *error)
-{
-    return cshm_snapshot_read_prefix(seg, out, out->payload_size, epoch_out, error);
-}
-
-int cshm_snapshot_read_prefix(const cshm_segment *seg, cshm_map *out, size_t length,
-                              uint64_t *epoch_out, cshm_error *error)
+/* Copy the first `length` bytes of the published payload consistently.
+ * Returns 0, 1 when nothing is published, or a negative cshm_code. */
+static int read_published(const cshm_segment *seg, void *dst, size_t length,
+                          uint64_t *epoch_out, cshm_error *error)
 {
     for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
         uint32_t slot_plus_one = cshm_state_slot_plus_one(load_state(seg));
@@ -131,30 +142,10 @@ int cshm_snapshot_read_prefix(const cshm_segment *seg, cshm_map *out, size_t len
             continue;
         }
         uint64_t epoch = __atomic_load_n(&head->epoch, __ATOMIC_RELAXED);
-        cshm_shm_load_words(out->payload, cshm_segment_payload(seg, slot_plus_one - 1),
-                            length);
+        cshm_shm_load_words(dst, cshm_segment_payload(seg, slot_plus_one - 1), length);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&head->seq, __ATOMIC_RELAXED) != seq)
             continue;
-        /* Consistent copy; now make it safe to use. */
-        cshm_map_counts *c = out->counts;
-        if (c->node_count > out->shape.max_nodes || c->ns_count > out->shape.max_namespaces)
-            return cshm_fail(error, CSHM_ERR_SEGMENT,
-                             "corrupt segment at key 0x%08x: %u nodes / %u namespaces in a map "
-                             "sized for %u / %u",
-                             (unsigned)seg->key, (unsigned)c->node_count, (unsigned)c->ns_count,
-                             (unsigned)out->shape.max_nodes, (unsigned)out->shape.max_namespaces);
-        if (length < out->payload_size) {
-            if (epoch_out != NULL)
-                *epoch_out = epoch;
-            return 0; /* only the counts were asked for */
-        }
-        for (uint32_t i = 0; i < out->shape.max_nodes; i++) {
-            out->nodes[i].name[CSHM_NODE_NAME_MAX - 1] = '\0';
-            out->nodes[i].host[CSHM_HOST_MAX - 1] = '\0';
-        }
-        for (uint32_t i = 0; i < out->shape.max_namespaces; i++)
-            out->namespaces[i].name[CSHM_NAMESPACE_MAX - 1] = '\0';
         if (epoch_out != NULL)
             *epoch_out = epoch;
         return 0;
@@ -162,6 +153,44 @@ int cshm_snapshot_read_prefix(const cshm_segment *seg, cshm_map *out, size_t len
     return cshm_fail(error, CSHM_ERR_TIMEOUT,
                      "the map in segment 0x%08x changed during %d consecutive reads",
                      (unsigned)seg->key, READ_ATTEMPTS);
+}
+
+static int check_counts(const cshm_segment *seg, const cshm_map_counts *c, cshm_error *error)
+{
+    if (c->node_count > seg->shape.max_nodes || c->ns_count > seg->shape.max_namespaces)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "corrupt segment at key 0x%08x: %u nodes / %u namespaces in a map "
+                         "sized for %u / %u",
+                         (unsigned)seg->key, (unsigned)c->node_count, (unsigned)c->ns_count,
+                         (unsigned)seg->shape.max_nodes, (unsigned)seg->shape.max_namespaces);
+    return 0;
+}
+
+int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, uint64_t *epoch_out,
+                       cshm_error *error)
+{
+    int rc = read_published(seg, out->payload, out->payload_size, epoch_out, error);
+    if (rc != 0)
+        return rc;
+    /* A consistent copy; now make it safe to use. */
+    if (check_counts(seg, out->counts, error) != 0)
+        return CSHM_ERR_SEGMENT;
+    for (uint32_t i = 0; i < out->shape.max_nodes; i++) {
+        out->nodes[i].name[CSHM_NODE_NAME_MAX - 1] = '\0';
+        out->nodes[i].host[CSHM_HOST_MAX - 1] = '\0';
+    }
+    for (uint32_t i = 0; i < out->shape.max_namespaces; i++)
+        out->namespaces[i].name[CSHM_NAMESPACE_MAX - 1] = '\0';
+    return 0;
+}
+
+int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out, cshm_error *error)
+{
+    _Static_assert(sizeof(cshm_map_counts) % 8 == 0, "counts are copied as words");
+    int rc = read_published(seg, out, sizeof *out, NULL, error);
+    if (rc != 0)
+        return rc;
+    return check_counts(seg, out, error) != 0 ? CSHM_ERR_SEGMENT : 0;
 }
 
 static int namespace_index(const unsigned char *payload, const cshm_segment *seg,
@@ -217,7 +246,7 @@ int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t p
         const cshm_map_node *nodes =
             (const cshm_map_node *)(const void *)(payload + seg->layout.nodes_offset);
         if (owner < node_count && owner < shape->max_nodes) {
-            cshm_shm_load_words(result->host, nodes[owner].host, CSHM_HOST_MAX);
+            load_string_words(result->host, nodes[owner].host, CSHM_HOST_MAX);
             result->port = __atomic_load_n(&nodes[owner].port, __ATOMIC_RELAXED);
         }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);

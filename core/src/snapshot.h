@@ -34,10 +34,8 @@ int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t 
 int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, uint64_t *epoch_out,
                        cshm_error *error);
 
-/* The same for the first `length` bytes of the payload only (8-aligned),
- * e.g. just the counts block for status(). */
-int cshm_snapshot_read_prefix(const cshm_segment *seg, cshm_map *out, size_t length,
-                              uint64_t *epoch_out, cshm_error *error);
+/* Just the counts block of the published map (for status()). */
+int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out, cshm_error *error);
 
 /* The hot path of route(): one partition's owner in one column, copied into
  * result.  ns_name NULL means namespace 0 (Redis). */

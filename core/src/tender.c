@@ -218,6 +218,19 @@ static int wait_next_tend(cshm_client *c, double tend_started)
 
 static int tender_session(cshm_client *c)
 {
+    /* Followers never need the tender's two private maps: allocate them
+     * here, off connect()'s path and out of every follower's memory. */
+    if (c->published.payload == NULL &&
+        (cshm_map_init(&c->published, &c->segment.shape) != 0 ||
+         cshm_map_init(&c->building, &c->segment.shape) != 0)) {
+        cshm_map_free(&c->published);
+        cshm_log(CSHM_LOG_ERROR, "segment 0x%08x: out of memory for the tender's maps; "
+                                 "leaving the role to another process",
+                 (unsigned)c->segment.key);
+        struct timespec pause_before_retry = {1, 0};
+        nanosleep(&pause_before_retry, NULL);
+        return SESSION_LOST;
+    }
     __atomic_store_n(&c->role, CSHM_ROLE_TENDER, __ATOMIC_RELEASE);
     c->refresh_seen = __atomic_load_n(&c->segment.header->refresh_seq, __ATOMIC_ACQUIRE);
 
