@@ -73,13 +73,17 @@ static int ready_for_calls(cshm_client *c, cshm_error *error)
     return 0;
 }
 
-/* A map is ready when the current tender has published at least once:
- * a map left by an earlier tender may be hours old. */
+/* A map is ready when the current tender has published it and is still
+ * alive (holds its owner lock): a map left by a tender that died, or by an
+ * earlier tender, may be hours old.  A new tender republishes at once. */
 static int map_ready(const cshm_client *c)
 {
+    const cshm_seg_header *h = c->segment.header;
     int64_t published = cshm_snapshot_published_epoch(&c->segment);
-    uint64_t state = __atomic_load_n(&c->segment.header->state, __ATOMIC_ACQUIRE);
-    return published >= 0 && (uint64_t)published == cshm_state_epoch(state);
+    uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
+    uint32_t lock = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
+    return published >= 0 && (uint64_t)published == cshm_state_epoch(state) &&
+           cshm_robust_owner_tid(&h->owner_locks[lock]) != 0;
 }
 
 static void read_last_error(const cshm_client *c, char *out, size_t cap)
