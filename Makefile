@@ -10,6 +10,8 @@
 #   make test-integration  pytest against real Redis Clusters started by the tests
 #   make test-simulator    the Aerospike cluster simulator's own suite (incl. the
 #                          official Aerospike client against it)
+#   make php          the PHP extension with phpize, out of tree: build/php/obj/modules/clustershm.so
+#   make test-php     .phpt, PHPUnit and PHP-FPM pool tests, built and then pecl-installed
 #   make demo         a pool of workers sharing one tender on a local Redis Cluster
 #   make bench        performance figures beside same-run baselines (bench/)
 #   make clean
@@ -113,6 +115,43 @@ test: deps
 	$(MAKE) test-c-valgrind
 	$(MAKE) test-simulator
 	$(MAKE) test-integration
+	$(MAKE) test-php
+
+# The PHP extension is built the way pecl builds it: phpize in a copy of the
+# sources it needs (build/php/src), configure and make in build/php/obj, so
+# the source tree stays clean.  test-php tests that build, then packages it,
+# installs the tgz into the system PHP with pecl (offline) and tests that.
+.PHONY: php php-stubs php-package test-php
+PHP_BUILD = $(BUILD)/php
+PHP_SO = $(abspath $(PHP_BUILD)/obj/modules/clustershm.so)
+CSHM_VERSION = $(shell sed -n 's/^\#define CSHM_VERSION "\(.*\)"/\1/p' core/include/clustershm.h)
+# pecl installs into the system PHP: root on CI, sudo elsewhere.
+PHP_SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
+
+php:
+	rm -rf $(PHP_BUILD)/src $(PHP_BUILD)/obj
+	mkdir -p $(PHP_BUILD)/src/core $(PHP_BUILD)/src/tests $(PHP_BUILD)/obj
+	cp -R config.m4 ext-php $(PHP_BUILD)/src/
+	cp -R core/include core/src $(PHP_BUILD)/src/core/
+	cp -R tests/phpt $(PHP_BUILD)/src/tests/
+	cd $(PHP_BUILD)/src && phpize >/dev/null
+	cd $(PHP_BUILD)/obj && ../src/configure --enable-clustershm >configure.log 2>&1 || { cat configure.log; false; }
+	$(MAKE) -C $(PHP_BUILD)/obj CFLAGS="-O2 -g -Werror"
+
+php-stubs:
+	bash scripts/php-stubs.sh
+
+php-package:
+	$(PYTHON) tests/php/check_package.py
+	mkdir -p $(PHP_BUILD)
+	cd $(PHP_BUILD) && pecl package $(CURDIR)/package.xml
+
+test-php: all php
+	$(MAKE) -C $(PHP_BUILD)/obj test NO_INTERACTION=1
+	$(PYTHON) tests/php/run.py --ext $(PHP_SO)
+	$(MAKE) php-package
+	$(PHP_SUDO) pecl install -f $(PHP_BUILD)/clustershm-$(CSHM_VERSION).tgz </dev/null
+	$(PYTHON) tests/php/run.py --ext clustershm --phpt
 
 demo: deps all
 	$(PYTHON) tests/demo.py

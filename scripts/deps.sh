@@ -25,11 +25,26 @@ need valgrind valgrind
 need ipcs util-linux
 need ipcrm util-linux
 need "$PYTHON" python3
+# The PHP extension (make php, make test-php): Debian's PHP 8.2, phpize, pecl,
+# phpunit, php-fpm for the pool tests and cgi-fcgi to drive it.  The package
+# starts a php8.2-fpm service where systemd runs; the tests start pools of
+# their own and never use it.
+need php php8.2-cli
+need phpize php8.2-dev
+need pecl php-pear
+need phpunit phpunit
+need cgi-fcgi libfcgi-bin
+[ -x /usr/sbin/php-fpm8.2 ] || missing+=(php8.2-fpm)
 # pip only matters when pytest has to be installed.
 if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1 \
     && ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
     missing+=(python3-pip)
 fi
+
+# make python builds a wheel with pip (which fetches setuptools into its
+# isolated build environment); make test-python makes a venv (ensurepip).
+"$PYTHON" -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+"$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 
 if [ ${#missing[@]} -gt 0 ]; then
     mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
@@ -49,6 +64,8 @@ py_missing=()
 need_py() { "$PYTHON" -c "import $1" >/dev/null 2>&1 || py_missing+=("$2"); }
 need_py pytest pytest
 need_py aerospike aerospike
+# gunicorn serves the Python extension's pre-fork tests (make test-python).
+need_py gunicorn gunicorn
 
 if [ ${#py_missing[@]} -gt 0 ]; then
     echo "deps: installing with $PYTHON -m pip: ${py_missing[*]}"

@@ -202,7 +202,7 @@ int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, 
     if (c->config.kind == CSHM_DRIVER_AEROSPIKE) {
         if (namespace_name == NULL || namespace_name[0] == '\0')
             return cshm_fail(error, CSHM_ERR_CONFIG,
-                             "route: Aerospike keys need a namespace; pass namespace=...");
+                             "route: Aerospike keys need a namespace; give the namespace argument");
     } else {
         namespace_name = NULL;
     }

@@ -1,0 +1,63 @@
+<?php
+
+/**
+ * clustershm.stub.php - the PHP API of the clustershm extension.
+ *
+ * Invariants: this file is the single source of the signatures; the arginfo
+ * header (clustershm_arginfo.h) is generated from it by PHP's gen_stub.php
+ * (`make php-stubs`) and committed.  The names follow the product's public
+ * API contract (shared/PRODUCT.md), camelCase only where PHP wants it.
+ *
+ * @generate-class-entries
+ */
+
+namespace ClusterShm {
+
+    /**
+     * @var string
+     * @cvalue PHP_CLUSTERSHM_VERSION
+     */
+    const VERSION = UNKNOWN;
+
+    /** Base of every error the extension raises. */
+    class Exception extends \RuntimeException {}
+
+    /** Bad URL, option or INI setting. */
+    class ConfigException extends Exception {}
+
+    /** No seed answers, cluster name mismatch, unknown namespace. */
+    class ClusterException extends Exception {}
+
+    /** Foreign or incompatible segment, permissions, kernel limits. */
+    class SegmentException extends Exception {}
+
+    /** A wait ran past its deadline (connect_timeout). */
+    class TimeoutException extends Exception {}
+
+    /** @not-serializable */
+    class Client
+    {
+        public function __construct(string $url, array $options = []) {}
+
+        public function connect(): void {}
+
+        public function close(): void {}
+
+        /** @return array{0: string, 1: int} */
+        public function route(string|int $key, ?string $namespace = null, string $set = "", int $replica = 0): array {}
+
+        public function partition(string|int $key, ?string $namespace = null, string $set = ""): int {}
+
+        public function nodes(): array {}
+
+        public function status(): array {}
+
+        public function requestRefresh(): void {}
+    }
+
+    function connect(string $url, array $options = []): Client {}
+
+    function aerospike_digest(string $set, string|int $key): string {}
+
+    function redis_slot(string $key): int {}
+}
