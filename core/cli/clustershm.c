@@ -1,15 +1,21 @@
 /*
  * clustershm - inspect clustershm segments on this host.
  *
+ *   clustershm list [--json]
  *   clustershm stat --key KEY [--json]
+ *   clustershm rm --key KEY [--force]
  *
- * The CLI only ever attaches read-only (SHM_RDONLY): looking at a segment can
- * never disturb the processes using it.  Exit status: 0 success, 1 the segment
- * is missing or not usable, 2 bad usage.
+ * list and stat only ever attach read-only (SHM_RDONLY): looking at a segment
+ * can never disturb the processes using it.  rm removes only segments that
+ * carry the clustershm magic, and by default only when no process is
+ * attached.  Exit status: 0 success, 1 the segment is missing, not ours or
+ * in use, 2 bad usage.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/shm.h>
 
 #include "clock.h"
@@ -19,8 +25,11 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: clustershm stat --key KEY [--json]\n"
-                 "  KEY is the segment's SysV key, in hex (0x43...) or decimal.\n");
+    fprintf(out, "usage: clustershm list [--json]\n"
+                 "       clustershm stat --key KEY [--json]\n"
+                 "       clustershm rm --key KEY [--force]\n"
+                 "  KEY is the segment's SysV key, in hex (0x43...) or decimal.\n"
+                 "  rm refuses a segment with attached processes unless --force.\n");
 }
 
 static void json_string(const char *s)
@@ -161,6 +170,131 @@ static int stat_segment(uint32_t key, int as_json)
     return 0;
 }
 
+/* Every shmid on the host, from the kernel's own table. */
+static int for_each_shmid(void (*visit)(int shmid, void *arg), void *arg)
+{
+    FILE *f = fopen("/proc/sysvipc/shm", "r");
+    if (f == NULL) {
+        fprintf(stderr, "clustershm: cannot read /proc/sysvipc/shm: %s\n", strerror(errno));
+        return -1;
+    }
+    char line[512];
+    if (fgets(line, sizeof line, f) == NULL) { /* the header line */
+        fclose(f);
+        return 0;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        long long key;
+        int shmid;
+        if (sscanf(line, "%lld %d", &key, &shmid) == 2)
+            visit(shmid, arg);
+    }
+    fclose(f);
+    return 0;
+}
+
+typedef struct list_state {
+    int as_json;
+    int count;
+} list_state;
+
+static void list_one(int shmid, void *arg)
+{
+    list_state *ls = arg;
+    cshm_segment seg;
+    cshm_error error;
+    /* Segments of other programs (or unreadable ones) are not ours to list. */
+    if (cshm_segment_inspect_shmid(shmid, &seg, &error) != 0)
+        return;
+    const cshm_seg_header *h = seg.header;
+    cshm_map_counts counts;
+    int has_map = cshm_snapshot_read_counts(&seg, &counts, &error) == 0;
+    uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
+    char identity[CSHM_IDENTITY_MAX];
+    memcpy(identity, h->identity, sizeof identity);
+    identity[sizeof identity - 1] = '\0';
+    double age = has_map && counts.tended_at_ms
+                     ? (double)(cshm_wall_ms() - counts.tended_at_ms) / 1000.0 : -1;
+    uint32_t attached = cshm_segment_attached(&seg) - 1; /* not counting ourselves */
+    if (ls->as_json) {
+        printf("%s{\"key\":\"0x%08x\",\"shmid\":%d,\"size\":%llu,\"attached\":%u,"
+               "\"driver\":\"%s\",\"tender_pid\":%u,\"epoch\":%u,\"generation\":%llu,"
+               "\"age\":%.3f,\"stale\":%s,\"identity\":",
+               ls->count ? "," : "", (unsigned)seg.key, seg.shmid, (unsigned long long)seg.size,
+               attached, h->driver_kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike",
+               cshm_segment_tender_pid(h), (unsigned)cshm_state_epoch(state),
+               has_map ? (unsigned long long)counts.generation : 0ull, age,
+               has_map && (counts.flags & CSHM_MAP_STALE) ? "true" : "false");
+        json_string(identity);
+        printf("}");
+    } else {
+        if (ls->count == 0)
+            printf("%-10s %-8s %9s %8s %-9s %7s %5s %10s %8s  %s\n", "key", "shmid", "size",
+                   "attached", "driver", "tender", "epoch", "generation", "age", "cluster");
+        char age_text[32];
+        if (age >= 0)
+            snprintf(age_text, sizeof age_text, "%.1fs%s", age,
+                     counts.flags & CSHM_MAP_STALE ? "!" : "");
+        else
+            snprintf(age_text, sizeof age_text, "never");
+        printf("0x%08x %-8d %9llu %8u %-9s %7u %5u %10llu %8s  %s\n", (unsigned)seg.key, seg.shmid,
+               (unsigned long long)seg.size, attached,
+               h->driver_kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike",
+               cshm_segment_tender_pid(h), (unsigned)cshm_state_epoch(state),
+               has_map ? (unsigned long long)counts.generation : 0ull, age_text, identity);
+    }
+    ls->count++;
+    cshm_segment_close(&seg);
+}
+
+static int list_segments(int as_json)
+{
+    list_state ls = {.as_json = as_json, .count = 0};
+    if (as_json)
+        printf("[");
+    if (for_each_shmid(list_one, &ls) != 0)
+        return 1;
+    if (as_json)
+        printf("]\n");
+    else if (ls.count == 0)
+        printf("no clustershm segments on this host\n");
+    return 0;
+}
+
+static int remove_segment(uint32_t key, int force)
+{
+    cshm_segment seg;
+    cshm_error error;
+    /* Only a segment that proves to be ours is removed: never someone
+     * else's segment that happens to sit at the key. */
+    if (cshm_segment_inspect(key, &seg, &error) != 0) {
+        fprintf(stderr, "clustershm: %s; not removed (use ipcrm for segments that are not "
+                        "clustershm's)\n",
+                error.message);
+        return 1;
+    }
+    int shmid = seg.shmid;
+    uint32_t attached = cshm_segment_attached(&seg) - 1;
+    unsigned tender = cshm_segment_tender_pid(seg.header);
+    cshm_segment_close(&seg);
+    if (attached > 0 && !force) {
+        fprintf(stderr,
+                "clustershm: segment 0x%08x has %u attached processes (tender pid %u); stop them "
+                "first, or use --force (they keep working on the removed segment while new "
+                "processes create a new one)\n",
+                (unsigned)key, attached, tender);
+        return 1;
+    }
+    if (shmctl(shmid, IPC_RMID, NULL) != 0) {
+        fprintf(stderr, "clustershm: cannot remove segment 0x%08x (shmid %d): %s\n",
+                (unsigned)key, shmid, strerror(errno));
+        return 1;
+    }
+    printf("removed segment 0x%08x (shmid %d)%s\n", (unsigned)key, shmid,
+           attached ? "; attached processes keep it until they detach" : "");
+    return 0;
+}
+
 static int parse_key(const char *text, uint32_t *key)
 {
     char *end;
@@ -180,27 +314,33 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "stat") == 0) {
-        int as_json = 0, has_key = 0;
-        uint32_t key = 0;
-        for (int i = 2; i < argc; i++) {
-            if (strcmp(argv[i], "--json") == 0)
-                as_json = 1;
-            else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
-                if (parse_key(argv[++i], &key) != 0)
-                    return 2;
-                has_key = 1;
-            } else {
-                usage(stderr);
+    const char *command = argv[1];
+    int as_json = 0, has_key = 0, force = 0;
+    uint32_t key = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0 && strcmp(command, "rm") != 0)
+            as_json = 1;
+        else if (strcmp(argv[i], "--force") == 0 && strcmp(command, "rm") == 0)
+            force = 1;
+        else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc && strcmp(command, "list") != 0) {
+            if (parse_key(argv[++i], &key) != 0)
                 return 2;
-            }
-        }
-        if (!has_key) {
+            has_key = 1;
+        } else {
             usage(stderr);
             return 2;
         }
-        return stat_segment(key, as_json);
     }
+    if (strcmp(command, "list") == 0)
+        return list_segments(as_json);
+    if ((strcmp(command, "stat") == 0 || strcmp(command, "rm") == 0) && !has_key) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(command, "stat") == 0)
+        return stat_segment(key, as_json);
+    if (strcmp(command, "rm") == 0)
+        return remove_segment(key, force);
     fprintf(stderr, "clustershm: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,5 +1,6 @@
 """test_cli.py - `clustershm stat --key K [--json]` describes a live segment
-as the processes and the servers see it.
+as the processes and the servers see it; `list` finds clustershm segments
+and only them; `rm` removes only unused clustershm segments.
 
 JSON fields: key, shmid, size, attached, tender_pid, epoch, generation,
 tended_at, age, stale, nodes (name, host, port, active, is_master,
@@ -61,3 +62,42 @@ def test_stat_text_and_missing_segment(cluster, pool, shm_key, shm_keys):
     missing = run_cli("stat", "--key", "0x%x" % shm_keys(1), "--json")
     assert missing.returncode != 0
     assert missing.stderr.strip(), "a missing segment must be reported on stderr"
+
+
+def test_list_shows_our_segments_only(cluster, pool, shm_key, shm_keys):
+    ws = pool(2)
+    connect_all(ws, cluster.url(), key=shm_key)
+    tender, sts = the_tender(ws)
+    foreign = shm_keys(1)
+    shm.create(foreign, b"not ours" * 100)
+    out = run_cli("list", "--json")
+    assert out.returncode == 0, out.stderr
+    listed = {as_int(s["key"]): s for s in json.loads(out.stdout)}
+    assert shm_key in listed
+    assert foreign not in listed, "a segment of another program was listed"
+    ours = listed[shm_key]
+    assert ours["shmid"] == shm.info(shm_key)["shmid"]
+    assert ours["attached"] >= 2 and ours["tender_pid"] == tender.pid
+    assert ours["epoch"] == sts[0]["epoch"] and ours["driver"] == "redis"
+    text = run_cli("list")
+    assert text.returncode == 0 and ("0x%08x" % shm_key) in text.stdout
+
+
+def test_rm_removes_only_unused_clustershm_segments(cluster, pool, shm_key, shm_keys):
+    ws = pool(2)
+    connect_all(ws, cluster.url(), key=shm_key)
+    busy = run_cli("rm", "--key", "0x%x" % shm_key)
+    assert busy.returncode == 1 and "attached" in busy.stderr
+    assert shm.info(shm_key) is not None, "a segment in use was removed without --force"
+
+    foreign = shm_keys(1)
+    shm.create(foreign, b"\x5a" * 4096)
+    refused = run_cli("rm", "--key", "0x%x" % foreign, "--force")
+    assert refused.returncode == 1 and "not a clustershm segment" in refused.stderr
+    assert shm.info(foreign) is not None, "a foreign segment was removed"
+
+    for w in ws:
+        w.ok("close")
+    done = run_cli("rm", "--key", "0x%x" % shm_key)
+    assert done.returncode == 0, done.stderr
+    assert shm.info(shm_key) is None
