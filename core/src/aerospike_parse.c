@@ -15,19 +15,6 @@
 
 #include "error.h"
 
-static int fail(char *why, size_t why_size, const char *fmt, ...) CSHM_PRINTF(3, 4);
-
-static int fail(char *why, size_t why_size, const char *fmt, ...)
-{
-    if (why != NULL && why_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 static int is_digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -112,14 +99,14 @@ int cshm_as_copy_node_name(const char *text, size_t len, char out[CSHM_NODE_NAME
                            size_t why_size)
 {
     if (len == 0)
-        return fail(why, why_size, "empty node name");
+        return cshm_format_error(why, why_size, "empty node name");
     if (len >= CSHM_NODE_NAME_MAX)
-        return fail(why, why_size, "node name of %zu bytes is longer than %d", len,
+        return cshm_format_error(why, why_size, "node name of %zu bytes is longer than %d", len,
                     CSHM_NODE_NAME_MAX - 1);
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c <= 0x20 || c >= 0x7f || strchr(",[]:;", c) != NULL)
-            return fail(why, why_size, "node name has a forbidden byte 0x%02x at offset %zu",
+            return cshm_format_error(why, why_size, "node name has a forbidden byte 0x%02x at offset %zu",
                         (unsigned)c, i);
     }
     memcpy(out, text, len);
@@ -147,15 +134,15 @@ static int copy_host(const char *text, size_t len, int bracketed, char out[CSHM_
                      char *why, size_t why_size)
 {
     if (len == 0)
-        return fail(why, why_size, "empty host");
+        return cshm_format_error(why, why_size, "empty host");
     if (len >= CSHM_HOST_MAX)
-        return fail(why, why_size, "host of %zu bytes is longer than %d", len, CSHM_HOST_MAX - 1);
+        return cshm_format_error(why, why_size, "host of %zu bytes is longer than %d", len, CSHM_HOST_MAX - 1);
     for (size_t i = 0; i < len; i++)
         if (!host_char_ok(text[i], bracketed))
-            return fail(why, why_size, "host has a forbidden byte 0x%02x",
+            return cshm_format_error(why, why_size, "host has a forbidden byte 0x%02x",
                         (unsigned)(unsigned char)text[i]);
     if (bracketed && memchr(text, ':', len) == NULL)
-        return fail(why, why_size, "bracketed host '%.*s' is not an IPv6 address", (int)len, text);
+        return cshm_format_error(why, why_size, "bracketed host '%.*s' is not an IPv6 address", (int)len, text);
     memcpy(out, text, len);
     out[len] = '\0';
     return 0;
@@ -171,7 +158,7 @@ int cshm_as_parse_endpoint(const char *text, size_t len, uint16_t default_port,
     if (bracketed) {
         const char *close = memchr(text, ']', len);
         if (close == NULL)
-            return fail(why, why_size, "endpoint '%.*s': '[' without ']'", (int)len, text);
+            return cshm_format_error(why, why_size, "endpoint '%.*s': '[' without ']'", (int)len, text);
         host = text + 1;
         host_len = (size_t)(close - host);
         rest = close + 1;
@@ -189,7 +176,7 @@ int cshm_as_parse_endpoint(const char *text, size_t len, uint16_t default_port,
         return 0;
     }
     if (rest[0] != ':' || parse_port(rest + 1, rest_len - 1, &out->port) != 0)
-        return fail(why, why_size, "endpoint '%.*s': bad port", (int)(len > 80 ? 80 : len), text);
+        return cshm_format_error(why, why_size, "endpoint '%.*s': bad port", (int)(len > 80 ? 80 : len), text);
     return 0;
 }
 
@@ -202,20 +189,20 @@ int cshm_as_parse_service(const cshm_slice *value, cshm_as_endpoint *out, size_t
         const char *comma = memchr(start, ',', value->len - at);
         size_t len = comma != NULL ? (size_t)(comma - start) : value->len - at;
         if (count == max)
-            return fail(why, why_size, "service: more than %zu endpoints", max);
+            return cshm_format_error(why, why_size, "service: more than %zu endpoints", max);
         char inner[CSHM_INFO_WHY_MAX];
         /* Port 0 as the default makes a missing port detectable. */
         if (cshm_as_parse_endpoint(start, len, 0, &out[count], inner, sizeof inner) != 0)
-            return fail(why, why_size, "service: %s", inner);
+            return cshm_format_error(why, why_size, "service: %s", inner);
         if (out[count].port == 0)
-            return fail(why, why_size, "service: endpoint '%.*s' has no port",
+            return cshm_format_error(why, why_size, "service: endpoint '%.*s' has no port",
                         (int)(len > 80 ? 80 : len), start);
         count++;
         at += len;
         if (comma != NULL) {
             at++;
             if (at == value->len)
-                return fail(why, why_size, "service: empty endpoint at the end");
+                return cshm_format_error(why, why_size, "service: empty endpoint at the end");
         }
     }
     return (int)count;
@@ -236,7 +223,7 @@ static int peek(const cursor *c, char ch)
 static int expect(cursor *c, char ch, const char *field, char *why, size_t why_size)
 {
     if (!peek(c, ch))
-        return fail(why, why_size, "peers: expected '%c' %s at offset %zu", ch, field, c->at);
+        return cshm_format_error(why, why_size, "peers: expected '%c' %s at offset %zu", ch, field, c->at);
     c->at++;
     return 0;
 }
@@ -299,11 +286,11 @@ static int parse_one_endpoint(cursor *c, cshm_as_peers *p, char *why, size_t why
     span_until(c, ",[]");
     if (reserve((void **)&p->endpoints, &p->endpoint_capacity, p->endpoint_count,
                 sizeof *p->endpoints, CSHM_AS_PEERS_MAX) != 0)
-        return fail(why, why_size, "peers: too many endpoints");
+        return cshm_format_error(why, why_size, "peers: too many endpoints");
     char inner[CSHM_INFO_WHY_MAX];
     if (cshm_as_parse_endpoint(c->data + start, c->at - start, p->default_port,
                                &p->endpoints[p->endpoint_count], inner, sizeof inner) != 0)
-        return fail(why, why_size, "peers: at offset %zu: %s", start, inner);
+        return cshm_format_error(why, why_size, "peers: at offset %zu: %s", start, inner);
     p->endpoint_count++;
     return 0;
 }
@@ -314,18 +301,18 @@ static int parse_one_peer(cursor *c, cshm_as_peers *p, char *why, size_t why_siz
         return -1;
     if (reserve((void **)&p->peers, &p->peer_capacity, p->count, sizeof *p->peers,
                 CSHM_AS_PEERS_MAX) != 0)
-        return fail(why, why_size, "peers: more than %d peers", CSHM_AS_PEERS_MAX);
+        return cshm_format_error(why, why_size, "peers: more than %d peers", CSHM_AS_PEERS_MAX);
     cshm_as_peer *peer = &p->peers[p->count];
     size_t name_at = c->at;
     size_t name_len = span_until(c, ",[]");
     char inner[CSHM_INFO_WHY_MAX];
     if (cshm_as_copy_node_name(c->data + name_at, name_len, peer->name, inner, sizeof inner) != 0)
-        return fail(why, why_size, "peers: peer at offset %zu: %s", name_at, inner);
+        return cshm_format_error(why, why_size, "peers: peer at offset %zu: %s", name_at, inner);
     if (expect(c, ',', "after the node name", why, why_size) != 0)
         return -1;
     size_t tls_len = span_until(c, ",[]");
     if (tls_len > CSHM_AS_TLS_NAME_MAX)
-        return fail(why, why_size, "peers: TLS name of %zu bytes is longer than %d", tls_len,
+        return cshm_format_error(why, why_size, "peers: TLS name of %zu bytes is longer than %d", tls_len,
                     CSHM_AS_TLS_NAME_MAX);
     if (expect(c, ',', "after the TLS name", why, why_size) != 0 ||
         expect(c, '[', "opening the endpoint list", why, why_size) != 0)
@@ -335,7 +322,7 @@ static int parse_one_peer(cursor *c, cshm_as_peers *p, char *why, size_t why_siz
     if (!peek(c, ']')) {
         for (;;) {
             if (peer->endpoint_count == CSHM_AS_PEER_ENDPOINTS_MAX)
-                return fail(why, why_size, "peers: peer %s has more than %d endpoints",
+                return cshm_format_error(why, why_size, "peers: peer %s has more than %d endpoints",
                             peer->name, CSHM_AS_PEER_ENDPOINTS_MAX);
             if (parse_one_endpoint(c, p, why, why_size) != 0)
                 return -1;
@@ -350,7 +337,7 @@ static int parse_one_peer(cursor *c, cshm_as_peers *p, char *why, size_t why_siz
         return -1;
     for (size_t i = 0; i < p->count; i++)
         if (strcmp(p->peers[i].name, peer->name) == 0)
-            return fail(why, why_size, "peers: node %s is listed twice", peer->name);
+            return cshm_format_error(why, why_size, "peers: node %s is listed twice", peer->name);
     p->count++;
     return 0;
 }
@@ -361,7 +348,7 @@ static int parse_peers_value(cursor *c, cshm_as_peers *p, char *why, size_t why_
     size_t gen_len = span_until(c, ",");
     uint64_t gen;
     if (parse_digits(c->data + gen_at, gen_len, UINT64_MAX, &gen) != 0)
-        return fail(why, why_size, "peers: bad generation '%.*s'", (int)(gen_len > 24 ? 24 : gen_len),
+        return cshm_format_error(why, why_size, "peers: bad generation '%.*s'", (int)(gen_len > 24 ? 24 : gen_len),
                     c->data + gen_at);
     p->generation = (uint32_t)gen;
     if (expect(c, ',', "after the generation", why, why_size) != 0)
@@ -370,7 +357,7 @@ static int parse_peers_value(cursor *c, cshm_as_peers *p, char *why, size_t why_
     size_t port_len = span_until(c, ",");
     p->default_port = CSHM_AS_DEFAULT_PORT;
     if (port_len > 0 && parse_port(c->data + port_at, port_len, &p->default_port) != 0)
-        return fail(why, why_size, "peers: bad default port '%.*s'",
+        return cshm_format_error(why, why_size, "peers: bad default port '%.*s'",
                     (int)(port_len > 24 ? 24 : port_len), c->data + port_at);
     if (expect(c, ',', "after the default port", why, why_size) != 0 ||
         expect(c, '[', "opening the peer list", why, why_size) != 0)
@@ -387,7 +374,7 @@ static int parse_peers_value(cursor *c, cshm_as_peers *p, char *why, size_t why_
     if (expect(c, ']', "closing the peer list", why, why_size) != 0)
         return -1;
     if (c->at != c->end)
-        return fail(why, why_size, "peers: %zu unexpected bytes after the peer list",
+        return cshm_format_error(why, why_size, "peers: %zu unexpected bytes after the peer list",
                     c->end - c->at);
     return 0;
 }
@@ -452,12 +439,10 @@ static int rfail(cshm_as_replicas *r, char *why, size_t why_size, const char *fm
 static int rfail(cshm_as_replicas *r, char *why, size_t why_size, const char *fmt, ...)
 {
     r->count = 0;
-    if (why != NULL && why_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_size, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    cshm_vformat_error(why, why_size, fmt, ap);
+    va_end(ap);
     return -1;
 }
 

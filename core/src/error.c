@@ -19,6 +19,22 @@ int cshm_fail(cshm_error *error, int code, const char *fmt, ...)
     return code;
 }
 
+int cshm_vformat_error(char *out, size_t size, const char *fmt, va_list ap)
+{
+    if (out != NULL && size > 0)
+        vsnprintf(out, size, fmt, ap);
+    return -1;
+}
+
+int cshm_format_error(char *out, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    cshm_vformat_error(out, size, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 void cshm_error_clear(cshm_error *error)
 {
     if (error != NULL) {

@@ -40,18 +40,6 @@ typedef struct address_list {
     size_t count;
 } address_list;
 
-static void set_error(char *error, size_t error_size, const char *fmt, ...) CSHM_PRINTF(3, 4);
-
-static void set_error(char *error, size_t error_size, const char *fmt, ...)
-{
-    if (error == NULL || error_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(error, error_size, fmt, ap);
-    va_end(ap);
-}
-
 /* strerror text with a lower-case first letter, to read well after "host:port: ". */
 static void errno_text(int err, char *out, size_t out_size)
 {
@@ -139,12 +127,12 @@ static int resolve_name(const char *host, uint16_t port, double deadline, double
 {
     size_t host_len = strlen(host);
     if (host_len == 0 || host_len >= CSHM_HOST_MAX) {
-        set_error(error, error_size, "invalid host name (%zu bytes)", host_len);
+        cshm_format_error(error, error_size, "invalid host name (%zu bytes)", host_len);
         return -1;
     }
     lookup *l = calloc(1, sizeof *l);
     if (l == NULL) {
-        set_error(error, error_size, "out of memory resolving '%.64s'", host);
+        cshm_format_error(error, error_size, "out of memory resolving '%.64s'", host);
         return -1;
     }
     memcpy(l->name, host, host_len + 1);
@@ -168,7 +156,7 @@ static int resolve_name(const char *host, uint16_t port, double deadline, double
     if (rc != 0) {
         /* Not queued: no notification will come. */
         free(l);
-        set_error(error, error_size, "cannot resolve '%.64s': %s", host, gai_strerror(rc));
+        cshm_format_error(error, error_size, "cannot resolve '%.64s': %s", host, gai_strerror(rc));
         return -1;
     }
     while ((rc = gai_error(&l->request)) == EAI_INPROGRESS) {
@@ -183,13 +171,13 @@ static int resolve_name(const char *host, uint16_t port, double deadline, double
         if (gai_cancel(&l->request) == EAI_CANCELED)
             lookup_release(l);   /* dequeued: the notification's reference too */
         lookup_release(l);
-        set_error(error, error_size, "timed out after %.1f s resolving '%.64s'",
+        cshm_format_error(error, error_size, "timed out after %.1f s resolving '%.64s'",
                   budget_of(started, deadline), host);
         return -1;
     }
     if (rc != 0) {
         lookup_release(l);
-        set_error(error, error_size, "cannot resolve '%.64s': %s", host, gai_strerror(rc));
+        cshm_format_error(error, error_size, "cannot resolve '%.64s': %s", host, gai_strerror(rc));
         return -1;
     }
     out->count = 0;
@@ -204,7 +192,7 @@ static int resolve_name(const char *host, uint16_t port, double deadline, double
     }
     lookup_release(l);
     if (out->count == 0) {
-        set_error(error, error_size, "cannot resolve '%.64s': no IPv4 or IPv6 address", host);
+        cshm_format_error(error, error_size, "cannot resolve '%.64s': no IPv4 or IPv6 address", host);
         return -1;
     }
     return 0;
@@ -258,7 +246,7 @@ int cshm_net_connect(const char *host, uint16_t port, double deadline, int *fd_o
     address_list list;
     *fd_out = -1;
     if (port == 0) {
-        set_error(error, error_size, "invalid port 0");
+        cshm_format_error(error, error_size, "invalid port 0");
         return -1;
     }
     if (!numeric_address(host, port, &list) &&
@@ -270,7 +258,7 @@ int cshm_net_connect(const char *host, uint16_t port, double deadline, int *fd_o
         if (rc == 0)
             return 0;
         if (rc < 0) {
-            set_error(error, error_size, "timed out after %.1f s connecting",
+            cshm_format_error(error, error_size, "timed out after %.1f s connecting",
                       budget_of(started, deadline));
             return -1;
         }
@@ -296,19 +284,19 @@ int cshm_net_write_all(int fd, const void *data, size_t len, double deadline, ch
         if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             char reason[96];
             errno_text(errno, reason, sizeof reason);
-            set_error(error, error_size, "%s while writing", reason);
+            cshm_format_error(error, error_size, "%s while writing", reason);
             return -1;
         }
         int ready = wait_for(fd, POLLOUT, deadline);
         if (ready == 0) {
-            set_error(error, error_size, "timed out after %.1f s writing",
+            cshm_format_error(error, error_size, "timed out after %.1f s writing",
                       budget_of(started, deadline));
             return -1;
         }
         if (ready < 0) {
             char reason[96];
             errno_text(errno, reason, sizeof reason);
-            set_error(error, error_size, "%s while writing", reason);
+            cshm_format_error(error, error_size, "%s while writing", reason);
             return -1;
         }
     }
@@ -320,7 +308,7 @@ ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadlin
 {
     double started = cshm_mono_now();
     if (capacity == 0) {
-        set_error(error, error_size, "no room to read into");
+        cshm_format_error(error, error_size, "no room to read into");
         return -1;
     }
     for (;;) {
@@ -328,7 +316,7 @@ ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadlin
         if (got > 0)
             return got;
         if (got == 0) {
-            set_error(error, error_size, "connection closed by the server");
+            cshm_format_error(error, error_size, "connection closed by the server");
             return -1;
         }
         if (errno == EINTR)
@@ -336,19 +324,19 @@ ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadlin
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
             char reason[96];
             errno_text(errno, reason, sizeof reason);
-            set_error(error, error_size, "%s while reading", reason);
+            cshm_format_error(error, error_size, "%s while reading", reason);
             return -1;
         }
         int ready = wait_for(fd, POLLIN, deadline);
         if (ready == 0) {
-            set_error(error, error_size, "timed out after %.1f s reading",
+            cshm_format_error(error, error_size, "timed out after %.1f s reading",
                       budget_of(started, deadline));
             return -1;
         }
         if (ready < 0) {
             char reason[96];
             errno_text(errno, reason, sizeof reason);
-            set_error(error, error_size, "%s while reading", reason);
+            cshm_format_error(error, error_size, "%s while reading", reason);
             return -1;
         }
     }

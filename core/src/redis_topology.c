@@ -30,18 +30,6 @@
 /* The map allows at most 8 columns (map.c): master + 7 replicas. */
 #define MAX_REPLICA_COLUMNS 7
 
-static void set_error(char *error, size_t error_size, const char *fmt, ...) CSHM_PRINTF(3, 4);
-
-static void set_error(char *error, size_t error_size, const char *fmt, ...)
-{
-    if (error == NULL || error_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(error, error_size, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- node id index ---------------------------------------------------- */
 
 typedef struct id_entry {
@@ -113,13 +101,13 @@ static int bad_node_id(const cshm_resp *value, char *error, size_t error_size)
 {
     char shown[48];
     if (value == NULL)
-        set_error(error, error_size, "a node has no id");
+        cshm_format_error(error, error_size, "a node has no id");
     else if (value->type != CSHM_RESP_STRING)
-        set_error(error, error_size, "a node id is %s, not a string",
+        cshm_format_error(error, error_size, "a node id is %s, not a string",
                   cshm_resp_type_name(value->type));
     else {
         cshm_resp_printable(shown, sizeof shown, value->str, value->len);
-        set_error(error, error_size, "node id '%s' is not %d hex digits", shown, NODE_ID_LEN);
+        cshm_format_error(error, error_size, "node id '%s' is not %d hex digits", shown, NODE_ID_LEN);
     }
     return -1;
 }
@@ -132,14 +120,14 @@ static int host_field(const cshm_resp *value, const char *what, char host[CSHM_H
     if (value == NULL || value->type == CSHM_RESP_NIL)
         return 0;
     if (value->type != CSHM_RESP_STRING) {
-        set_error(error, error_size, "%s is %s, not a string", what,
+        cshm_format_error(error, error_size, "%s is %s, not a string", what,
                   cshm_resp_type_name(value->type));
         return -1;
     }
     if (value->len == 0 || (value->len == 1 && value->str[0] == '?'))
         return 0;
     if (value->len >= CSHM_HOST_MAX) {
-        set_error(error, error_size, "%s is %zu bytes long (limit %d)", what, value->len,
+        cshm_format_error(error, error_size, "%s is %zu bytes long (limit %d)", what, value->len,
                   CSHM_HOST_MAX - 1);
         return -1;
     }
@@ -148,7 +136,7 @@ static int host_field(const cshm_resp *value, const char *what, char host[CSHM_H
         if (c <= 0x20 || c >= 0x7f) {
             char shown[64];
             cshm_resp_printable(shown, sizeof shown, value->str, value->len);
-            set_error(error, error_size, "%s '%s' contains byte 0x%02x", what, shown, (unsigned)c);
+            cshm_format_error(error, error_size, "%s '%s' contains byte 0x%02x", what, shown, (unsigned)c);
             return -1;
         }
     }
@@ -166,9 +154,9 @@ static int port_field(const cshm_resp *value, const char *what, uint16_t *port, 
         return 0;
     if (value->type != CSHM_RESP_INTEGER || value->integer < 0 || value->integer > 65535) {
         if (value->type == CSHM_RESP_INTEGER)
-            set_error(error, error_size, "%s %lld out of range", what, (long long)value->integer);
+            cshm_format_error(error, error_size, "%s %lld out of range", what, (long long)value->integer);
         else
-            set_error(error, error_size, "%s is %s, not an integer", what,
+            cshm_format_error(error, error_size, "%s is %s, not an integer", what,
                       cshm_resp_type_name(value->type));
         return -1;
     }
@@ -181,7 +169,7 @@ static int fallback_host(const char *from_host, char host[CSHM_HOST_MAX], char *
 {
     size_t len = from_host != NULL ? strlen(from_host) : 0;
     if (len == 0 || len >= CSHM_HOST_MAX) {
-        set_error(error, error_size, "a node has no address and the answering address is unknown");
+        cshm_format_error(error, error_size, "a node has no address and the answering address is unknown");
         return -1;
     }
     memcpy(host, from_host, len + 1);
@@ -198,12 +186,12 @@ typedef struct slot_claims {
 static int slot_bound(const cshm_resp *value, uint32_t *slot, char *error, size_t error_size)
 {
     if (value->type != CSHM_RESP_INTEGER) {
-        set_error(error, error_size, "a slot number is %s, not an integer",
+        cshm_format_error(error, error_size, "a slot number is %s, not an integer",
                   cshm_resp_type_name(value->type));
         return -1;
     }
     if (value->integer < 0 || value->integer >= (int64_t)CSHM_REDIS_SLOTS) {
-        set_error(error, error_size, "slot %lld out of range 0-%u", (long long)value->integer,
+        cshm_format_error(error, error_size, "slot %lld out of range 0-%u", (long long)value->integer,
                   CSHM_REDIS_SLOTS - 1);
         return -1;
     }
@@ -221,14 +209,14 @@ static int claim_range(slot_claims *claims, const cshm_resp *first_value,
         slot_bound(last_value, last, error, error_size) != 0)
         return -1;
     if (*first > *last) {
-        set_error(error, error_size, "slot range %u-%u ends before it starts", (unsigned)*first,
+        cshm_format_error(error, error_size, "slot range %u-%u ends before it starts", (unsigned)*first,
                   (unsigned)*last);
         return -1;
     }
     for (uint32_t slot = *first; slot <= *last; slot++) {
         unsigned char bit = (unsigned char)(1u << (slot % 8));
         if (claims->taken[slot / 8] & bit) {
-            set_error(error, error_size, "slot %u is claimed twice", (unsigned)slot);
+            cshm_format_error(error, error_size, "slot %u is claimed twice", (unsigned)slot);
             return -1;
         }
         claims->taken[slot / 8] |= bit;
@@ -274,7 +262,7 @@ static int read_shard_node(const cshm_resp *node, const char *from_host, shard_n
                            char *error, size_t error_size)
 {
     if (!is_object(node)) {
-        set_error(error, error_size, "a node is %s of %zu elements, not a map",
+        cshm_format_error(error, error_size, "a node is %s of %zu elements, not a map",
                   cshm_resp_type_name(node->type), node->count);
         return -1;
     }
@@ -290,7 +278,7 @@ static int read_shard_node(const cshm_resp *node, const char *from_host, shard_n
     /* A TLS-only node lists tls-port alone; the client decides how to talk. */
     out->port = port != 0 ? port : tls_port;
     if (out->port == 0) {
-        set_error(error, error_size, "node %.40s has neither port nor tls-port", out->id);
+        cshm_format_error(error, error_size, "node %.40s has neither port nor tls-port", out->id);
         return -1;
     }
 
@@ -314,7 +302,7 @@ static int read_shard_node(const cshm_resp *node, const char *from_host, shard_n
         char shown[32] = "(none)";
         if (role != NULL && role->type == CSHM_RESP_STRING)
             cshm_resp_printable(shown, sizeof shown, role->str, role->len);
-        set_error(error, error_size, "node %.40s has role '%s', not master or replica", out->id,
+        cshm_format_error(error, error_size, "node %.40s has role '%s', not master or replica", out->id,
                   shown);
         return -1;
     }
@@ -323,7 +311,7 @@ static int read_shard_node(const cshm_resp *node, const char *from_host, shard_n
      * against the node. */
     const cshm_resp *health = field(node, "health");
     if (health != NULL && health->type != CSHM_RESP_STRING) {
-        set_error(error, error_size, "health of node %.40s is %s, not a string", out->id,
+        cshm_format_error(error, error_size, "health of node %.40s is %s, not a string", out->id,
                   cshm_resp_type_name(health->type));
         return -1;
     }
@@ -335,18 +323,18 @@ static int read_shard(const cshm_resp *shard, const char *from_host, cshm_map *m
                       slot_claims *claims, char *error, size_t error_size)
 {
     if (!is_object(shard)) {
-        set_error(error, error_size, "%s of %zu elements, not a map",
+        cshm_format_error(error, error_size, "%s of %zu elements, not a map",
                   cshm_resp_type_name(shard->type), shard->count);
         return -1;
     }
     const cshm_resp *slots = field(shard, "slots");
     const cshm_resp *nodes = field(shard, "nodes");
     if (slots == NULL || slots->type != CSHM_RESP_ARRAY || slots->count % 2 != 0) {
-        set_error(error, error_size, "no 'slots' list of start/end pairs");
+        cshm_format_error(error, error_size, "no 'slots' list of start/end pairs");
         return -1;
     }
     if (nodes == NULL || nodes->type != CSHM_RESP_ARRAY) {
-        set_error(error, error_size, "no 'nodes' list");
+        cshm_format_error(error, error_size, "no 'nodes' list");
         return -1;
     }
 
@@ -360,7 +348,7 @@ static int read_shard(const cshm_resp *shard, const char *from_host, cshm_map *m
             return -1;
         id_entry *entry = id_index_slot(ix, node.id);
         if (entry->id != NULL) {
-            set_error(error, error_size, "node %.40s is listed twice", node.id);
+            cshm_format_error(error, error_size, "node %.40s is listed twice", node.id);
             return -1;
         }
         entry->id = node.id;
@@ -413,7 +401,7 @@ static size_t count_shard_nodes(const cshm_resp *reply)
 
 static int no_coverage(char *error, size_t error_size, const char *command)
 {
-    set_error(error, error_size,
+    cshm_format_error(error, error_size,
               "%s lists no slot owner: the node has not joined a cluster (or was reset)", command);
     return -1;
 }
@@ -425,12 +413,12 @@ static int read_slots_node(const cshm_resp *node, const char *from_host, int is_
                            cshm_map *map, id_index *ix, int *index, char *error, size_t error_size)
 {
     if (node->type != CSHM_RESP_ARRAY || node->count < 2) {
-        set_error(error, error_size, "a node is %s of %zu elements, not [ip, port, id, ...]",
+        cshm_format_error(error, error_size, "a node is %s of %zu elements, not [ip, port, id, ...]",
                   cshm_resp_type_name(node->type), node->count);
         return -1;
     }
     if (node->count < 3) {
-        set_error(error, error_size,
+        cshm_format_error(error, error_size,
                   "a node has no id (servers before Redis 4.0 are not supported)");
         return -1;
     }
@@ -443,7 +431,7 @@ static int read_slots_node(const cshm_resp *node, const char *from_host, int is_
         port_field(&node->elements[1], "port", &port, error, error_size) != 0)
         return -1;
     if (port == 0) {
-        set_error(error, error_size, "node %.40s has port 0", id->str);
+        cshm_format_error(error, error_size, "node %.40s has port 0", id->str);
         return -1;
     }
     if (host[0] == '\0' && fallback_host(from_host, host, error, error_size) != 0)
@@ -464,7 +452,7 @@ static int read_slot_range(const cshm_resp *range, const char *from_host, cshm_m
                            id_index *ix, slot_claims *claims, char *error, size_t error_size)
 {
     if (range->type != CSHM_RESP_ARRAY || range->count < 3) {
-        set_error(error, error_size, "%s of %zu elements, not [start, end, master, ...]",
+        cshm_format_error(error, error_size, "%s of %zu elements, not [start, end, master, ...]",
                   cshm_resp_type_name(range->type), range->count);
         return -1;
     }
@@ -511,13 +499,13 @@ static int map_from_reply(const cshm_resp *reply, const char *from_host, cshm_ma
 {
     cshm_map_clear(map);
     if (reply->type != CSHM_RESP_ARRAY) {
-        set_error(error, error_size, "%s answered %s, not an array", command,
+        cshm_format_error(error, error_size, "%s answered %s, not an array", command,
                   cshm_resp_type_name(reply->type));
         return -1;
     }
     id_index ix;
     if (id_index_init(&ix, node_estimate) != 0) {
-        set_error(error, error_size, "out of memory parsing %s", command);
+        cshm_format_error(error, error_size, "out of memory parsing %s", command);
         return -1;
     }
     slot_claims claims;
@@ -527,7 +515,7 @@ static int map_from_reply(const cshm_resp *reply, const char *from_host, cshm_ma
         char detail[200];
         if (read_entry(&reply->elements[i], from_host, map, &ix, &claims, detail,
                        sizeof detail) != 0) {
-            set_error(error, error_size, "%s: %s %zu: %s", command, entry_word, i, detail);
+            cshm_format_error(error, error_size, "%s: %s %zu: %s", command, entry_word, i, detail);
             rc = -1;
         }
     }

@@ -38,18 +38,6 @@ typedef struct item {
     size_t next;                  /* offset just past this header (and payload) */
 } item;
 
-static void set_error(char *error, size_t error_size, const char *fmt, ...) CSHM_PRINTF(3, 4);
-
-static void set_error(char *error, size_t error_size, const char *fmt, ...)
-{
-    if (error == NULL || error_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(error, error_size, fmt, ap);
-    va_end(ap);
-}
-
 /* Find the CRLF ending the line that starts at `from`.  The line (without
  * CRLF) may be at most max_line bytes and may contain neither CR nor LF. */
 static int find_line_end(const char *data, size_t len, size_t from, size_t max_line, size_t *eol,
@@ -59,14 +47,14 @@ static int find_line_end(const char *data, size_t len, size_t from, size_t max_l
     for (size_t i = 0; i < limit; i++) {
         char c = data[from + i];
         if (c == '\n') {
-            set_error(error, error_size, "protocol error: bare LF at byte %zu", from + i);
+            cshm_format_error(error, error_size, "protocol error: bare LF at byte %zu", from + i);
             return ITEM_BAD;
         }
         if (c == '\r') {
             if (from + i + 1 >= len)
                 return ITEM_INCOMPLETE;
             if (data[from + i + 1] != '\n') {
-                set_error(error, error_size, "protocol error: CR without LF at byte %zu",
+                cshm_format_error(error, error_size, "protocol error: CR without LF at byte %zu",
                           from + i);
                 return ITEM_BAD;
             }
@@ -75,7 +63,7 @@ static int find_line_end(const char *data, size_t len, size_t from, size_t max_l
         }
     }
     if (len - from > max_line) {
-        set_error(error, error_size, "protocol error: line at byte %zu longer than %zu bytes",
+        cshm_format_error(error, error_size, "protocol error: line at byte %zu longer than %zu bytes",
                   from, max_line);
         return ITEM_BAD;
     }
@@ -117,7 +105,7 @@ static int read_number_line(const char *data, size_t len, size_t pos, int64_t *v
     if (rc != ITEM_OK)
         return rc;
     if (parse_int64(data + pos + 1, eol - pos - 1, value) != 0) {
-        set_error(error, error_size, "protocol error: invalid number after '%c' at byte %zu",
+        cshm_format_error(error, error_size, "protocol error: invalid number after '%c' at byte %zu",
                   data[pos], pos);
         return ITEM_BAD;
     }
@@ -140,20 +128,20 @@ static int read_blob(const char *data, size_t len, size_t pos, item *it, char *e
         return ITEM_OK;
     }
     if (length < 0 || (uint64_t)length > CSHM_RESP_MAX_REPLY) {
-        set_error(error, error_size, "protocol error: string length %lld at byte %zu (limit %u)",
+        cshm_format_error(error, error_size, "protocol error: string length %lld at byte %zu (limit %u)",
                   (long long)length, pos, CSHM_RESP_MAX_REPLY);
         return ITEM_BAD;
     }
     size_t n = (size_t)length;
     /* Offsets count from the start of the reply, so this bounds the reply. */
     if (payload + n + 2 > CSHM_RESP_MAX_REPLY) {
-        set_error(error, error_size, "reply larger than %u bytes", CSHM_RESP_MAX_REPLY);
+        cshm_format_error(error, error_size, "reply larger than %u bytes", CSHM_RESP_MAX_REPLY);
         return ITEM_BAD;
     }
     if (len - payload < n + 2)
         return ITEM_INCOMPLETE;
     if (data[payload + n] != '\r' || data[payload + n + 1] != '\n') {
-        set_error(error, error_size,
+        cshm_format_error(error, error_size,
                   "protocol error: string of %zu bytes at byte %zu not followed by CRLF", n, pos);
         return ITEM_BAD;
     }
@@ -163,7 +151,7 @@ static int read_blob(const char *data, size_t len, size_t pos, item *it, char *e
     if (data[pos] == '=') {
         /* Verbatim: "fmt:" then the text. */
         if (n < 4 || data[payload + 3] != ':') {
-            set_error(error, error_size,
+            cshm_format_error(error, error_size,
                       "protocol error: verbatim string at byte %zu without a format prefix", pos);
             return ITEM_BAD;
         }
@@ -189,7 +177,7 @@ static int read_aggregate(const char *data, size_t len, size_t pos, item *it, ch
     int is_map = data[pos] == '%';
     uint64_t limit = is_map ? CSHM_RESP_MAX_ELEMENTS / 2 : CSHM_RESP_MAX_ELEMENTS;
     if (count < 0 || (uint64_t)count > limit) {
-        set_error(error, error_size, "protocol error: %s of %lld elements at byte %zu (limit %llu)",
+        cshm_format_error(error, error_size, "protocol error: %s of %lld elements at byte %zu (limit %llu)",
                   is_map ? "map" : "array", (long long)count, pos, (unsigned long long)limit);
         return ITEM_BAD;
     }
@@ -218,7 +206,7 @@ static int read_line_item(const char *data, size_t len, size_t pos, item *it, ch
     case ',':
     case '(':
         if ((type == ',' || type == '(') && text_len == 0) {
-            set_error(error, error_size, "protocol error: empty number at byte %zu", pos);
+            cshm_format_error(error, error_size, "protocol error: empty number at byte %zu", pos);
             return ITEM_BAD;
         }
         it->type = type == '+'   ? CSHM_RESP_STRING
@@ -230,14 +218,14 @@ static int read_line_item(const char *data, size_t len, size_t pos, item *it, ch
         return ITEM_OK;
     case ':':
         if (parse_int64(text, text_len, &it->integer) != 0) {
-            set_error(error, error_size, "protocol error: invalid integer at byte %zu", pos);
+            cshm_format_error(error, error_size, "protocol error: invalid integer at byte %zu", pos);
             return ITEM_BAD;
         }
         it->type = CSHM_RESP_INTEGER;
         return ITEM_OK;
     case '#':
         if (text_len != 1 || (text[0] != 't' && text[0] != 'f')) {
-            set_error(error, error_size, "protocol error: invalid boolean at byte %zu", pos);
+            cshm_format_error(error, error_size, "protocol error: invalid boolean at byte %zu", pos);
             return ITEM_BAD;
         }
         it->type = CSHM_RESP_BOOLEAN;
@@ -245,7 +233,7 @@ static int read_line_item(const char *data, size_t len, size_t pos, item *it, ch
         return ITEM_OK;
     default: /* '_' */
         if (text_len != 0) {
-            set_error(error, error_size, "protocol error: invalid null at byte %zu", pos);
+            cshm_format_error(error, error_size, "protocol error: invalid null at byte %zu", pos);
             return ITEM_BAD;
         }
         it->type = CSHM_RESP_NIL;
@@ -278,10 +266,10 @@ static int read_item(const char *data, size_t len, size_t pos, item *it, char *e
     case '%':
         return read_aggregate(data, len, pos, it, error, error_size);
     case '|':
-        set_error(error, error_size, "protocol error: RESP3 attributes are not supported");
+        cshm_format_error(error, error_size, "protocol error: RESP3 attributes are not supported");
         return ITEM_BAD;
     default:
-        set_error(error, error_size,
+        cshm_format_error(error, error_size,
                   "protocol error: byte 0x%02x at byte %zu is not a reply type (not a Redis "
                   "server?)",
                   (unsigned)(unsigned char)data[pos], pos);
@@ -304,24 +292,24 @@ static int scan(scan_state *s, const char *data, size_t len, char *error, size_t
         item it;
         int rc = read_item(data, len, s->pos, &it, error, error_size);
         if (rc == ITEM_INCOMPLETE && len >= CSHM_RESP_MAX_REPLY) {
-            set_error(error, error_size, "reply larger than %u bytes", CSHM_RESP_MAX_REPLY);
+            cshm_format_error(error, error_size, "reply larger than %u bytes", CSHM_RESP_MAX_REPLY);
             return ITEM_BAD;
         }
         if (rc != ITEM_OK)
             return rc;
         if (it.next > CSHM_RESP_MAX_REPLY) {
-            set_error(error, error_size, "reply larger than %u bytes", CSHM_RESP_MAX_REPLY);
+            cshm_format_error(error, error_size, "reply larger than %u bytes", CSHM_RESP_MAX_REPLY);
             return ITEM_BAD;
         }
         if (++s->elements > CSHM_RESP_MAX_ELEMENTS) {
-            set_error(error, error_size, "reply has more than %u elements",
+            cshm_format_error(error, error_size, "reply has more than %u elements",
                       CSHM_RESP_MAX_ELEMENTS);
             return ITEM_BAD;
         }
         s->pos = it.next;
         if (it.children > 0) {
             if (s->depth == CSHM_RESP_MAX_DEPTH) {
-                set_error(error, error_size, "reply nested deeper than %d levels",
+                cshm_format_error(error, error_size, "reply nested deeper than %d levels",
                           CSHM_RESP_MAX_DEPTH);
                 return ITEM_BAD;
             }
@@ -394,7 +382,7 @@ static int build(char *bytes, size_t used, size_t element_count, cshm_resp *node
         return 0;
 inconsistent:
     /* The scan validated these bytes: reaching here is a bug, not input. */
-    set_error(error, error_size, "internal error: reply changed between scan and build");
+    cshm_format_error(error, error_size, "internal error: reply changed between scan and build");
     return -1;
 }
 
@@ -404,7 +392,7 @@ static int materialize(const char *data, size_t used, size_t element_count, cshm
     size_t tree_size = element_count * sizeof(cshm_resp);
     unsigned char *memory = malloc(tree_size + used + 1);
     if (memory == NULL) {
-        set_error(error, error_size, "out of memory for a reply of %zu bytes", used);
+        cshm_format_error(error, error_size, "out of memory for a reply of %zu bytes", used);
         return -1;
     }
     cshm_resp *nodes = (cshm_resp *)(void *)memory;
@@ -491,7 +479,7 @@ static int buffer_reserve(cshm_resp_buffer *b, char *error, size_t error_size)
         capacity = CSHM_RESP_MAX_REPLY;
     char *data = realloc(b->data, capacity);
     if (data == NULL) {
-        set_error(error, error_size, "out of memory reading a reply");
+        cshm_format_error(error, error_size, "out of memory reading a reply");
         return -1;
     }
     b->data = data;
@@ -521,7 +509,7 @@ int cshm_resp_read_reply(int fd, cshm_resp_buffer *buffer, double deadline, cshm
         if (buffer_reserve(buffer, error, error_size) != 0)
             return CSHM_RESP_READ_PROTOCOL;
         if (buffer->len == buffer->capacity) {
-            set_error(error, error_size, "reply larger than %u bytes", CSHM_RESP_MAX_REPLY);
+            cshm_format_error(error, error_size, "reply larger than %u bytes", CSHM_RESP_MAX_REPLY);
             return CSHM_RESP_READ_PROTOCOL;
         }
         ssize_t got = cshm_net_read_some(fd, buffer->data + buffer->len,
