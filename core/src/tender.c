@@ -81,6 +81,8 @@ static void install_for_epoch(uint64_t *word, uint32_t epoch, uint32_t low)
  * tender's heartbeat or pid for its own. */
 static void take_office(cshm_client *c)
 {
+    /* Before anything is logged: a log handler may ask status(). */
+    __atomic_store_n(&c->role, CSHM_ROLE_TENDER, __ATOMIC_RELEASE);
     install_for_epoch(&c->segment.header->heartbeat, c->epoch, 0);
     install_for_epoch(&c->segment.header->tender, c->epoch, (uint32_t)getpid());
 }
@@ -227,6 +229,7 @@ static int tender_session(cshm_client *c)
         cshm_log(CSHM_LOG_ERROR, "segment 0x%08x: out of memory for the tender's maps; "
                                  "leaving the role to another process",
                  (unsigned)c->segment.key);
+        __atomic_store_n(&c->role, CSHM_ROLE_FOLLOWER, __ATOMIC_RELEASE);
         struct timespec pause_before_retry = {1, 0};
         nanosleep(&pause_before_retry, NULL);
         return SESSION_LOST;
