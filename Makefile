@@ -10,6 +10,8 @@
 #   make test-integration  pytest against real Redis Clusters started by the tests
 #   make test-simulator    the Aerospike cluster simulator's own suite (incl. the
 #                          official Aerospike client against it)
+#   make python       the Python extension as an abi3 wheel in build/wheel
+#   make test-python  pytest against that wheel installed in a fresh venv
 #   make php          the PHP extension with phpize, out of tree: build/php/obj/modules/clustershm.so
 #   make test-php     .phpt, PHPUnit and PHP-FPM pool tests, built and then pecl-installed
 #   make demo         a pool of workers sharing one tender on a local Redis Cluster
@@ -115,7 +117,24 @@ test: deps
 	$(MAKE) test-c-valgrind
 	$(MAKE) test-simulator
 	$(MAKE) test-integration
+	$(MAKE) test-python
 	$(MAKE) test-php
+
+# The wheel is tested installed, not from the sources: build/venv-py is made
+# afresh, sees the base interpreter's pytest and gunicorn (scripts/deps.sh),
+# and gets the wheel without an index.  CSHM_WERROR=1: warnings fail the build.
+.PHONY: python test-python
+PY_VENV = $(BUILD)/venv-py
+
+python:
+	rm -rf $(BUILD)/wheel
+	CSHM_WERROR=1 $(PYTHON) -m pip wheel . -w $(BUILD)/wheel --no-deps
+
+test-python: all python
+	rm -rf $(PY_VENV)
+	$(PYTHON) -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/python -m pip install --quiet --no-deps --no-index $(BUILD)/wheel/clustershm-*.whl
+	$(PY_VENV)/bin/python -m pytest -v tests/python
 
 # The PHP extension is built the way pecl builds it: phpize in a copy of the
 # sources it needs (build/php/src), configure and make in build/php/obj, so

@@ -1,0 +1,483 @@
+/*
+ * client.c - the clustershm.Client type: construction, lifecycle, status.
+ *
+ * Invariants:
+ *  - A Client is validated when it is made (URL and options, through
+ *    cshm_default_key, without touching the network or shared memory), so a
+ *    bad configuration fails at the line that wrote it.
+ *  - `client` is NULL or a connected cshm_client owned by this object; it is
+ *    published only after cshm_connect returned and taken out before
+ *    cshm_close runs, both of which run without the GIL (they wait for the
+ *    cluster map and for the background thread, and that thread may need the
+ *    GIL to log).  While connected the object is on its module's open list,
+ *    which the atexit hook closes, so interpreter exit never leaves a
+ *    background thread entering a finalizing interpreter.
+ *  - close() is idempotent; a closed client may connect again; garbage
+ *    collection of a connected client closes it (with a ResourceWarning,
+ *    like an unclosed file).
+ *  - Fork needs nothing here: the core notices it at the child's first call.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "binding.h"
+#include "structmember.h"
+
+/* ---- the open list ---------------------------------------------------- */
+
+static void open_link(ClientObject *self)
+{
+    cshm_py_state *st = self->st;
+    self->open_prev = NULL;
+    self->open_next = st->open;
+    if (st->open != NULL)
+        st->open->open_prev = self;
+    st->open = self;
+}
+
+static void open_unlink(ClientObject *self)
+{
+    if (self->open_prev != NULL)
+        self->open_prev->open_next = self->open_next;
+    else if (self->st->open == self)
+        self->st->open = self->open_next;
+    if (self->open_next != NULL)
+        self->open_next->open_prev = self->open_prev;
+    self->open_prev = self->open_next = NULL;
+}
+
+void cshm_py_client_shutdown(ClientObject *self)
+{
+    cshm_client *c = self->client;
+    if (c == NULL)
+        return;
+    self->client = NULL;
+    open_unlink(self);
+    Py_BEGIN_ALLOW_THREADS
+    cshm_close(c);
+    Py_END_ALLOW_THREADS
+}
+
+/* ---- construction and destruction ------------------------------------- */
+
+/* The module state of type or of the first of its bases that is ours (a
+ * Python subclass has no module of its own). */
+static cshm_py_state *state_of(PyTypeObject *type)
+{
+    PyObject *mro = PyObject_GetAttrString((PyObject *)type, "__mro__");
+    if (mro == NULL)
+        return NULL;
+    cshm_py_state *st = NULL;
+    for (Py_ssize_t i = 0; st == NULL && i < PyTuple_Size(mro); i++) {
+        PyObject *t = PyTuple_GetItem(mro, i);
+        if (!PyType_Check(t) || !(PyType_GetFlags((PyTypeObject *)t) & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *module = PyType_GetModule((PyTypeObject *)t);
+        if (module == NULL)
+            PyErr_Clear();
+        else if (PyModule_GetDef(module) == &cshm_py_module_def)
+            st = PyModule_GetState(module);
+    }
+    Py_DECREF(mro);
+    if (st == NULL && !PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "not a clustershm.Client type");
+    return st;
+}
+
+static PyObject *client_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    cshm_py_state *st = state_of(type);
+    if (st == NULL)
+        return NULL;
+    PyObject *url_obj = NULL;
+    const char *skip = NULL;
+    Py_ssize_t nargs = PyTuple_Size(args);
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "Client() takes one positional argument, the URL (%zd given); "
+                     "options are keyword arguments", nargs);
+        return NULL;
+    }
+    if (nargs == 1) {
+        url_obj = PyTuple_GetItem(args, 0);
+        if (kwargs != NULL && PyDict_GetItemString(kwargs, "url") != NULL) {
+            PyErr_SetString(PyExc_TypeError, "Client() got multiple values for argument 'url'");
+            return NULL;
+        }
+    } else if (kwargs != NULL && (url_obj = PyDict_GetItemString(kwargs, "url")) != NULL) {
+        skip = "url";
+    }
+    if (url_obj == NULL) {
+        PyErr_SetString(PyExc_TypeError, "Client() missing required argument 'url' (pos 1)");
+        return NULL;
+    }
+    if (!PyUnicode_Check(url_obj)) {
+        cshm_py_wrong_type(st->config_error, url_obj, "bad URL: expected a str");
+        return NULL;
+    }
+    Py_ssize_t url_len;
+    const char *url = PyUnicode_AsUTF8AndSize(url_obj, &url_len);
+    if (url == NULL)
+        return NULL;
+    if (strlen(url) != (size_t)url_len) {
+        PyErr_SetString(st->config_error, "bad URL: contains a NUL character");
+        return NULL;
+    }
+
+    cshm_options options;
+    cshm_options_init(&options);
+    if (cshm_py_options(st, kwargs, skip, &options) < 0)
+        return NULL;
+    uint32_t key;
+    cshm_error error;
+    if (cshm_default_key(url, &options, &key, &error) != 0)
+        return cshm_py_raise(st, &error);
+
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    ClientObject *self = (ClientObject *)alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->st = st;
+    self->options = options;
+    self->key = key;
+    self->url = PyMem_Malloc((size_t)url_len + 1);
+    /* max_nodes is the core's bound on a node index (validated above). */
+    self->cache_len = options.max_nodes;
+    self->cache = PyMem_Calloc(self->cache_len, sizeof *self->cache);
+    if (self->url == NULL || self->cache == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    memcpy(self->url, url, (size_t)url_len + 1);
+    return (PyObject *)self;
+}
+
+static int client_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    ClientObject *self = (ClientObject *)op;
+    Py_VISIT(Py_TYPE(op));
+    for (uint32_t i = 0; self->cache != NULL && i < self->cache_len; i++)
+        Py_VISIT(self->cache[i].tuple);
+    return 0;
+}
+
+static int client_clear(PyObject *op)
+{
+    ClientObject *self = (ClientObject *)op;
+    if (self->cache != NULL)
+        cshm_py_route_cache_clear(self);
+    return 0;
+}
+
+static void client_dealloc(PyObject *op)
+{
+    ClientObject *self = (ClientObject *)op;
+    PyTypeObject *type = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    if (self->weakrefs != NULL)
+        PyObject_ClearWeakRefs(op);
+    if (self->client != NULL) {
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        char text[160];
+        snprintf(text, sizeof text,
+                 "unclosed clustershm.Client (key 0x%08x) closed by the garbage collector; "
+                 "call close() or use 'with'", (unsigned)self->key);
+        /* No source object: the warning machinery must not keep a
+         * reference to an object being freed. */
+        if (PyErr_WarnEx(PyExc_ResourceWarning, text, 1) < 0)
+            PyErr_WriteUnraisable(NULL);
+        cshm_py_client_shutdown(self);
+        PyErr_Restore(et, ev, tb);
+    }
+    client_clear(op);
+    PyMem_Free(self->cache);
+    if (self->url != NULL) {
+        /* The URL may carry a password. */
+        memset(self->url, 0, strlen(self->url));
+        PyMem_Free(self->url);
+    }
+    freefunc free_fn = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free_fn(op);
+    Py_DECREF(type);
+}
+
+/* ---- lifecycle methods ------------------------------------------------ */
+
+PyObject *cshm_py_client_connect(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    ClientObject *self = (ClientObject *)op;
+    if (self->client != NULL)
+        Py_RETURN_NONE;
+    /* By pid: a fork child inherits the mark of a parent thread that was
+     * connecting, but not the thread. */
+    if (self->connecting == getpid()) {
+        PyErr_SetString(self->st->error, "connect() is already running in another thread");
+        return NULL;
+    }
+    self->connecting = getpid();
+    cshm_client *c = NULL;
+    cshm_error error;
+    int rc;
+    /* self stays alive: the caller holds a reference for the call. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = cshm_connect(self->url, &self->options, &c, &error);
+    Py_END_ALLOW_THREADS
+    self->connecting = 0;
+    if (rc != 0)
+        return cshm_py_raise(self->st, &error);
+    self->client = c;
+    open_link(self);
+    Py_RETURN_NONE;
+}
+
+/* close() and __exit__: refused in a log handler, which runs in a client's
+ * background thread, because closing that client would join the thread
+ * from itself. */
+static PyObject *close_checked(PyObject *op)
+{
+    ClientObject *self = (ClientObject *)op;
+    if (self->client != NULL && cshm_py_log_in_handler()) {
+        PyErr_SetString(self->st->error, "close() cannot run in a logging handler of "
+                                         "clustershm's log lines (it runs in a client's own "
+                                         "thread); close from another thread");
+        return NULL;
+    }
+    cshm_py_client_shutdown(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *client_close(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    return close_checked(op);
+}
+
+static PyObject *client_enter(PyObject *op, PyObject *unused)
+{
+    PyObject *r = cshm_py_client_connect(op, unused);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    Py_INCREF(op);
+    return op;
+}
+
+static PyObject *client_exit(PyObject *op, PyObject *args)
+{
+    (void)args;
+    PyObject *r = close_checked(op);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *client_request_refresh(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    ClientObject *self = (ClientObject *)op;
+    if (self->client == NULL)
+        return cshm_py_not_connected(self->st);
+    cshm_error error;
+    if (cshm_request_refresh(self->client, &error) != 0)
+        return cshm_py_raise(self->st, &error);
+    Py_RETURN_NONE;
+}
+
+/* ---- nodes() and status() --------------------------------------------- */
+
+/* d[name] = value, stealing value; -1 if value is NULL or the store fails. */
+static int put(PyObject *d, const char *name, PyObject *value)
+{
+    if (value == NULL)
+        return -1;
+    int rc = PyDict_SetItemString(d, name, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static PyObject *text(const char *s, size_t cap)
+{
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strnlen(s, cap), "replace");
+}
+
+static PyObject *node_dict(const cshm_node_info *n)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    if (put(d, "name", text(n->name, sizeof n->name)) < 0 ||
+        put(d, "host", text(n->host, sizeof n->host)) < 0 ||
+        put(d, "port", PyLong_FromLong(n->port)) < 0 ||
+        put(d, "active", PyBool_FromLong(n->active)) < 0 ||
+        put(d, "is_master", PyBool_FromLong(n->is_master)) < 0 ||
+        put(d, "partitions", PyLong_FromUnsignedLong(n->partitions)) < 0 ||
+        put(d, "replica_partitions", PyLong_FromUnsignedLong(n->replica_partitions)) < 0) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+static PyObject *client_nodes(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    ClientObject *self = (ClientObject *)op;
+    if (self->client == NULL)
+        return cshm_py_not_connected(self->st);
+    size_t capacity = self->options.max_nodes, count = 0;
+    cshm_node_info *nodes = NULL;
+    cshm_error error;
+    /* The snapshot holds at most max_nodes nodes; the loop only guards
+     * against a segment whose shape says otherwise. */
+    for (;;) {
+        cshm_node_info *grown = PyMem_Realloc(nodes, (capacity ? capacity : 1) * sizeof *nodes);
+        if (grown == NULL) {
+            PyMem_Free(nodes);
+            return PyErr_NoMemory();
+        }
+        nodes = grown;
+        if (cshm_nodes(self->client, nodes, capacity, &count, &error) != 0) {
+            PyMem_Free(nodes);
+            return cshm_py_raise(self->st, &error);
+        }
+        if (count <= capacity)
+            break;
+        capacity = count;
+    }
+    PyObject *list = PyList_New((Py_ssize_t)count);
+    for (size_t i = 0; list != NULL && i < count; i++) {
+        PyObject *d = node_dict(&nodes[i]);
+        if (d == NULL || PyList_SetItem(list, (Py_ssize_t)i, d) < 0)
+            Py_CLEAR(list);
+    }
+    PyMem_Free(nodes);
+    return list;
+}
+
+static PyObject *client_status(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    ClientObject *self = (ClientObject *)op;
+    if (self->client == NULL)
+        return cshm_py_not_connected(self->st);
+    cshm_status_info s;
+    cshm_error error;
+    if (cshm_status(self->client, &s, &error) != 0)
+        return cshm_py_raise(self->st, &error);
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    if (put(d, "role", text(s.role, sizeof s.role)) < 0 ||
+        put(d, "pid", PyLong_FromLong(s.pid)) < 0 ||
+        put(d, "owner_pid", PyLong_FromLong(s.owner_pid)) < 0 ||
+        put(d, "epoch", PyLong_FromUnsignedLongLong(s.epoch)) < 0 ||
+        put(d, "generation", PyLong_FromUnsignedLongLong(s.generation)) < 0 ||
+        put(d, "tended_at", PyFloat_FromDouble(s.tended_at)) < 0 ||
+        put(d, "age", PyFloat_FromDouble(s.age)) < 0 ||
+        put(d, "stale", PyBool_FromLong(s.stale)) < 0 ||
+        put(d, "key", PyLong_FromUnsignedLong(s.key)) < 0 ||
+        put(d, "shmid", PyLong_FromLong(s.shmid)) < 0 ||
+        put(d, "segment_size", PyLong_FromUnsignedLongLong(s.segment_size)) < 0 ||
+        put(d, "nodes", PyLong_FromUnsignedLong(s.nodes)) < 0 ||
+        put(d, "namespaces", PyLong_FromUnsignedLong(s.namespaces)) < 0 ||
+        put(d, "attached", PyLong_FromUnsignedLong(s.attached)) < 0 ||
+        put(d, "nodes_seen", PyLong_FromUnsignedLong(s.nodes_seen)) < 0 ||
+        put(d, "namespaces_seen", PyLong_FromUnsignedLong(s.namespaces_seen)) < 0 ||
+        put(d, "nodes_truncated", PyBool_FromLong(s.nodes_truncated)) < 0 ||
+        put(d, "namespaces_truncated", PyBool_FromLong(s.namespaces_truncated)) < 0 ||
+        put(d, "replicas_truncated", PyBool_FromLong(s.replicas_truncated)) < 0 ||
+        put(d, "tends", PyLong_FromUnsignedLongLong(s.tends)) < 0 ||
+        put(d, "tend_failures", PyLong_FromUnsignedLongLong(s.tend_failures)) < 0 ||
+        put(d, "driver", text(s.driver, sizeof s.driver)) < 0 ||
+        put(d, "last_error", text(s.last_error, sizeof s.last_error)) < 0) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+static PyObject *client_repr(PyObject *op)
+{
+    ClientObject *self = (ClientObject *)op;
+    /* Never the URL: it may carry a password. */
+    char key[16];
+    snprintf(key, sizeof key, "0x%08x", (unsigned)self->key);
+    return PyUnicode_FromFormat("<clustershm.Client key=%s %s>", key,
+                                self->client != NULL ? "connected" : "not connected");
+}
+
+/* ---- the type --------------------------------------------------------- */
+
+static PyMethodDef client_methods[] = {
+    {"connect", cshm_py_client_connect, METH_NOARGS,
+     "connect($self, /)\n--\n\n"
+     "Attach to the host's segment for this cluster (creating it if needed) and wait,\n"
+     "up to connect_timeout, for a cluster map.  The first process becomes the tender.\n"
+     "Does nothing if already connected; a closed client connects again."},
+    {"close", client_close, METH_NOARGS,
+     "close($self, /)\n--\n\n"
+     "Stop this process's background thread (a tender hands its role over at once)\n"
+     "and detach.  Idempotent."},
+    {"route", (PyCFunction)(void (*)(void))cshm_py_client_route, METH_FASTCALL | METH_KEYWORDS,
+     "route($self, /, key, namespace=None, set='', replica=0)\n--\n\n"
+     "Return (host, port) of the node serving key: the master for replica=0, the\n"
+     "replica of that rank otherwise.  Keys are str, bytes or int.  Aerospike needs\n"
+     "namespace (and set, if any); Redis ignores both."},
+    {"partition", (PyCFunction)(void (*)(void))cshm_py_client_partition,
+     METH_FASTCALL | METH_KEYWORDS,
+     "partition($self, /, key, namespace=None, set='')\n--\n\n"
+     "Return the Aerospike partition id (0-4095) or Redis slot (0-16383) of key."},
+    {"nodes", client_nodes, METH_NOARGS,
+     "nodes($self, /)\n--\n\n"
+     "Return the nodes of the current map as dicts: name, host, port, active,\n"
+     "is_master, partitions, replica_partitions."},
+    {"status", client_status, METH_NOARGS,
+     "status($self, /)\n--\n\n"
+     "Return a dict: role ('tender', 'follower' or 'private'), pid, owner_pid, epoch,\n"
+     "generation, tended_at, age, stale, key, shmid, segment_size, nodes, namespaces,\n"
+     "attached, nodes_seen, namespaces_seen, nodes_truncated, namespaces_truncated,\n"
+     "replicas_truncated, tends, tend_failures, driver, last_error."},
+    {"request_refresh", client_request_refresh, METH_NOARGS,
+     "request_refresh($self, /)\n--\n\n"
+     "Ask the tender (this process or another) to tend now, e.g. after a MOVED reply."},
+    {"__enter__", client_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nConnect if not connected; return the client."},
+    {"__exit__", client_exit, METH_VARARGS,
+     "__exit__($self, exc_type, exc_value, traceback, /)\n--\n\nClose the client."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef client_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(ClientObject, weakrefs), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot client_slots[] = {
+    {Py_tp_doc,
+     "Client(url, **options)\n--\n\n"
+     "A client of one cluster whose map is shared by every process of the host.\n\n"
+     "url is redis://[user:password@]host:port[,host:port...] or\n"
+     "aerospike://host:port[,host:port...].  Options: key, shared, max_nodes,\n"
+     "max_namespaces, tend_interval, takeover_timeout, connect_timeout, mode,\n"
+     "cluster_name.  URL and options are checked here (ConfigError); nothing is\n"
+     "contacted before connect()."},
+    {Py_tp_new, client_new},
+    {Py_tp_dealloc, client_dealloc},
+    {Py_tp_traverse, client_traverse},
+    {Py_tp_clear, client_clear},
+    {Py_tp_repr, client_repr},
+    {Py_tp_methods, client_methods},
+    {Py_tp_members, client_members},
+    {0, NULL},
+};
+
+PyType_Spec cshm_py_client_spec = {
+    .name = "clustershm.Client",
+    .basicsize = sizeof(ClientObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = client_slots,
+};

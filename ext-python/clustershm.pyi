@@ -1,0 +1,207 @@
+"""One cluster tender per host, shared by every worker process.
+
+The first process of a host to connect to a cluster (Redis Cluster or
+Aerospike) becomes the *tender*: it polls the cluster and publishes whole
+snapshots of the cluster map in a SysV shared-memory segment.  Every other
+process attached to that segment routes keys from the map without talking to
+the cluster.  When the tender closes, crashes or hangs, another attached
+process takes over.
+
+    import clustershm
+    with clustershm.connect("redis://127.0.0.1:7001,127.0.0.1:7002") as c:
+        host, port = c.route("user:1000")
+
+Log lines (takeover, stale map, limits reached) go to the logging logger
+"clustershm".  A client connected before os.fork() keeps working in the
+child (gunicorn --preload, multiprocessing with fork): the child is a
+follower and starts its own background thread at its first call.
+
+This stub mirrors the C extension (installed as clustershm/__init__.pyi).
+"""
+
+import builtins
+from types import TracebackType
+from typing import Literal, TypedDict, Union
+
+__version__: str
+
+# _Key, _Node and _Status exist for type checkers only, not at run time.
+
+_Key = Union[str, bytes, bytearray, int]
+"""A key: str (UTF-8), bytes/bytearray, or int (64-bit signed).
+
+Aerospike: str is a string key, bytes a blob key, int an integer key.
+Redis: str and bytes are the key's bytes, an int is its decimal text."""
+
+class _Node(TypedDict):
+    """One node of the current cluster map, as Client.nodes() returns it."""
+
+    name: str
+    """Aerospike node name, or Redis node id."""
+    host: str
+    port: int
+    active: bool
+    """The node answered at the last tend."""
+    is_master: bool
+    """Redis: the node's role is master.  Aerospike: always True."""
+    partitions: int
+    """Partitions (Redis slots) this node masters."""
+    replica_partitions: int
+    """Partitions (slots) it holds as a replica."""
+
+class _Status(TypedDict):
+    """What Client.status() returns."""
+
+    role: Literal["tender", "follower", "private"]
+    """This process's role; "private" when the client was made with shared=False."""
+    pid: int
+    owner_pid: int
+    """Pid of the tender, as the tender saw it."""
+    epoch: int
+    """+1 at every change of tender."""
+    generation: int
+    """+1 at every publish of a changed map."""
+    tended_at: float
+    """Unix time of the last successful tend, 0.0 if none yet."""
+    age: float
+    """Seconds since tended_at."""
+    stale: bool
+    """The tender could not reach the cluster at its last tend."""
+    key: int
+    """SysV key of the segment."""
+    shmid: int
+    """SysV id of the segment; -1 in private mode."""
+    segment_size: int
+    nodes: int
+    namespaces: int
+    attached: int
+    """Processes attached to the segment."""
+    nodes_seen: int
+    """Nodes the cluster reported; above nodes when max_nodes was reached."""
+    namespaces_seen: int
+    nodes_truncated: bool
+    namespaces_truncated: bool
+    replicas_truncated: bool
+    tends: int
+    """Tend attempts by every tender of this segment."""
+    tend_failures: int
+    driver: Literal["redis", "aerospike"]
+    last_error: str
+    """The tender's last tend error, "" if none."""
+
+class Error(Exception):
+    """Base class of every clustershm error."""
+
+class ConfigError(Error):
+    """A bad URL or option; the message names it and the accepted values."""
+
+class ClusterError(Error):
+    """No seed answered, the cluster name differs, or a namespace is unknown."""
+
+class SegmentError(Error):
+    """The segment is foreign, incompatible, not ours to use, or over a kernel
+    limit (the message gives the sysctl to raise it)."""
+
+class TimeoutError(Error, builtins.TimeoutError):
+    """A wait ran past its deadline (e.g. no map within connect_timeout).
+    Also a builtin TimeoutError."""
+
+class Client:
+    """A client of one cluster whose map is shared by every process of the host.
+
+    url is ``redis://[user:password@]host:port[,host:port...]`` or
+    ``aerospike://host:port[,host:port...]``.  URL and options are checked
+    here (ConfigError naming the option); nothing is contacted before
+    connect().  Options (None means the default):
+
+    - key: SysV key of the segment (default: derived from the cluster's identity)
+    - shared: True (default) shares one tender per host; False tends privately
+    - max_nodes: nodes the map holds (default 64)
+    - max_namespaces: Aerospike namespaces the map holds (default 8)
+    - tend_interval: seconds between tends (default 1.0)
+    - takeover_timeout: seconds of silence before a hung tender is replaced (default 30)
+    - connect_timeout: seconds connect() waits for a map (default 5)
+    - mode: segment permissions (default 0o600)
+    - cluster_name: expected Aerospike cluster name, part of the identity
+
+    Usable from several threads (calls are serialised by the GIL).  Garbage
+    collection of a connected client closes it, with a ResourceWarning;
+    interpreter exit closes every connected client.
+    """
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        key: int | None = ...,
+        shared: bool | None = ...,
+        max_nodes: int | None = ...,
+        max_namespaces: int | None = ...,
+        tend_interval: float | None = ...,
+        takeover_timeout: float | None = ...,
+        connect_timeout: float | None = ...,
+        mode: int | None = ...,
+        cluster_name: str | None = ...,
+    ) -> Client: ...
+    def connect(self) -> None:
+        """Attach to the host's segment for this cluster (creating it if needed)
+        and wait, up to connect_timeout, for a cluster map.  The first process
+        becomes the tender.  Does nothing if already connected; a closed client
+        connects again.
+
+        Raises ClusterError (no seed answers), SegmentError, TimeoutError."""
+    def close(self) -> None:
+        """Stop this process's background thread (a tender hands its role over
+        at once) and detach.  Idempotent."""
+    def route(
+        self, key: _Key, namespace: str | None = None, set: str | None = "", replica: int = 0
+    ) -> tuple[str, int]:
+        """(host, port) of the node serving key: the master for replica=0, the
+        replica of that rank otherwise.  Aerospike needs namespace (and set, if
+        the record has one); Redis ignores both.  Never blocks on the tender.
+
+        Raises Error when not connected, ConfigError for a bad replica or a
+        missing namespace, ClusterError for an unknown namespace or a partition
+        without a node."""
+    def partition(self, key: _Key, namespace: str | None = None, set: str | None = "") -> int:
+        """The Aerospike partition id (0-4095) or Redis slot (0-16383) of key."""
+    def nodes(self) -> list[_Node]:
+        """The nodes of the current map."""
+    def status(self) -> _Status:
+        """This process's view of the segment and of the current map."""
+    def request_refresh(self) -> None:
+        """Ask the tender (this process or another) to tend now, e.g. after a
+        MOVED reply; every worker sees the new map when it is published."""
+    def __enter__(self) -> Client:
+        """Connect if not connected; return the client."""
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+        /,
+    ) -> Literal[False]:
+        """Close the client."""
+
+def connect(
+    url: str,
+    *,
+    key: int | None = ...,
+    shared: bool | None = ...,
+    max_nodes: int | None = ...,
+    max_namespaces: int | None = ...,
+    tend_interval: float | None = ...,
+    takeover_timeout: float | None = ...,
+    connect_timeout: float | None = ...,
+    mode: int | None = ...,
+    cluster_name: str | None = ...,
+) -> Client:
+    """Client(url, **options), connected."""
+
+def aerospike_digest(set: str | None, key: _Key) -> bytes:
+    """The 20-byte RIPEMD-160 digest Aerospike gives key in set (None or "" for
+    no set); the partition id is (d[0] | d[1] << 8) & 0x0FFF."""
+
+def redis_slot(key: _Key, /) -> int:
+    """The Redis Cluster slot of key: CRC16/XMODEM of the key, or of its
+    {hash tag}, mod 16384."""

@@ -1,0 +1,88 @@
+"""setup.py - builds the clustershm extension module (pip install . / pip wheel .).
+
+One extension module, clustershm, compiled from the binding (ext-python/*.c)
+together with the C core (core/src/*.c): no shared library to install beside
+it.  Invariants:
+  - Stable ABI: the binding defines Py_LIMITED_API 3.10 (ext-python/binding.h)
+    and the wheel is tagged cp310-abi3, so one wheel serves CPython 3.10+.
+    The two must change together.
+  - The module is the package `clustershm` whose __init__ is the extension
+    (clustershm/__init__.abi3.so), so the stub (clustershm/__init__.pyi) and
+    py.typed sit inside a package as PEP 561 wants, and type checkers find
+    them; `import clustershm` is still the extension itself.
+  - The version is the core's CSHM_VERSION: one number for C, PHP and Python.
+  - Build products stay under build/py (never beside the sources).
+  - CSHM_WERROR=1 turns compiler warnings into errors (make python sets it).
+"""
+import os
+import re
+import shutil
+from glob import glob
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+BUILD_BASE = os.path.join("build", "py")
+
+
+def read_version():
+    with open(os.path.join(ROOT, "core", "include", "clustershm.h")) as f:
+        match = re.search(r'#define CSHM_VERSION "([^"]+)"', f.read())
+    if not match:
+        raise RuntimeError("CSHM_VERSION not found in core/include/clustershm.h")
+    return match.group(1)
+
+
+class build_ext_with_stub(build_ext):
+    """Also puts ext-python/clustershm.pyi beside the extension as
+    clustershm/__init__.pyi, with the py.typed marker: the package has no
+    Python source, so build_py never runs."""
+
+    STUB_FILES = {"__init__.pyi": "clustershm.pyi", "py.typed": "py.typed"}
+
+    def run(self):
+        super().run()
+        target = os.path.dirname(self.get_ext_fullpath("clustershm.__init__"))
+        os.makedirs(target, exist_ok=True)
+        for name, source in self.STUB_FILES.items():
+            shutil.copyfile(os.path.join("ext-python", source), os.path.join(target, name))
+
+    def get_outputs(self):
+        target = os.path.dirname(self.get_ext_fullpath("clustershm.__init__"))
+        return super().get_outputs() + [os.path.join(target, n) for n in self.STUB_FILES]
+
+
+compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes",
+                # Only PyInit_clustershm is exported: the core's cshm_*
+                # symbols cannot clash with another copy in the process.
+                "-fvisibility=hidden", "-pthread"]
+if os.environ.get("CSHM_WERROR") == "1":
+    compile_args.append("-Werror")
+
+extension = Extension(
+    "clustershm.__init__",
+    sources=sorted(glob("ext-python/*.c")) + sorted(glob("core/src/*.c")),
+    depends=sorted(glob("ext-python/*.h") + glob("core/src/*.h") + glob("core/include/*.h")),
+    include_dirs=["core/include", "core/src"],
+    define_macros=[("_GNU_SOURCE", None)],
+    extra_compile_args=compile_args,
+    extra_link_args=["-pthread"],
+    py_limited_api=True,
+)
+
+os.makedirs(os.path.join(ROOT, BUILD_BASE), exist_ok=True)
+setup(
+    version=read_version(),
+    # No automatic package discovery: it would ship core/ as data.  The
+    # package directory holds only the extension, the stub and py.typed.
+    packages=[],
+    py_modules=[],
+    ext_modules=[extension],
+    cmdclass={"build_ext": build_ext_with_stub},
+    options={
+        "bdist_wheel": {"py_limited_api": "cp310"},
+        "build": {"build_base": BUILD_BASE},
+        "egg_info": {"egg_base": BUILD_BASE},
+    },
+)

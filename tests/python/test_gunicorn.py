@@ -1,0 +1,176 @@
+"""test_gunicorn.py - a real `gunicorn -w 8` serving gunicorn_app.py, whose
+one module-level client routes keys, with and without --preload.
+
+What must hold: HTTP answers carry the servers' routes; `clustershm stat`
+shows one tender and every process attached (8 workers, plus the master
+with --preload); killing the tender worker (gunicorn replaces it) leaves
+every worker answering, with one tender.  With --preload the master is the
+tender (it connected before forking), so it is stopped (SIGSTOP) for longer
+than takeover_timeout first: a worker takes over, and the master, resumed,
+follows.
+
+Invariants: gunicorn runs this interpreter (the venv's) on a free port of
+8400-8499 and is stopped at teardown; every wait has a deadline.
+"""
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import gunicorn
+import pytest
+
+from helpers import HERE, HTTP_PORTS, alive, children, http, stat
+from support import procs, shm
+from support.cluster import port_is_free
+from support.procs import wait_for
+
+WORKERS = 8
+
+
+class Gunicorn:
+    def __init__(self, tmp_path, url, key, preload):
+        self.port = next(p for p in HTTP_PORTS if port_is_free(p))
+        self.log_path = str(tmp_path / "gunicorn.log")
+        argv = [sys.executable, "-m", "gunicorn", "-w", str(WORKERS),
+                "-b", "127.0.0.1:%d" % self.port, "--chdir", HERE,
+                "--timeout", "60", "--graceful-timeout", "10",
+                "--error-logfile", self.log_path, "--log-level", "info"]
+        argv += ["--preload"] if preload else []
+        if gunicorn.version_info >= (27,):
+            # Its control socket has one default path for every instance.
+            argv += ["--no-control-socket"]
+        env = dict(os.environ, CSHM_TEST_URL=url, CSHM_TEST_KEY=str(key), PYTHONPATH=HERE)
+        self.proc = procs.spawn(argv + ["gunicorn_app:app"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-5000:]
+        except OSError:
+            return ""
+
+    def workers(self):
+        return sorted(children(self.proc.pid))
+
+    def statuses(self, timeout=30):
+        """{pid: status} of every current worker: rounds of 8 concurrent
+        requests that each hold their sync worker 0.5 s, so a round spreads
+        over the workers; repeated until each current worker answered."""
+        seen = {}
+
+        def request(out):
+            try:
+                a = http(self.port, "/status?hold=0.5")
+                out[a["pid"]] = a["status"]
+            except OSError:
+                pass            # a worker being replaced: the next round
+
+        def complete():
+            assert self.proc.poll() is None, "gunicorn exited:\n%s" % self.log()
+            workers = self.workers()
+            if len(workers) != WORKERS:
+                return None
+            got = {}
+            threads = [threading.Thread(target=request, args=(got,)) for _ in range(WORKERS)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            seen.update(got)
+            if all(p in seen for p in workers):
+                return {p: seen[p] for p in workers}
+            return None
+
+        return wait_for(complete, timeout, "every gunicorn worker to answer")
+
+    def routes(self, keys):
+        body = "\n".join(k.hex() for k in keys).encode()
+        return http(self.port, "/route", body)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                return self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError("gunicorn did not stop on SIGTERM:\n%s" % self.log())
+        return self.proc.returncode
+
+
+def settled(g, key, master=None):
+    """The tender's pid once every current worker answered, the segment names
+    one tender that is the master (preload) or the one worker saying
+    "tender", and every process is attached; None before."""
+    statuses = g.statuses()
+    s = stat(key)
+    tenders = [pid for pid, st in statuses.items() if st["role"] == "tender"]
+    expected = [] if s["tender_pid"] == master else [s["tender_pid"]]
+    if tenders != expected or s["attached"] < WORKERS + (1 if master else 0):
+        return None
+    return s["tender_pid"]
+
+
+def check_routes(g, keys, truth):
+    # Several requests at once reach several workers.
+    answers = {}
+
+    def ask():
+        a = g.routes(keys)
+        answers[a["pid"]] = a["routes"]
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert answers
+    for pid, routes in answers.items():
+        assert routes == truth, "worker %d routes differ from the servers" % pid
+
+
+@pytest.mark.parametrize("preload", [False, True], ids=["no-preload", "preload"])
+def test_gunicorn_workers_share_one_tender(preload, tmp_path, redis_url, shm_key, redis_keys,
+                                           redis_truth):
+    keys, truth = redis_keys[:400], redis_truth[1][:400]
+    g = Gunicorn(tmp_path, redis_url, shm_key, preload)
+    try:
+        master = g.proc.pid if preload else None
+        tender = wait_for(lambda: settled(g, shm_key, master), 30, "one tender in the pool")
+        check_routes(g, keys, truth)
+        if preload:
+            # The master connected before forking: it tends, and its forked
+            # workers follow.
+            assert tender == master
+            os.kill(master, signal.SIGSTOP)
+            try:
+                tender = wait_for(lambda: stat(shm_key)["tender_pid"] in g.workers() and
+                                  stat(shm_key)["tender_pid"], 30,
+                                  "a worker to take over from the stopped master")
+            finally:
+                os.kill(master, signal.SIGCONT)
+            follows = wait_for(lambda: settled(g, shm_key, master), 30,
+                               "the resumed master to follow")
+            assert follows == tender
+        assert tender in g.workers()
+
+        os.kill(tender, signal.SIGKILL)
+        wait_for(lambda: tender not in g.workers() and len(g.workers()) == WORKERS, 30,
+                 "gunicorn to replace the killed worker")
+        # Every worker answers (the new one included) and one process tends.
+        new = wait_for(lambda: settled(g, shm_key, master), 30, "a new tender")
+        assert new != tender and alive(new) and new in g.workers() + [master]
+        check_routes(g, keys, truth)
+    except BaseException:
+        print(g.log())
+        raise
+    finally:
+        rc = g.stop()
+    assert rc == 0, g.log()
+    # The workers' and the master's exits closed their clients.
+    assert shm.info(shm_key)["nattch"] == 0
