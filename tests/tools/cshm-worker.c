@@ -330,9 +330,92 @@ static void cmd_partition(int argc, char **argv)
 /* Routes every line of in (a hex key per line; an empty line is the empty
  * key) and writes "host:port slot" per key to out.  Returns the key count,
  * or -1 after writing a one-line diagnostic into why. */
-static long route_file(const char *in_path, const char *out_path, int replica, char *why,
-                       size_t why_size, int *lib_code)
+typedef struct typed_key {
+    cshm_key key;
+    unsigned char *buf;        /* decoded bytes, owned */
+} typed_key;
+
+/* Parses "<type> <key>" into k.  Returns 0, or -1 with a message in why. */
+static int typed_key_parse(const char *type, const char *text, typed_key *k, char *why,
+                           size_t why_size)
 {
+    memset(k, 0, sizeof *k);
+    if (strcmp(type, "integer") == 0) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (errno != 0 || end == text || *end != '\0') {
+            snprintf(why, why_size, "integer key '%.100s' is not a decimal int64", text);
+            return -1;
+        }
+        k->key.type = CSHM_KEY_INTEGER;
+        k->key.integer = (int64_t)v;
+        return 0;
+    }
+    if (strcmp(type, "string") != 0 && strcmp(type, "bytes") != 0) {
+        snprintf(why, why_size, "key type '%.40s' is not string, bytes or integer", type);
+        return -1;
+    }
+    size_t len = strcmp(text, "-") == 0 ? 0 : strlen(text);
+    k->buf = malloc(len / 2 + 1);
+    long n = k->buf != NULL ? hex_decode(text, len, k->buf) : -1;
+    if (n < 0) {
+        free(k->buf);
+        k->buf = NULL;
+        snprintf(why, why_size, "key '%.100s' is not hex", text);
+        return -1;
+    }
+    k->key.type = strcmp(type, "string") == 0 ? CSHM_KEY_STRING : CSHM_KEY_BYTES;
+    k->key.data = k->buf;
+    k->key.len = (size_t)n;
+    return 0;
+}
+
+static const char *set_arg(const char *text)
+{
+    return strcmp(text, "-") == 0 ? NULL : text;
+}
+
+/* What a file of keys is routed as: Redis keys (type NULL: hex bytes, no
+ * namespace) or typed Aerospike keys in a namespace and set. */
+typedef struct route_spec {
+    const char *ns;
+    const char *set;
+    const char *type;
+    int replica;
+} route_spec;
+
+/* Routes one key of a file.  Returns 0, or -1 with why filled and *lib_code
+ * set to the library's error code (0: the line itself was bad). */
+static int route_line(const route_spec *spec, const char *line, cshm_route_result *r, char *why,
+                      size_t why_size, int *lib_code)
+{
+    cshm_error error = {0};
+    int rc;
+    if (spec->type == NULL) {
+        rc = route_hex(line, spec->replica, r, &error);
+    } else {
+        typed_key k;
+        if (typed_key_parse(spec->type, line, &k, why, why_size) != 0) {
+            *lib_code = 0;
+            return -1;
+        }
+        rc = cshm_route(client, &k.key, spec->ns, set_arg(spec->set), spec->replica, r, &error);
+        free(k.buf);
+    }
+    if (rc != 0) {
+        *lib_code = error.code;
+        snprintf(why, why_size, "%s", error.message);
+    }
+    return rc != 0 ? -1 : 0;
+}
+
+/* Routes every key of in_path (one per line) into out_path as
+ * "host:port partition" lines.  Returns the count, or -1 with why set. */
+static long route_file(const route_spec *spec, const char *in_path, const char *out_path,
+                       char *why, size_t why_size, int *lib_code)
+{
+    *lib_code = 0;
     FILE *in = fopen(in_path, "r");
     if (in == NULL) {
         snprintf(why, why_size, "cannot open %s: %s", in_path, strerror(errno));
@@ -348,15 +431,13 @@ static long route_file(const char *in_path, const char *out_path, int replica, c
     size_t cap = 0;
     ssize_t got;
     long count = 0;
-    *lib_code = 0;
     while ((got = getline(&line, &cap, in)) >= 0) {
         if (got > 0 && line[got - 1] == '\n')
             line[--got] = '\0';
         cshm_route_result r;
-        cshm_error error = {0};
-        if (route_hex(got == 0 ? "-" : line, replica, &r, &error) != 0) {
-            *lib_code = error.code;
-            snprintf(why, why_size, "line %ld: %s", count + 1, error.message);
+        char inner[512];
+        if (route_line(spec, got == 0 ? "-" : line, &r, inner, sizeof inner, lib_code) != 0) {
+            snprintf(why, why_size, "line %ld: %s", count + 1, inner);
             count = -1;
             break;
         }
@@ -372,18 +453,8 @@ static long route_file(const char *in_path, const char *out_path, int replica, c
     return count;
 }
 
-static void cmd_routefile(int argc, char **argv)
+static void answer_route_file(long count, const char *why, int lib_code)
 {
-    int replica = 0;
-    if (argc < 3 || argc > 4 || (argc == 4 && parse_int(argv[3], &replica) != 0)) {
-        answer_worker_error("usage: routefile <in-path> <out-path> [replica]");
-        return;
-    }
-    if (need_client() != 0)
-        return;
-    char why[600];
-    int lib_code;
-    long count = route_file(argv[1], argv[2], replica, why, sizeof why, &lib_code);
     if (count < 0) {
         if (lib_code != 0) {
             fprintf(stdout, "{\"ok\":false,\"code\":%d,\"error\":", lib_code);
@@ -396,6 +467,22 @@ static void cmd_routefile(int argc, char **argv)
     }
     fprintf(stdout, "{\"ok\":true,\"count\":%ld", count);
     answer_end();
+}
+
+static void cmd_routefile(int argc, char **argv)
+{
+    int replica = 0;
+    if (argc < 3 || argc > 4 || (argc == 4 && parse_int(argv[3], &replica) != 0)) {
+        answer_worker_error("usage: routefile <in-path> <out-path> [replica]");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    char why[600];
+    int lib_code;
+    route_spec spec = {.replica = replica};
+    long count = route_file(&spec, argv[1], argv[2], why, sizeof why, &lib_code);
+    answer_route_file(count, why, lib_code);
 }
 
 static void cmd_status(void)
@@ -491,7 +578,8 @@ static void fork_child(const char *in_path, const char *out_path)
 {
     char why[600];
     int lib_code;
-    long count = route_file(in_path, out_path, 0, why, sizeof why, &lib_code);
+    route_spec spec = {.replica = 0};
+    long count = route_file(&spec, in_path, out_path, why, sizeof why, &lib_code);
     FILE *out = fopen(out_path, "a");
     if (out == NULL)
         _exit(3);
@@ -555,52 +643,6 @@ static void cmd_fork(int argc, char **argv)
  * key) or integer (decimal key).  aroutefile reads one key per line in the
  * same spelling and writes "host:port partition" per key. */
 
-typedef struct typed_key {
-    cshm_key key;
-    unsigned char *buf;        /* decoded bytes, owned */
-} typed_key;
-
-/* Parses "<type> <key>" into k.  Returns 0, or -1 with a message in why. */
-static int typed_key_parse(const char *type, const char *text, typed_key *k, char *why,
-                           size_t why_size)
-{
-    memset(k, 0, sizeof *k);
-    if (strcmp(type, "integer") == 0) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(text, &end, 10);
-        if (errno != 0 || end == text || *end != '\0') {
-            snprintf(why, why_size, "integer key '%.100s' is not a decimal int64", text);
-            return -1;
-        }
-        k->key.type = CSHM_KEY_INTEGER;
-        k->key.integer = (int64_t)v;
-        return 0;
-    }
-    if (strcmp(type, "string") != 0 && strcmp(type, "bytes") != 0) {
-        snprintf(why, why_size, "key type '%.40s' is not string, bytes or integer", type);
-        return -1;
-    }
-    size_t len = strcmp(text, "-") == 0 ? 0 : strlen(text);
-    k->buf = malloc(len / 2 + 1);
-    long n = k->buf != NULL ? hex_decode(text, len, k->buf) : -1;
-    if (n < 0) {
-        free(k->buf);
-        k->buf = NULL;
-        snprintf(why, why_size, "key '%.100s' is not hex", text);
-        return -1;
-    }
-    k->key.type = strcmp(type, "string") == 0 ? CSHM_KEY_STRING : CSHM_KEY_BYTES;
-    k->key.data = k->buf;
-    k->key.len = (size_t)n;
-    return 0;
-}
-
-static const char *set_arg(const char *text)
-{
-    return strcmp(text, "-") == 0 ? NULL : text;
-}
-
 static void cmd_aroute(int argc, char **argv)
 {
     int replica = 0;
@@ -660,58 +702,6 @@ static void cmd_apartition(int argc, char **argv)
 /* Routes every typed key of in_path and writes "host:port partition" per
  * key to out_path.  Returns the key count, or -1 with a diagnostic in why
  * (*lib_code: the library's code, 0 for a failure of the worker). */
-static long aroute_file(const char *ns, const char *set, const char *type, const char *in_path,
-                        const char *out_path, int replica, char *why, size_t why_size,
-                        int *lib_code)
-{
-    *lib_code = 0;
-    FILE *in = fopen(in_path, "r");
-    if (in == NULL) {
-        snprintf(why, why_size, "cannot open %s: %s", in_path, strerror(errno));
-        return -1;
-    }
-    FILE *out = fopen(out_path, "w");
-    if (out == NULL) {
-        fclose(in);
-        snprintf(why, why_size, "cannot create %s: %s", out_path, strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
-    long count = 0;
-    while ((got = getline(&line, &cap, in)) >= 0) {
-        if (got > 0 && line[got - 1] == '\n')
-            line[--got] = '\0';
-        typed_key k;
-        char inner[256];
-        if (typed_key_parse(type, got == 0 ? "-" : line, &k, inner, sizeof inner) != 0) {
-            snprintf(why, why_size, "line %ld: %s", count + 1, inner);
-            count = -1;
-            break;
-        }
-        cshm_route_result r;
-        cshm_error error = {0};
-        int rc = cshm_route(client, &k.key, ns, set_arg(set), replica, &r, &error);
-        free(k.buf);
-        if (rc != 0) {
-            *lib_code = error.code;
-            snprintf(why, why_size, "line %ld: %s", count + 1, error.message);
-            count = -1;
-            break;
-        }
-        fprintf(out, "%s:%u %" PRIu32 "\n", r.host, (unsigned)r.port, r.partition);
-        count++;
-    }
-    free(line);
-    fclose(in);
-    if (fclose(out) != 0 && count >= 0) {
-        snprintf(why, why_size, "cannot write %s: %s", out_path, strerror(errno));
-        count = -1;
-    }
-    return count;
-}
-
 static void cmd_aroutefile(int argc, char **argv)
 {
     int replica = 0;
@@ -723,20 +713,9 @@ static void cmd_aroutefile(int argc, char **argv)
         return;
     char why[600];
     int lib_code;
-    long count = aroute_file(argv[1], argv[2], argv[3], argv[4], argv[5], replica, why,
-                             sizeof why, &lib_code);
-    if (count < 0) {
-        if (lib_code != 0) {
-            fprintf(stdout, "{\"ok\":false,\"code\":%d,\"error\":", lib_code);
-            json_string(stdout, why);
-            answer_end();
-        } else {
-            answer_worker_error("%s", why);
-        }
-        return;
-    }
-    fprintf(stdout, "{\"ok\":true,\"count\":%ld", count);
-    answer_end();
+    route_spec spec = {.ns = argv[1], .set = argv[2], .type = argv[3], .replica = replica};
+    long count = route_file(&spec, argv[4], argv[5], why, sizeof why, &lib_code);
+    answer_route_file(count, why, lib_code);
 }
 
 /* afork <ns> <set> <type> <in> <out>: fork, whose child routes the typed
@@ -760,8 +739,8 @@ static void cmd_afork(int argc, char **argv)
     if (child == 0) {
         char why[600];
         int lib_code;
-        long count = aroute_file(argv[1], argv[2], argv[3], argv[4], argv[5], 0, why, sizeof why,
-                                 &lib_code);
+        route_spec spec = {.ns = argv[1], .set = argv[2], .type = argv[3], .replica = 0};
+        long count = route_file(&spec, argv[4], argv[5], why, sizeof why, &lib_code);
         FILE *out = fopen(argv[5], "a");
         if (out == NULL)
             _exit(3);
