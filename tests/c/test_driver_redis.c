@@ -24,6 +24,7 @@
 #include "error.h"
 #include "map.h"
 #include "resp.h"
+#include "resp_text.h"
 #include "test.h"
 
 void suite_driver_redis(void);
@@ -236,74 +237,52 @@ static uint16_t closed_port(void)
 
 /* ---- replies naming given ports ------------------------------------------ */
 
-typedef struct text {
-    char bytes[8192];
-    size_t len;
-} text;
-
-static void add(text *t, const char *fmt, ...) CSHM_PRINTF(2, 3);
-
-static void add(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->bytes + t->len, sizeof t->bytes - t->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        t->len += (size_t)n;
-}
-
-static void bulk(text *t, const char *s)
-{
-    add(t, "$%zu\r\n%s\r\n", strlen(s), s);
-}
-
 static void node_id(char out[41], uint16_t port)
 {
     snprintf(out, 41, "%040x", (unsigned)port);
 }
 
 /* CLUSTER SHARDS for masters on 127.0.0.1 at ports[], slots split evenly. */
-static void shards_reply(text *t, size_t count, const uint16_t *ports)
+static void shards_reply(resp_text *t, size_t count, const uint16_t *ports)
 {
     t->len = 0;
-    add(t, "*%zu\r\n", count);
+    resp_text_add(t, "*%zu\r\n", count);
     for (size_t i = 0; i < count; i++) {
         char id[41];
         node_id(id, ports[i]);
-        add(t, "*4\r\n");
-        bulk(t, "slots");
-        add(t, "*2\r\n:%zu\r\n:%zu\r\n", i * 16384 / count, (i + 1) * 16384 / count - 1);
-        bulk(t, "nodes");
-        add(t, "*1\r\n*12\r\n");
-        bulk(t, "id");
-        bulk(t, id);
-        bulk(t, "port");
-        add(t, ":%u\r\n", (unsigned)ports[i]);
-        bulk(t, "ip");
-        bulk(t, "127.0.0.1");
-        bulk(t, "endpoint");
-        bulk(t, "127.0.0.1");
-        bulk(t, "role");
-        bulk(t, "master");
-        bulk(t, "health");
-        bulk(t, "online");
+        resp_text_add(t, "*4\r\n");
+        resp_text_bulk(t, "slots");
+        resp_text_add(t, "*2\r\n:%zu\r\n:%zu\r\n", i * 16384 / count, (i + 1) * 16384 / count - 1);
+        resp_text_bulk(t, "nodes");
+        resp_text_add(t, "*1\r\n*12\r\n");
+        resp_text_bulk(t, "id");
+        resp_text_bulk(t, id);
+        resp_text_bulk(t, "port");
+        resp_text_add(t, ":%u\r\n", (unsigned)ports[i]);
+        resp_text_bulk(t, "ip");
+        resp_text_bulk(t, "127.0.0.1");
+        resp_text_bulk(t, "endpoint");
+        resp_text_bulk(t, "127.0.0.1");
+        resp_text_bulk(t, "role");
+        resp_text_bulk(t, "master");
+        resp_text_bulk(t, "health");
+        resp_text_bulk(t, "online");
     }
 }
 
 /* The same cluster as CLUSTER SLOTS. */
-static void slots_reply(text *t, size_t count, const uint16_t *ports)
+static void slots_reply(resp_text *t, size_t count, const uint16_t *ports)
 {
     t->len = 0;
-    add(t, "*%zu\r\n", count);
+    resp_text_add(t, "*%zu\r\n", count);
     for (size_t i = 0; i < count; i++) {
         char id[41];
         node_id(id, ports[i]);
-        add(t, "*3\r\n:%zu\r\n:%zu\r\n*4\r\n", i * 16384 / count, (i + 1) * 16384 / count - 1);
-        bulk(t, "127.0.0.1");
-        add(t, ":%u\r\n", (unsigned)ports[i]);
-        bulk(t, id);
-        add(t, "*0\r\n");
+        resp_text_add(t, "*3\r\n:%zu\r\n:%zu\r\n*4\r\n", i * 16384 / count, (i + 1) * 16384 / count - 1);
+        resp_text_bulk(t, "127.0.0.1");
+        resp_text_add(t, ":%u\r\n", (unsigned)ports[i]);
+        resp_text_bulk(t, id);
+        resp_text_add(t, "*0\r\n");
     }
 }
 
@@ -395,7 +374,7 @@ static void test_driver_tends_with_shards_on_one_connection(void)
 {
     fake_server a = {0};
     CHECK(fake_start(&a) == 0);
-    text reply;
+    resp_text reply;
     uint16_t ports[2] = {a.port, closed_port()};
     shards_reply(&reply, 2, ports);
     fake_set_shards(&a, reply.bytes, reply.len);
@@ -420,7 +399,7 @@ static void test_driver_falls_back_to_slots(void)
 {
     fake_server a = {0};
     CHECK(fake_start(&a) == 0);
-    text reply;
+    resp_text reply;
     slots_reply(&reply, 1, &a.port);
     a.slots = reply.bytes;
     a.slots_len = reply.len;
@@ -439,7 +418,7 @@ static void test_driver_authentication(void)
 {
     fake_server a = {.password = "s3cret"};
     CHECK(fake_start(&a) == 0);
-    text reply;
+    resp_text reply;
     shards_reply(&reply, 1, &a.port);
     fake_set_shards(&a, reply.bytes, reply.len);
     char expected[256];
@@ -485,7 +464,7 @@ static void check_bad_answer_keeps_map(const char *bad, size_t bad_len, const ch
 {
     fake_server a = {0};
     CHECK(fake_start(&a) == 0);
-    text good;
+    resp_text good;
     shards_reply(&good, 1, &a.port);
     fake_set_shards(&a, good.bytes, good.len);
     harness h;
@@ -592,7 +571,7 @@ static void test_driver_partial_failure_is_reported(void)
 {
     fake_server a = {0};
     CHECK(fake_start(&a) == 0);
-    text reply;
+    resp_text reply;
     shards_reply(&reply, 1, &a.port);
     fake_set_shards(&a, reply.bytes, reply.len);
     uint16_t seeds[2] = {closed_port(), a.port};
@@ -613,7 +592,7 @@ static void test_driver_follows_the_map_and_drops_departed_nodes(void)
 {
     fake_server a = {0}, b = {0};
     CHECK(fake_start(&a) == 0 && fake_start(&b) == 0);
-    text both;
+    resp_text both;
     uint16_t ports[2] = {a.port, b.port};
     shards_reply(&both, 2, ports);
     fake_set_shards(&a, both.bytes, both.len);
@@ -634,7 +613,7 @@ static void test_driver_follows_the_map_and_drops_departed_nodes(void)
 
     /* b answers with a map without itself (it was removed from the
      * cluster): it is neither a node nor a seed, so the driver hangs up. */
-    text only_a;
+    resp_text only_a;
     shards_reply(&only_a, 1, &a.port);
     fake_set_shards(&b, only_a.bytes, only_a.len);
     CHECK(harness_tend(&h) == CSHM_TEND_OK);
@@ -648,7 +627,7 @@ static void test_driver_reconnects_after_close(void)
 {
     fake_server a = {.close_after_reply = 1};
     CHECK(fake_start(&a) == 0);
-    text reply;
+    resp_text reply;
     shards_reply(&reply, 1, &a.port);
     fake_set_shards(&a, reply.bytes, reply.len);
     harness h;
@@ -667,7 +646,7 @@ static void test_driver_abort(void)
 {
     fake_server a = {0};
     CHECK(fake_start(&a) == 0);
-    text reply;
+    resp_text reply;
     shards_reply(&reply, 1, &a.port);
     fake_set_shards(&a, reply.bytes, reply.len);
     harness h;
@@ -713,7 +692,7 @@ static int wait_for_role(cshm_client *c, const char *role)
 static void test_client_threads_in_one_process(void)
 {
     static fake_server f;
-    static text reply;
+    static resp_text reply;
     memset(&f, 0, sizeof f);
     CHECK(fake_start(&f) == 0);
     uint16_t ports[1] = {f.port};

@@ -16,6 +16,7 @@
 #include "redis_captures.h"
 #include "redis_topology.h"
 #include "resp.h"
+#include "resp_text.h"
 #include "test.h"
 
 #define LIT(literal) literal, sizeof(literal) - 1
@@ -267,71 +268,49 @@ static void test_max_nodes_truncation(void)
 
 /* ---- synthetic replies -------------------------------------------------- */
 
-typedef struct text {
-    char bytes[16384];
-    size_t len;
-} text;
-
-static void add(text *t, const char *fmt, ...) CSHM_PRINTF(2, 3);
-
-static void add(text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(t->bytes + t->len, sizeof t->bytes - t->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        t->len += (size_t)n;
-}
-
-static void bulk(text *t, const char *s)
-{
-    add(t, "$%zu\r\n%s\r\n", strlen(s), s);
-}
-
 static const char *const ids[] = {
     "1111111111111111111111111111111111111111", "2222222222222222222222222222222222222222",
     "3333333333333333333333333333333333333333", "4444444444444444444444444444444444444444",
     "5555555555555555555555555555555555555555", "6666666666666666666666666666666666666666",
 };
 
-static void shard_node(text *t, int id, int port, const char *role, const char *health)
+static void shard_node(resp_text *t, int id, int port, const char *role, const char *health)
 {
-    add(t, "*10\r\n");
-    bulk(t, "id");
-    bulk(t, ids[id]);
-    bulk(t, "port");
-    add(t, ":%d\r\n", port);
-    bulk(t, "endpoint");
-    bulk(t, "10.0.0.1");
-    bulk(t, "role");
-    bulk(t, role);
-    bulk(t, "health");
-    bulk(t, health);
+    resp_text_add(t, "*10\r\n");
+    resp_text_bulk(t, "id");
+    resp_text_bulk(t, ids[id]);
+    resp_text_bulk(t, "port");
+    resp_text_add(t, ":%d\r\n", port);
+    resp_text_bulk(t, "endpoint");
+    resp_text_bulk(t, "10.0.0.1");
+    resp_text_bulk(t, "role");
+    resp_text_bulk(t, role);
+    resp_text_bulk(t, "health");
+    resp_text_bulk(t, health);
 }
 
-static void shard_head(text *t, int first, int last, int nodes)
+static void shard_head(resp_text *t, int first, int last, int nodes)
 {
-    add(t, "*4\r\n");
-    bulk(t, "slots");
-    add(t, "*2\r\n:%d\r\n:%d\r\n", first, last);
-    bulk(t, "nodes");
-    add(t, "*%d\r\n", nodes);
+    resp_text_add(t, "*4\r\n");
+    resp_text_bulk(t, "slots");
+    resp_text_add(t, "*2\r\n:%d\r\n:%d\r\n", first, last);
+    resp_text_bulk(t, "nodes");
+    resp_text_add(t, "*%d\r\n", nodes);
 }
 
-static void slots_node(text *t, int id, int port)
+static void slots_node(resp_text *t, int id, int port)
 {
-    add(t, "*4\r\n");
-    bulk(t, "10.0.0.1");
-    add(t, ":%d\r\n", port);
-    bulk(t, ids[id]);
-    add(t, "*0\r\n");
+    resp_text_add(t, "*4\r\n");
+    resp_text_bulk(t, "10.0.0.1");
+    resp_text_add(t, ":%d\r\n", port);
+    resp_text_bulk(t, ids[id]);
+    resp_text_add(t, "*0\r\n");
 }
 
 static void test_online_replicas_first(void)
 {
-    text t = {.len = 0};
-    add(&t, "*1\r\n");
+    resp_text t = {.len = 0};
+    resp_text_add(&t, "*1\r\n");
     shard_head(&t, 0, 16383, 4);
     shard_node(&t, 0, 7000, "replica", "fail");
     shard_node(&t, 1, 7001, "replica", "loading");
@@ -350,8 +329,8 @@ static void test_online_replicas_first(void)
 
 static void test_replicas_truncated(void)
 {
-    text t = {.len = 0};
-    add(&t, "*1\r\n");
+    resp_text t = {.len = 0};
+    resp_text_add(&t, "*1\r\n");
     shard_head(&t, 0, 16383, 5);
     shard_node(&t, 0, 7000, "master", "online");
     for (int i = 1; i <= 4; i++)
@@ -366,7 +345,7 @@ static void test_replicas_truncated(void)
           owner_port(&map, 9, 3) == 7003);
 
     t.len = 0;
-    add(&t, "*1\r\n*7\r\n:0\r\n:16383\r\n");
+    resp_text_add(&t, "*1\r\n*7\r\n:0\r\n:16383\r\n");
     for (int i = 0; i <= 4; i++)
         slots_node(&t, i, 7000 + i);
     CHECK(map_from(t.bytes, t.len, SLOTS, "x", &map, error, sizeof error) == 0);
@@ -378,8 +357,8 @@ static void test_replicas_truncated(void)
 static void test_partial_coverage_is_a_map(void)
 {
     /* Uncovered slots (cluster down for them) stay without owner. */
-    text t = {.len = 0};
-    add(&t, "*1\r\n");
+    resp_text t = {.len = 0};
+    resp_text_add(&t, "*1\r\n");
     shard_head(&t, 10, 20, 1);
     shard_node(&t, 0, 7000, "master", "online");
     cshm_map map;
@@ -472,27 +451,27 @@ static void test_malformed_shards(void)
     CHECK(refused(LIT("*1\r\n*0\r\n"), SHARDS, "'slots' list"));
 
     /* A shard whose only master has no port is refused, not guessed. */
-    text t = {.len = 0};
-    add(&t, "*1\r\n");
+    resp_text t = {.len = 0};
+    resp_text_add(&t, "*1\r\n");
     shard_head(&t, 0, 16383, 1);
-    add(&t, "*4\r\n");
-    bulk(&t, "id");
-    bulk(&t, ids[0]);
-    bulk(&t, "role");
-    bulk(&t, "master");
+    resp_text_add(&t, "*4\r\n");
+    resp_text_bulk(&t, "id");
+    resp_text_bulk(&t, ids[0]);
+    resp_text_bulk(&t, "role");
+    resp_text_bulk(&t, "master");
     CHECK(refused(t.bytes, t.len, SHARDS, "neither port nor tls-port"));
 
     /* No address anywhere and no answering address either. */
     t.len = 0;
-    add(&t, "*1\r\n");
+    resp_text_add(&t, "*1\r\n");
     shard_head(&t, 0, 16383, 1);
-    add(&t, "*6\r\n");
-    bulk(&t, "id");
-    bulk(&t, ids[0]);
-    bulk(&t, "port");
-    add(&t, ":7000\r\n");
-    bulk(&t, "role");
-    bulk(&t, "master");
+    resp_text_add(&t, "*6\r\n");
+    resp_text_bulk(&t, "id");
+    resp_text_bulk(&t, ids[0]);
+    resp_text_bulk(&t, "port");
+    resp_text_add(&t, ":7000\r\n");
+    resp_text_bulk(&t, "role");
+    resp_text_bulk(&t, "master");
     cshm_map map;
     char error[256] = "";
     CHECK(new_map(&map, 64) == 0);
