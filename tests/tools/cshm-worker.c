@@ -574,12 +574,11 @@ static void cmd_refresh(void)
 
 /* The child of fork: route, report its role, close, leave without touching
  * the parent's stdio buffers (_exit). */
-static void fork_child(const char *in_path, const char *out_path)
+static void fork_child(const route_spec *spec, const char *in_path, const char *out_path)
 {
     char why[600];
     int lib_code;
-    route_spec spec = {.replica = 0};
-    long count = route_file(&spec, in_path, out_path, why, sizeof why, &lib_code);
+    long count = route_file(spec, in_path, out_path, why, sizeof why, &lib_code);
     FILE *out = fopen(out_path, "a");
     if (out == NULL)
         _exit(3);
@@ -602,12 +601,10 @@ static void fork_child(const char *in_path, const char *out_path)
     _exit(code);
 }
 
-static void cmd_fork(int argc, char **argv)
+/* fork(); the child runs fork_child, the parent waits and answers with the
+ * child's exit: its code, or -signal when a signal ended it. */
+static void fork_and_wait(const route_spec *spec, const char *in_path, const char *out_path)
 {
-    if (argc != 3) {
-        answer_worker_error("usage: fork <in-path> <out-path>");
-        return;
-    }
     if (need_client() != 0)
         return;
     fflush(stdout);
@@ -618,7 +615,7 @@ static void cmd_fork(int argc, char **argv)
         return;
     }
     if (child == 0)
-        fork_child(argv[1], argv[2]);
+        fork_child(spec, in_path, out_path);
     int status;
     while (waitpid(child, &status, 0) < 0) {
         if (errno != EINTR) {
@@ -626,10 +623,19 @@ static void cmd_fork(int argc, char **argv)
             return;
         }
     }
-    /* A normal exit reports its code; death by a signal reports -signal. */
     int child_exit = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
     fprintf(stdout, "{\"ok\":true,\"child_exit\":%d,\"child_pid\":%ld", child_exit, (long)child);
     answer_end();
+}
+
+static void cmd_fork(int argc, char **argv)
+{
+    if (argc != 3) {
+        answer_worker_error("usage: fork <in-path> <out-path>");
+        return;
+    }
+    route_spec spec = {.replica = 0};
+    fork_and_wait(&spec, argv[1], argv[2]);
 }
 
 /* ---- Aerospike typed keys ----------------------------------------------
@@ -699,9 +705,6 @@ static void cmd_apartition(int argc, char **argv)
     answer_end();
 }
 
-/* Routes every typed key of in_path and writes "host:port partition" per
- * key to out_path.  Returns the key count, or -1 with a diagnostic in why
- * (*lib_code: the library's code, 0 for a failure of the worker). */
 static void cmd_aroutefile(int argc, char **argv)
 {
     int replica = 0;
@@ -727,49 +730,8 @@ static void cmd_afork(int argc, char **argv)
         answer_worker_error("usage: afork <ns> <set> <type> <in> <out>");
         return;
     }
-    if (need_client() != 0)
-        return;
-    fflush(stdout);
-    fflush(stderr);
-    pid_t child = fork();
-    if (child < 0) {
-        answer_worker_error("fork: %s", strerror(errno));
-        return;
-    }
-    if (child == 0) {
-        char why[600];
-        int lib_code;
-        route_spec spec = {.ns = argv[1], .set = argv[2], .type = argv[3], .replica = 0};
-        long count = route_file(&spec, argv[4], argv[5], why, sizeof why, &lib_code);
-        FILE *out = fopen(argv[5], "a");
-        if (out == NULL)
-            _exit(3);
-        int code = 0;
-        cshm_status_info s;
-        cshm_error error = {0};
-        if (count < 0) {
-            fprintf(out, "ERROR %s\n", why);
-            code = 1;
-        } else if (cshm_status(client, &s, &error) != 0) {
-            fprintf(out, "ERROR status: %s\n", error.message);
-            code = 2;
-        } else {
-            fprintf(out, "STATUS %s %ld\n", s.role, (long)s.pid);
-        }
-        fclose(out);
-        cshm_close(client);
-        _exit(code);
-    }
-    int status;
-    while (waitpid(child, &status, 0) < 0) {
-        if (errno != EINTR) {
-            answer_worker_error("waitpid: %s", strerror(errno));
-            return;
-        }
-    }
-    int child_exit = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-    fprintf(stdout, "{\"ok\":true,\"child_exit\":%d,\"child_pid\":%ld", child_exit, (long)child);
-    answer_end();
+    route_spec spec = {.ns = argv[1], .set = argv[2], .type = argv[3], .replica = 0};
+    fork_and_wait(&spec, argv[4], argv[5]);
 }
 
 /* Library log lines go to stderr (the tests keep them per worker) with the
