@@ -17,7 +17,6 @@ Invariants:
 """
 import os
 import signal
-import zlib
 
 import pytest
 
@@ -106,33 +105,9 @@ def make_cluster(tmp_path):
         c.stop()
 
 
-class Keys:
-    """SysV keys of one test: base + 0..15."""
-
-    def __init__(self, nodeid):
-        self.base = 0x5C500000 | ((zlib.crc32(nodeid.encode()) & 0xFFFF) << 4)
-        self.used = set()
-
-    def __call__(self, i=0):
-        assert 0 <= i < 16
-        k = self.base + i
-        if k not in self.used:
-            shm.remove(k)  # left over by an earlier, killed run
-            self.used.add(k)
-        return k
-
-    def track(self, key):
-        """Removes key's segment after the test too (a default key)."""
-        self.used.add(key)
-
-    def cleanup(self):
-        for k in self.used:
-            shm.remove(k)
-
-
 @pytest.fixture
 def shm_keys(request):
-    k = Keys(request.node.nodeid)
+    k = shm.TestKeys(request.node.nodeid, 0x5C500000)
     yield k
     k.cleanup()
 

@@ -19,7 +19,6 @@ import os
 import signal
 import sys
 import sysconfig
-import zlib
 
 import pytest
 
@@ -87,29 +86,9 @@ def redis_url(cluster):
     return cluster.url(3)
 
 
-class Keys:
-    """SysV keys of one test: base + 0..15."""
-
-    def __init__(self, nodeid):
-        self.base = 0x5C600000 | ((zlib.crc32(nodeid.encode()) & 0xFFFF) << 4)
-        self.used = set()
-
-    def __call__(self, i=0):
-        assert 0 <= i < 16
-        k = self.base + i
-        if k not in self.used:
-            shm.remove(k)
-            self.used.add(k)
-        return k
-
-    def cleanup(self):
-        for k in self.used:
-            shm.remove(k)
-
-
 @pytest.fixture
 def shm_keys(request):
-    k = Keys(request.node.nodeid)
+    k = shm.TestKeys(request.node.nodeid, 0x5C600000)
     yield k
     k.cleanup()
 

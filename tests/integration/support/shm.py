@@ -6,6 +6,7 @@ under test.  Invariant: `remove` only ever touches the key it is given.
 """
 import ctypes
 import subprocess
+import zlib
 
 IPC_CREAT = 0o1000
 IPC_EXCL = 0o2000
@@ -85,3 +86,31 @@ def remove(key):
     if info(key) is not None:
         subprocess.run(["ipcrm", "-M", "0x%08x" % (key & 0xFFFFFFFF)],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+class TestKeys:
+    """SysV keys of one test: prefix | (crc32(node id) & 0xFFFF) << 4, + 0..15.
+    Each key's segment is removed before its first use (left over by an
+    earlier, killed run) and by cleanup() after the test."""
+
+    __test__ = False  # not a test class, whatever pytest's name matching says
+
+    def __init__(self, nodeid, prefix):
+        self.base = prefix | ((zlib.crc32(nodeid.encode()) & 0xFFFF) << 4)
+        self.used = set()
+
+    def __call__(self, i=0):
+        assert 0 <= i < 16
+        k = self.base + i
+        if k not in self.used:
+            remove(k)
+            self.used.add(k)
+        return k
+
+    def track(self, key):
+        """Removes key's segment after the test too (a default key)."""
+        self.used.add(key)
+
+    def cleanup(self):
+        for k in self.used:
+            remove(k)
