@@ -48,6 +48,7 @@ static const struct {
     {"ripemd", suite_ripemd},
     {"aerospike_parse", suite_aerospike_parse},
     {"aerospike_driver", suite_aerospike_driver},
+    {"sha256", suite_sha256},
 };
 
 int main(int argc, char **argv)
