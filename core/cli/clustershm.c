@@ -62,7 +62,9 @@ static int stat_segment(uint32_t key, int as_json)
         return 1;
     }
     uint64_t publisher_epoch = 0;
-    int has_map = cshm_snapshot_read(&seg, &map, &publisher_epoch, &error);
+    cshm_tend_record record;
+    memset(&record, 0, sizeof record);
+    int has_map = cshm_snapshot_read(&seg, &map, &record, &publisher_epoch, &error);
     if (has_map < 0) {
         fprintf(stderr, "clustershm: %s\n", error.message);
         cshm_map_free(&map);
@@ -80,13 +82,10 @@ static int stat_segment(uint32_t key, int as_json)
         cshm_map_count_partitions(&map, masters, replicas);
 
     uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
-    char last_error[CSHM_ERROR_TEXT];
-    cshm_shm_load_words(last_error, h->last_error, sizeof last_error);
-    last_error[sizeof last_error - 1] = '\0';
-    char identity[CSHM_IDENTITY_MAX];
-    memcpy(identity, h->identity, sizeof identity);
-    identity[sizeof identity - 1] = '\0';
-    const char *driver = h->driver_kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike";
+    const char *last_error = record.last_error;
+    const char *identity = seg.identity;
+    const char *driver = seg.driver_kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike";
+    int empty = has_map == 0 && (map.counts->flags & CSHM_MAP_EMPTY);
     double tended_at = has_map == 0 ? (double)map.counts->tended_at_ms / 1000.0 : 0;
     double age = tended_at > 0 ? (double)cshm_wall_ms() / 1000.0 - tended_at : 0;
     int stale = has_map == 0 && (map.counts->flags & CSHM_MAP_STALE);
@@ -99,18 +98,35 @@ static int stat_segment(uint32_t key, int as_json)
                seg.shmid, (unsigned long long)seg.size, attached);
         printf("\"driver\":\"%s\",\"identity\":", driver);
         json_string(identity);
-        printf(",\"mode\":\"0%o\",\"creator_uid\":%u,\"created_at\":%.3f,", (unsigned)h->mode,
-               (unsigned)h->creator_uid, (double)h->created_at_ms / 1000.0);
+        printf(",\"mode\":\"0%o\",\"creator_uid\":%u,\"created_at\":%.3f,", (unsigned)seg.mode,
+               (unsigned)seg.creator_uid, (double)seg.created_at_ms / 1000.0);
+        printf("\"credentials\":%s,\"tend_interval\":%g,\"takeover_timeout\":%g,"
+               "\"min_refresh_interval\":%g,",
+               seg.credentials_kind != CSHM_CREDENTIALS_NONE ? "true" : "false",
+               seg.tend_interval, seg.takeover_timeout, seg.min_refresh_interval);
         printf("\"tender_pid\":%u,\"epoch\":%u,\"publisher_epoch\":%llu,\"generation\":%llu,",
                tender_pid, (unsigned)cshm_state_epoch(state),
                (unsigned long long)publisher_epoch, generation);
         printf("\"tended_at\":%.3f,\"age\":%.3f,\"stale\":%s,", tended_at, age,
                stale ? "true" : "false");
-        printf("\"tends\":%llu,\"tend_failures\":%llu,\"handoffs\":%llu,\"dead_takeovers\":%llu,"
-               "\"hung_takeovers\":%llu,",
-               (unsigned long long)h->tends, (unsigned long long)h->tend_failures,
-               (unsigned long long)h->handoffs, (unsigned long long)h->dead_takeovers,
-               (unsigned long long)h->hung_takeovers);
+        printf("\"has_map\":%s,\"tends\":%llu,\"tend_failures\":%llu,\"handoffs\":%llu,"
+               "\"dead_takeovers\":%llu,\"hung_takeovers\":%llu,\"step_downs\":%llu,"
+               "\"failures_in_row\":%u,",
+               has_map == 0 && !empty ? "true" : "false", (unsigned long long)record.tends,
+               (unsigned long long)record.tend_failures, (unsigned long long)record.handoffs,
+               (unsigned long long)record.dead_takeovers,
+               (unsigned long long)record.hung_takeovers, (unsigned long long)record.step_downs,
+               (unsigned)record.failures_in_row);
+        printf("\"step_down_history\":[");
+        for (uint32_t i = 0; i < record.step_down_count; i++) {
+            const cshm_step_down *d = &record.step_down_history[i];
+            printf("%s{\"pid\":%u,\"epoch\":%u,\"at\":%.3f,\"failures\":%u,\"reason\":",
+                   i ? "," : "", (unsigned)d->pid, (unsigned)d->epoch, (double)d->at_ms / 1000.0,
+                   (unsigned)d->failures);
+            json_string(d->reason);
+            printf("}");
+        }
+        printf("],");
         printf("\"max_nodes\":%u,\"max_namespaces\":%u,\"partitions\":%u,",
                (unsigned)seg.shape.max_nodes, (unsigned)seg.shape.max_namespaces,
                (unsigned)seg.shape.partitions);
@@ -139,22 +155,34 @@ static int stat_segment(uint32_t key, int as_json)
     } else {
         printf("key          0x%08x\nshmid        %d\nsize         %llu bytes\n", (unsigned)key,
                seg.shmid, (unsigned long long)seg.size);
-        printf("driver       %s\nidentity     %s\nmode         0%o (creator uid %u)\n", driver,
-               identity, (unsigned)h->mode, (unsigned)h->creator_uid);
+        printf("driver       %s\nidentity     %s\nmode         0%o (creator uid %u)%s\n", driver,
+               identity, (unsigned)seg.mode, (unsigned)seg.creator_uid,
+               seg.credentials_kind != CSHM_CREDENTIALS_NONE ? ", with credentials" : "");
+        printf("timing       tend_interval %g s, takeover_timeout %g s, min_refresh_interval "
+               "%g s\n",
+               seg.tend_interval, seg.takeover_timeout, seg.min_refresh_interval);
         printf("attached     %u processes\ntender pid   %u\nepoch        %u\n", attached,
                tender_pid, (unsigned)cshm_state_epoch(state));
         printf("generation   %llu\n", generation);
         if (tended_at > 0)
             printf("tended       %.1f s ago%s\n", age, stale ? " (STALE: cluster unreachable)" : "");
         else
-            printf("tended       never\n");
-        printf("tends        %llu (%llu failed); handoffs %llu, takeovers after death %llu, "
-               "after hang %llu\n",
-               (unsigned long long)h->tends, (unsigned long long)h->tend_failures,
-               (unsigned long long)h->handoffs, (unsigned long long)h->dead_takeovers,
-               (unsigned long long)h->hung_takeovers);
+            printf("tended       never%s\n", empty ? " (no tend has reached the cluster)" : "");
+        printf("tends        %llu (%llu failed, %u in a row now); handoffs %llu, takeovers after "
+               "death %llu, after hang %llu; step-downs %llu\n",
+               (unsigned long long)record.tends, (unsigned long long)record.tend_failures,
+               (unsigned)record.failures_in_row, (unsigned long long)record.handoffs,
+               (unsigned long long)record.dead_takeovers,
+               (unsigned long long)record.hung_takeovers, (unsigned long long)record.step_downs);
         if (last_error[0])
             printf("last error   %s\n", last_error);
+        for (uint32_t i = 0; i < record.step_down_count; i++) {
+            const cshm_step_down *d = &record.step_down_history[i];
+            printf("%s pid %u (epoch %u) stepped down %.1f s ago after %u failed tends: %s\n",
+                   i == 0 ? "stepped down" : "            ", (unsigned)d->pid, (unsigned)d->epoch,
+                   (double)cshm_wall_ms() / 1000.0 - (double)d->at_ms / 1000.0,
+                   (unsigned)d->failures, d->reason);
+        }
         printf("nodes        %u (max %u)\n", (unsigned)n, (unsigned)seg.shape.max_nodes);
         for (uint32_t i = 0; i < n; i++)
             printf("  %-40s %s:%u %-7s %-8s %5u partitions, %5u replica\n", map.nodes[i].name,
@@ -208,11 +236,9 @@ static void list_one(int shmid, void *arg)
         return;
     const cshm_seg_header *h = seg.header;
     cshm_map_counts counts;
-    int has_map = cshm_snapshot_read_counts(&seg, &counts, &error) == 0;
+    int has_map = cshm_snapshot_read_counts(&seg, &counts, NULL, &error) == 0;
     uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
-    char identity[CSHM_IDENTITY_MAX];
-    memcpy(identity, h->identity, sizeof identity);
-    identity[sizeof identity - 1] = '\0';
+    const char *identity = seg.identity;
     double age = has_map && counts.tended_at_ms
                      ? (double)(cshm_wall_ms() - counts.tended_at_ms) / 1000.0 : -1;
     uint32_t attached = cshm_segment_attached(&seg) - 1; /* not counting ourselves */
@@ -221,7 +247,7 @@ static void list_one(int shmid, void *arg)
                "\"driver\":\"%s\",\"tender_pid\":%u,\"epoch\":%u,\"generation\":%llu,"
                "\"age\":%.3f,\"stale\":%s,\"identity\":",
                ls->count ? "," : "", (unsigned)seg.key, seg.shmid, (unsigned long long)seg.size,
-               attached, h->driver_kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike",
+               attached, seg.driver_kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike",
                cshm_segment_tender_pid(h), (unsigned)cshm_state_epoch(state),
                has_map ? (unsigned long long)counts.generation : 0ull, age,
                has_map && (counts.flags & CSHM_MAP_STALE) ? "true" : "false");
@@ -239,7 +265,7 @@ static void list_one(int shmid, void *arg)
             snprintf(age_text, sizeof age_text, "never");
         printf("0x%08x %-8d %9llu %8u %-9s %7u %5u %10llu %8s  %s\n", (unsigned)seg.key, seg.shmid,
                (unsigned long long)seg.size, attached,
-               h->driver_kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike",
+               seg.driver_kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike",
                cshm_segment_tender_pid(h), (unsigned)cshm_state_epoch(state),
                has_map ? (unsigned long long)counts.generation : 0ull, age_text, identity);
     }

@@ -60,6 +60,7 @@ typedef struct cshm_options {
     double tend_interval;      /* seconds, default 1.0 */
     double takeover_timeout;   /* seconds, default 30 */
     double connect_timeout;    /* seconds, default 5: connect() and each socket operation budget */
+    double min_refresh_interval; /* seconds, default 0.05: refresh requests tend at most this often */
     uint32_t mode;             /* segment permissions, default 0600 */
     char cluster_name[64];     /* Aerospike: expected cluster name (part of the identity) */
 } cshm_options;
@@ -101,6 +102,17 @@ typedef struct cshm_node_info {
     uint32_t replica_partitions; /* partitions it holds as a replica */
 } cshm_node_info;
 
+/* Why a tender gave up the role (newest first in cshm_status_info). */
+typedef struct cshm_step_down_info {
+    pid_t pid;                 /* the tender that stepped down, as it saw itself */
+    uint32_t epoch;
+    double at;                 /* unix time */
+    uint32_t failures;         /* its failed tends in a row */
+    char reason[232];          /* its last tend error */
+} cshm_step_down_info;
+
+#define CSHM_STEP_DOWN_HISTORY_MAX 4
+
 typedef struct cshm_status_info {
     char role[16];             /* "tender", "follower" or "private" */
     pid_t pid;
@@ -121,10 +133,20 @@ typedef struct cshm_status_info {
     int nodes_truncated;       /* max_nodes reached: some nodes are not in the map */
     int namespaces_truncated;  /* max_namespaces reached */
     int replicas_truncated;    /* more replicas per partition than the map stores */
-    uint64_t tends;            /* tend attempts by all tenders of this segment */
+    uint64_t tends;            /* tends published by all tenders of this segment */
     uint64_t tend_failures;
+    uint64_t handoffs;         /* a tender closed or stepped down and another took over */
+    uint64_t dead_takeovers;   /* the tender died and another took over at once */
+    uint64_t hung_takeovers;   /* the tender was silent for takeover_timeout */
+    uint64_t step_downs;       /* tenders that gave the role up after failing */
+    uint32_t failures_in_row;  /* the current tender's failed tends in a row */
+    double tend_interval;      /* the segment's timing, which every process uses */
+    double takeover_timeout;
+    double min_refresh_interval;
     char driver[16];
     char last_error[256];      /* the tender's last tend error, "" if none */
+    uint32_t step_down_count;  /* entries used in step_down_history */
+    cshm_step_down_info step_down_history[CSHM_STEP_DOWN_HISTORY_MAX];
 } cshm_status_info;
 
 /* Log lines of the core (takeover, stale, limits).  Called from the client's
@@ -158,8 +180,18 @@ int cshm_nodes(cshm_client *client, cshm_node_info *nodes, size_t capacity, size
 
 int cshm_status(cshm_client *client, cshm_status_info *status, cshm_error *error);
 
-/* Ask the tender (this process or another) to tend now. */
+/* Ask the tender (this process or another) to tend now.  Requests from every
+ * process coalesce: one tend answers every request made before it started,
+ * and the tender tends at most once per min_refresh_interval. */
 int cshm_request_refresh(cshm_client *client, cshm_error *error);
+
+/* Ask for a refresh and wait until a map newer than the one published at
+ * the call is published (e.g. after a -MOVED reply), or timeout seconds
+ * pass.  While the tender's answers show the same map, it asks again (at
+ * most once per min_refresh_interval).  Returns 0 with *newer (may be NULL)
+ * 1 when a newer map is published, 0 when the timeout passed first; or an
+ * error (CSHM_ERR_CONFIG for a timeout outside 0..3600). */
+int cshm_refresh_wait(cshm_client *client, double timeout, int *newer, cshm_error *error);
 
 /* Pure functions. */
 uint32_t cshm_redis_slot(const void *key, size_t len);

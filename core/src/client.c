@@ -1,6 +1,6 @@
 /*
  * client.c - the public API: connect, close, route, partition, nodes, status,
- * request_refresh.
+ * request_refresh, refresh_wait.
  *
  * Invariants:
  *  - Read calls never block on the tender: they read the published slot under
@@ -11,6 +11,7 @@
  *    as a follower, because the owner lock records the parent's thread.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,18 +41,28 @@ uint64_t cshm_current_fork_generation(void)
     return __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE);
 }
 
-/* In a fork child: the parent's thread is not here and its sockets are not
- * ours to use.  Start over as a follower (or a fresh private tender). */
+/* In a fork child: the parent's thread is not here, and whatever it was
+ * doing at the instant of fork() may be half done in our copy of its state
+ * (a driver buffer in mid-realloc, a map in mid-copy).  So that state is
+ * left behind, never freed or reused: the child starts over with a fresh
+ * driver, fresh maps and a fresh robust list, as a follower.  The sockets
+ * were closed by net.c's fork handler already. */
 static int adopt_after_fork(cshm_client *c, cshm_error *error)
 {
     c->fork_generation = cshm_current_fork_generation();
     c->pid = getpid();
     c->thread_running = 0;
     c->role = CSHM_ROLE_FOLLOWER;
-    if (c->driver_state != NULL) {
-        c->config.driver->destroy(c->driver_state);
-        c->driver_state = NULL;
-    }
+    c->driver_state = NULL;
+    memset(&c->published, 0, sizeof c->published);
+    memset(&c->building, 0, sizeof c->building);
+    memset(&c->robust, 0, sizeof c->robust);
+    c->has_map = 0;
+    c->failures_in_row = 0;
+    c->step_downs_in_row = 0;
+    c->backoff_until = 0;
+    c->pending_handoffs = c->pending_dead = c->pending_hung = 0;
+    c->own_failure = 0;
     if (!c->shared) {
         /* Our private copy of the map still has the parent thread's locks:
          * nobody else can hold them here. */
@@ -73,57 +84,90 @@ static int ready_for_calls(cshm_client *c, cshm_error *error)
     return 0;
 }
 
-/* A map is ready when the current tender has published it and is still
- * alive (holds its owner lock): a map left by a tender that died, or by an
- * earlier tender, may be hours old.  A new tender republishes at once. */
+/* A map is ready when the current tender has published a real map (not just
+ * its failure) and is still alive (holds its owner lock): a map left by a
+ * tender that died, or by an earlier tender, may be hours old.  A new
+ * tender republishes at once. */
 static int map_ready(const cshm_client *c)
 {
     const cshm_seg_header *h = c->segment.header;
     int64_t published = cshm_snapshot_published_epoch(&c->segment);
     uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
     uint32_t lock = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
-    return published >= 0 && (uint64_t)published == cshm_state_epoch(state) &&
-           cshm_robust_owner_tid(&h->owner_locks[lock]) != 0;
+    if (published < 0 || (uint64_t)published != cshm_state_epoch(state) ||
+        cshm_robust_owner_tid(&h->owner_locks[lock]) == 0)
+        return 0;
+    cshm_map_counts counts;
+    return cshm_snapshot_read_counts(&c->segment, &counts, NULL, NULL) == 0 &&
+           !(counts.flags & CSHM_MAP_EMPTY);
 }
 
-static void read_last_error(const cshm_client *c, char *out, size_t cap)
+/* The last error a tender published ("" when none). */
+static void published_error(const cshm_client *c, char *out, size_t cap)
 {
-    char buf[CSHM_ERROR_TEXT];
-    cshm_shm_load_words(buf, c->segment.header->last_error, sizeof buf);
-    buf[sizeof buf - 1] = '\0';
-    snprintf(out, cap, "%s", buf);
+    cshm_map_counts counts;
+    cshm_tend_record record;
+    if (cshm_snapshot_read_counts(&c->segment, &counts, &record, NULL) == 0)
+        snprintf(out, cap, "%s", record.last_error);
+    else
+        snprintf(out, cap, "%s", "");
 }
 
+/* Wait for a map.  Fails at once when this process's own thread tended and
+ * got nothing (the cluster is unreachable from here); while another
+ * process's tender fails, it keeps waiting: that tender steps down after a
+ * few failures and this process may have better luck. */
 static int wait_for_map(cshm_client *c, cshm_error *error)
 {
     cshm_seg_header *h = c->segment.header;
     double timeout = c->config.options.connect_timeout;
     double deadline = cshm_mono_now() + timeout;
-    uint64_t failures_before = __atomic_load_n(&h->tend_failures, __ATOMIC_ACQUIRE);
     for (;;) {
-        uint32_t seq = __atomic_load_n(&h->publish_seq, __ATOMIC_ACQUIRE);
+        uint32_t seen = __atomic_load_n(cshm_state_futex(h), __ATOMIC_ACQUIRE);
         if (map_ready(c))
             return 0;
-        char last[CSHM_ERROR_TEXT];
-        if (cshm_snapshot_published_epoch(&c->segment) < 0 &&
-            __atomic_load_n(&h->tend_failures, __ATOMIC_ACQUIRE) != failures_before) {
-            read_last_error(c, last, sizeof last);
+        if (__atomic_load_n(&c->own_failure, __ATOMIC_ACQUIRE))
             return cshm_fail(error, CSHM_ERR_CLUSTER,
-                             "no node of %s answered: %s. Check the URL, and that the cluster is "
-                             "up and reachable from this host",
-                             c->config.identity, last);
-        }
+                             "no node of %s answered: %s. Check the URL, the credentials, and "
+                             "that the cluster is up and reachable from this host",
+                             c->config.identity, c->own_error);
         double remaining = deadline - cshm_mono_now();
         if (remaining <= 0) {
-            read_last_error(c, last, sizeof last);
+            char last[CSHM_ERROR_TEXT];
+            published_error(c, last, sizeof last);
             return cshm_fail(error, CSHM_ERR_TIMEOUT,
                              "no cluster map within connect_timeout=%g s (tender pid %u%s%s); "
                              "raise connect_timeout or check the cluster",
                              timeout, (unsigned)cshm_segment_tender_pid(h),
                              last[0] ? ", last error: " : "", last);
         }
-        cshm_futex_wait(&h->publish_seq, seq, remaining);
+        /* Woken by every publish and every change of tender; bounded, as
+         * our own thread's failure is not a shared word. */
+        cshm_futex_wait(cshm_state_futex(h), seen, remaining < 0.05 ? remaining : 0.05);
     }
+}
+
+/* Every process of a segment uses its creator's timing, so one
+ * misconfigured process can neither take over healthy tenders too early nor
+ * make the tender poll the cluster harder.  A difference is worth a line. */
+static void adopt_segment_timing(cshm_client *c)
+{
+    cshm_options *o = &c->config.options;
+    const cshm_segment *seg = &c->segment;
+    if (c->shared && (o->tend_interval != seg->tend_interval ||
+                      o->takeover_timeout != seg->takeover_timeout ||
+                      o->min_refresh_interval != seg->min_refresh_interval))
+        cshm_log(CSHM_LOG_WARNING,
+                 "segment 0x%08x was created with tend_interval=%g s, takeover_timeout=%g s, "
+                 "min_refresh_interval=%g s; this process asked for %g s, %g s, %g s and uses "
+                 "the segment's values (every process of a segment uses its creator's timing; "
+                 "use a new key to change it)",
+                 (unsigned)seg->key, seg->tend_interval, seg->takeover_timeout,
+                 seg->min_refresh_interval, o->tend_interval, o->takeover_timeout,
+                 o->min_refresh_interval);
+    o->tend_interval = seg->tend_interval;
+    o->takeover_timeout = seg->takeover_timeout;
+    o->min_refresh_interval = seg->min_refresh_interval;
 }
 
 int cshm_connect(const char *url, const cshm_options *options, cshm_client **out,
@@ -145,6 +189,7 @@ int cshm_connect(const char *url, const cshm_options *options, cshm_client **out
                        : cshm_segment_private(&c->config, &c->segment, error);
     }
     if (rc == 0) {
+        adopt_segment_timing(c);
         c->fork_generation = cshm_current_fork_generation();
         c->pid = getpid();
         rc = cshm_thread_start(c, error);
@@ -163,17 +208,19 @@ void cshm_close(cshm_client *c)
 {
     if (c == NULL)
         return;
-    /* In a fork child the thread handle is the parent's: nothing to join. */
-    if (c->fork_generation == cshm_current_fork_generation())
+    /* In a fork child the thread handle is the parent's: nothing to join,
+     * and the thread's state is left behind (see adopt_after_fork). */
+    if (c->fork_generation == cshm_current_fork_generation()) {
         cshm_thread_stop(c);
-    if (c->driver_state != NULL)
-        c->config.driver->destroy(c->driver_state);
-    cshm_map_free(&c->published);
-    cshm_map_free(&c->building);
+        if (c->driver_state != NULL)
+            c->config.driver->destroy(c->driver_state);
+        cshm_map_free(&c->published);
+        cshm_map_free(&c->building);
+    }
     cshm_map_free(&c->view);
     cshm_segment_close(&c->segment);
     /* The password lives in the config: do not leave it in freed memory. */
-    memset(&c->config, 0, sizeof c->config);
+    explicit_bzero(&c->config, sizeof c->config);
     free(c);
 }
 
@@ -219,7 +266,7 @@ int cshm_nodes(cshm_client *c, cshm_node_info *nodes, size_t capacity, size_t *c
     /* Only callers of nodes() pay for a private copy of the map. */
     if (c->view.payload == NULL && cshm_map_init(&c->view, &c->segment.shape) != 0)
         return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
-    rc = cshm_snapshot_read(&c->segment, &c->view, NULL, error);
+    rc = cshm_snapshot_read(&c->segment, &c->view, NULL, NULL, error);
     if (rc > 0) {
         *count = 0;
         return 0;
@@ -254,6 +301,20 @@ int cshm_nodes(cshm_client *c, cshm_node_info *nodes, size_t capacity, size_t *c
     return 0;
 }
 
+static void copy_step_downs(cshm_status_info *s, const cshm_tend_record *r)
+{
+    s->step_down_count = r->step_down_count;
+    for (uint32_t i = 0; i < r->step_down_count && i < CSHM_STEP_DOWN_HISTORY; i++) {
+        const cshm_step_down *d = &r->step_down_history[i];
+        cshm_step_down_info *out = &s->step_down_history[i];
+        out->pid = (pid_t)d->pid;
+        out->epoch = d->epoch;
+        out->at = (double)d->at_ms / 1000.0;
+        out->failures = d->failures;
+        snprintf(out->reason, sizeof out->reason, "%s", d->reason);
+    }
+}
+
 int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
 {
     int rc = ready_for_calls(c, error);
@@ -271,28 +332,37 @@ int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
     s->shmid = c->segment.shmid;
     s->segment_size = c->segment.size;
     s->attached = cshm_segment_attached(&c->segment);
-    s->tends = __atomic_load_n(&h->tends, __ATOMIC_RELAXED);
-    s->tend_failures = __atomic_load_n(&h->tend_failures, __ATOMIC_RELAXED);
+    s->tend_interval = c->segment.tend_interval;
+    s->takeover_timeout = c->segment.takeover_timeout;
+    s->min_refresh_interval = c->segment.min_refresh_interval;
     snprintf(s->driver, sizeof s->driver, "%s", c->config.driver->name);
-    read_last_error(c, s->last_error, sizeof s->last_error);
 
-    cshm_map_counts counts_copy;
-    rc = cshm_snapshot_read_counts(&c->segment, &counts_copy, error);
+    cshm_map_counts counts;
+    cshm_tend_record record;
+    rc = cshm_snapshot_read_counts(&c->segment, &counts, &record, error);
     if (rc < 0)
         return rc;
     if (rc == 0) {
-        const cshm_map_counts *counts = &counts_copy;
-        s->generation = counts->generation;
-        s->tended_at = (double)counts->tended_at_ms / 1000.0;
-        s->age = counts->tended_at_ms ? (double)cshm_wall_ms() / 1000.0 - s->tended_at : 0;
-        s->stale = (counts->flags & CSHM_MAP_STALE) != 0;
-        s->nodes = counts->node_count;
-        s->namespaces = counts->ns_count;
-        s->nodes_seen = counts->nodes_seen;
-        s->namespaces_seen = counts->ns_seen;
-        s->nodes_truncated = (counts->flags & CSHM_MAP_NODES_TRUNCATED) != 0;
-        s->namespaces_truncated = (counts->flags & CSHM_MAP_NAMESPACES_TRUNCATED) != 0;
-        s->replicas_truncated = (counts->flags & CSHM_MAP_REPLICAS_TRUNCATED) != 0;
+        s->generation = counts.generation;
+        s->tended_at = (double)counts.tended_at_ms / 1000.0;
+        s->age = counts.tended_at_ms ? (double)cshm_wall_ms() / 1000.0 - s->tended_at : 0;
+        s->stale = (counts.flags & CSHM_MAP_STALE) != 0;
+        s->nodes = counts.node_count;
+        s->namespaces = counts.ns_count;
+        s->nodes_seen = counts.nodes_seen;
+        s->namespaces_seen = counts.ns_seen;
+        s->nodes_truncated = (counts.flags & CSHM_MAP_NODES_TRUNCATED) != 0;
+        s->namespaces_truncated = (counts.flags & CSHM_MAP_NAMESPACES_TRUNCATED) != 0;
+        s->replicas_truncated = (counts.flags & CSHM_MAP_REPLICAS_TRUNCATED) != 0;
+        s->tends = record.tends;
+        s->tend_failures = record.tend_failures;
+        s->handoffs = record.handoffs;
+        s->dead_takeovers = record.dead_takeovers;
+        s->hung_takeovers = record.hung_takeovers;
+        s->step_downs = record.step_downs;
+        s->failures_in_row = record.failures_in_row;
+        snprintf(s->last_error, sizeof s->last_error, "%s", record.last_error);
+        copy_step_downs(s, &record);
     }
     return 0;
 }
@@ -306,4 +376,56 @@ int cshm_request_refresh(cshm_client *c, cshm_error *error)
     __atomic_add_fetch(&h->refresh_seq, 1, __ATOMIC_RELEASE);
     cshm_futex_wake_all(&h->refresh_seq);
     return 0;
+}
+
+/* (int32_t)(a - b) >= 0: a is b or later, across the wrap of the counter. */
+static int sequence_reached(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) >= 0;
+}
+
+int cshm_refresh_wait(cshm_client *c, double timeout, int *newer, cshm_error *error)
+{
+    if (newer != NULL)
+        *newer = 0;
+    int rc = ready_for_calls(c, error);
+    if (rc != 0)
+        return rc;
+    if (!(timeout >= 0 && timeout <= 3600))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "refresh: bad timeout %g s; use 0 to 3600 seconds", timeout);
+    cshm_seg_header *h = c->segment.header;
+    cshm_map_counts counts;
+    cshm_tend_record record;
+    uint64_t start_generation = 0;
+    int had_map = cshm_snapshot_read_counts(&c->segment, &counts, NULL, NULL) == 0 &&
+                  !(counts.flags & CSHM_MAP_EMPTY);
+    if (had_map)
+        start_generation = counts.generation;
+
+    double deadline = cshm_mono_now() + timeout;
+    for (;;) {
+        /* Ask; the tender coalesces every request made before its next tend
+         * starts, and tends at most once per min_refresh_interval. */
+        uint32_t ticket = __atomic_add_fetch(&h->refresh_seq, 1, __ATOMIC_ACQ_REL);
+        cshm_futex_wake_all(&h->refresh_seq);
+        for (;;) {
+            uint32_t seen = __atomic_load_n(cshm_state_futex(h), __ATOMIC_ACQUIRE);
+            int read = cshm_snapshot_read_counts(&c->segment, &counts, &record, NULL) == 0;
+            if (read && !(counts.flags & CSHM_MAP_EMPTY) &&
+                (!had_map || counts.generation > start_generation)) {
+                if (newer != NULL)
+                    *newer = 1;
+                return 0;
+            }
+            double remaining = deadline - cshm_mono_now();
+            if (remaining <= 0)
+                return 0;
+            /* Answered by a tend that found the same map: the cluster may
+             * not have settled yet (a failover in progress), so ask again. */
+            if (read && sequence_reached(record.refresh_answered, ticket))
+                break;
+            cshm_futex_wait(cshm_state_futex(h), seen, remaining < 0.05 ? remaining : 0.05);
+        }
+    }
 }

@@ -3,10 +3,14 @@
  * the background thread (tender.c).
  *
  * Ownership of fields:
- *  - config, segment, driver: set by cshm_connect, read-only afterwards.
- *  - driver_state, published, building, robust: the background thread's only.
+ *  - config, segment, driver: set by cshm_connect, read-only afterwards.  The
+ *    timing options in config are the segment's (its creator's), adopted at
+ *    connect.
+ *  - driver_state, published, building, record, robust and the health fields:
+ *    the background thread's only.
  *  - view: the API caller's scratch map (status, nodes).
- *  - stop, role: atomics shared by both.
+ *  - stop, role, own_failure: atomics shared by both; stop is also a private
+ *    futex the thread sleeps on when it has no shared word to sleep on.
  *  - fork_generation, pid, thread_running: the API caller's; compared with
  *    the process-wide fork generation to notice that we are in a fork child,
  *    where the background thread does not exist.
@@ -31,7 +35,7 @@ struct cshm_client {
 
     pthread_t thread;
     int thread_running;
-    int stop;                          /* atomic */
+    uint32_t stop;                     /* atomic; futex */
     int role;                          /* atomic */
     uint64_t fork_generation;
     pid_t pid;
@@ -41,11 +45,23 @@ struct cshm_client {
     void *driver_state;
     cshm_map published;                /* last map this process published or adopted; */
     cshm_map building;                 /* both allocated when it first becomes tender */
-    int has_map;
+    cshm_tend_record record;           /* what the next publish reports */
+    int has_map;                       /* published holds a real map (not EMPTY) */
     uint32_t epoch;                    /* our epoch while tender */
-    uint32_t refresh_seen;
+    uint32_t refresh_seen;             /* refresh_seq when the last tend started */
     int was_stale;
     uint32_t reported_flags;
+    /* health (docs/design.md, "Election with health") */
+    uint32_t failures_in_row;          /* failed tends of this session in a row */
+    double last_success;               /* monotonic: last good tend, or the session's start */
+    uint32_t step_downs_in_row;        /* sessions this process ended by stepping down */
+    double backoff_until;              /* monotonic: do not compete before */
+    uint64_t stepped_down_at_ms;       /* wall ms of the last step-down */
+    uint64_t pending_handoffs, pending_dead, pending_hung;  /* counted at our first publish */
+
+    /* this process's own first failure, for connect() (atomic flag, then text) */
+    int own_failure;
+    char own_error[CSHM_ERROR_TEXT];
 
     /* API caller state */
     cshm_map view;                     /* allocated at the first nodes() */

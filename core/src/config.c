@@ -28,18 +28,80 @@ void cshm_options_init(cshm_options *options)
     options->tend_interval = 1.0;
     options->takeover_timeout = 30.0;
     options->connect_timeout = 5.0;
+    options->min_refresh_interval = 0.05;
     options->mode = 0600;
 }
 
-uint32_t cshm_fnv1a32(const void *data, size_t len)
+double cshm_op_timeout_for(double connect_timeout)
+{
+    return connect_timeout < CSHM_OP_TIMEOUT_MAX ? connect_timeout : CSHM_OP_TIMEOUT_MAX;
+}
+
+int cshm_validate_timing(double tend_interval, double takeover_timeout,
+                         double min_refresh_interval, double op_timeout, cshm_error *error)
+{
+    if (!(tend_interval >= 0.01 && tend_interval <= 3600))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option tend_interval: %g s; use 0.01 to 3600 seconds",
+                         tend_interval);
+    if (!(takeover_timeout >= 0.05 && takeover_timeout <= 86400))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option takeover_timeout: %g s; use 0.05 to 86400 seconds",
+                         takeover_timeout);
+    if (!(takeover_timeout > tend_interval))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option takeover_timeout: %g s must be longer than tend_interval "
+                         "(%g s), or a healthy tender would be taken over between two tends",
+                         takeover_timeout, tend_interval);
+    if (!(op_timeout >= 0.005 && op_timeout <= CSHM_OP_TIMEOUT_MAX))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad network step %g s; it is min(connect_timeout, %g s)", op_timeout,
+                         CSHM_OP_TIMEOUT_MAX);
+    /* A tender beats its heartbeat between network operations, each bounded
+     * by op_timeout: a threshold below two of them lets a follower take over
+     * a healthy tender that waits on one slow node. */
+    if (!(takeover_timeout >= 2 * op_timeout))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option takeover_timeout: %g s is shorter than two network "
+                         "operations of the tender (each up to min(connect_timeout, %g s) = "
+                         "%g s), so a healthy tender waiting on one slow node would be taken "
+                         "over; use takeover_timeout >= %g s, or a smaller connect_timeout",
+                         takeover_timeout, CSHM_OP_TIMEOUT_MAX, op_timeout, 2 * op_timeout);
+    if (!(min_refresh_interval >= 0.001 && min_refresh_interval <= 60))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option min_refresh_interval: %g s; use 0.001 to 60 seconds (the "
+                         "tender tends at most once per this interval on refresh requests)",
+                         min_refresh_interval);
+    return 0;
+}
+
+static uint32_t fnv1a32_continue(uint32_t hash, const void *data, size_t len)
 {
     const unsigned char *p = data;
-    uint32_t hash = 2166136261u;
     for (size_t i = 0; i < len; i++) {
         hash ^= p[i];
         hash *= 16777619u;
     }
     return hash;
+}
+
+uint32_t cshm_fnv1a32(const void *data, size_t len)
+{
+    return fnv1a32_continue(2166136261u, data, len);
+}
+
+uint32_t cshm_config_key(const cshm_config *c, unsigned i)
+{
+    if (i == 0 || c->options.has_key)
+        return c->key;
+    /* Alternate i hashes the identity followed by "#i": a different key per
+     * alternate, in the same documented range, and nothing about the
+     * credentials themselves (keys are visible to every user in ipcs). */
+    char suffix[16];
+    int n = snprintf(suffix, sizeof suffix, "#%u", i);
+    uint32_t hash = fnv1a32_continue(cshm_fnv1a32(c->identity, strlen(c->identity)), suffix,
+                                     (size_t)n);
+    return CSHM_KEY_BASE | (hash & CSHM_KEY_MASK);
 }
 
 static int hex_value(int c)
@@ -184,23 +246,13 @@ static int validate_options(const cshm_options *o, cshm_driver_kind kind, cshm_e
     if (kind == CSHM_DRIVER_REDIS && (o->max_namespaces < 1 || o->max_namespaces > 32))
         return cshm_fail(error, CSHM_ERR_CONFIG, "bad option max_namespaces: %u; use 1 to 32",
                          (unsigned)o->max_namespaces);
-    if (!(o->tend_interval >= 0.01 && o->tend_interval <= 3600))
-        return cshm_fail(error, CSHM_ERR_CONFIG,
-                         "bad option tend_interval: %g s; use 0.01 to 3600 seconds",
-                         o->tend_interval);
-    if (!(o->takeover_timeout >= 0.05 && o->takeover_timeout <= 86400))
-        return cshm_fail(error, CSHM_ERR_CONFIG,
-                         "bad option takeover_timeout: %g s; use 0.05 to 86400 seconds",
-                         o->takeover_timeout);
-    if (!(o->takeover_timeout > o->tend_interval))
-        return cshm_fail(error, CSHM_ERR_CONFIG,
-                         "bad option takeover_timeout: %g s must be longer than tend_interval "
-                         "(%g s), or a healthy tender would be taken over between two tends",
-                         o->takeover_timeout, o->tend_interval);
     if (!(o->connect_timeout >= 0.01 && o->connect_timeout <= 600))
         return cshm_fail(error, CSHM_ERR_CONFIG,
                          "bad option connect_timeout: %g s; use 0.01 to 600 seconds",
                          o->connect_timeout);
+    if (cshm_validate_timing(o->tend_interval, o->takeover_timeout, o->min_refresh_interval,
+                             cshm_op_timeout_for(o->connect_timeout), error) != 0)
+        return CSHM_ERR_CONFIG;
     if (o->mode > 0777 || (o->mode & 0600) != 0600)
         return cshm_fail(error, CSHM_ERR_CONFIG,
                          "bad option mode: 0%o; use permission bits up to 0777 that include 0600 "

@@ -48,6 +48,22 @@ typedef struct cshm_config {
 int cshm_config_parse(const char *url, const cshm_options *options, cshm_config *out,
                       cshm_error *error);
 
+/* The longest a tender waits on one network operation: min(connect_timeout,
+ * this).  Followers' takeover threshold must exceed two of them. */
+#define CSHM_OP_TIMEOUT_MAX 1.0
+double cshm_op_timeout_for(double connect_timeout);
+
+/* The one validator of the timing rules, for options and for the values a
+ * segment's creator stored (seconds). */
+int cshm_validate_timing(double tend_interval, double takeover_timeout,
+                         double min_refresh_interval, double op_timeout, cshm_error *error);
+
+/* The i-th key a derived-key configuration may use (0: the documented
+ * default key; 1..CSHM_KEY_ALTERNATES-1: where the same cluster tended with
+ * other credentials lives).  With an explicit key there is only i = 0. */
+#define CSHM_KEY_ALTERNATES 8
+uint32_t cshm_config_key(const cshm_config *config, unsigned i);
+
 /* FNV-1a, 32 bits: the documented hash behind default keys. */
 uint32_t cshm_fnv1a32(const void *data, size_t len);
 

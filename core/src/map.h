@@ -33,6 +33,7 @@
 #define CSHM_MAP_NODES_TRUNCATED 0x2u      /* more nodes than max_nodes */
 #define CSHM_MAP_NAMESPACES_TRUNCATED 0x4u /* more namespaces than max_namespaces */
 #define CSHM_MAP_REPLICAS_TRUNCATED 0x8u   /* more replicas than columns - 1 */
+#define CSHM_MAP_EMPTY 0x10u               /* no tend has succeeded yet: nothing to route */
 
 typedef struct cshm_map_shape {
     uint32_t partitions;      /* 16384 Redis, 4096 Aerospike */

@@ -13,29 +13,41 @@
  *    it) possibly with FUTEX_WAITERS, or FUTEX_OWNER_DIED set by the kernel
  *    when the owner thread exited while holding it.  A word whose TID field is
  *    0 is free to take, whatever its other bits.
- *  - Only the owner writes `node`; it holds a pointer valid in the owner's
- *    address space only, and no other process interprets it.
+ *  - Only the word lives in shared memory.  The links of the owner's robust
+ *    list live in a process-private *shadow* of the lock area: the entry of
+ *    the lock whose word is at area + k is at shadow + k, and the list head's
+ *    futex_offset is (area - shadow), so the kernel finds each word from its
+ *    private entry.  Nothing another process writes can make this thread or
+ *    the kernel follow a link that is not one of this thread's own locks.
+ *  - An owner takes only locks inside the area it registered; every lock is
+ *    8-byte aligned, so entries (one pointer each) never overlap.
  *  - A thread that takes these locks must call cshm_robust_thread_init()
  *    first, and must not use glibc robust mutexes: the thread's robust list
- *    head is ours.  Only clustershm's background thread takes them.
+ *    head is ours.  Only clustershm's background thread takes them, and it
+ *    never runs user code (log handlers run on another thread, see log.h).
  */
 #ifndef CSHM_ROBUST_LOCK_H
 #define CSHM_ROBUST_LOCK_H
 
 #include <linux/futex.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 typedef struct cshm_robust_lock {
-    struct robust_list node;      /* link in the owner's robust list */
     uint32_t word;                /* futex word, accessed atomically */
     uint32_t reserved;
 } cshm_robust_lock;
 
-/* Per-thread robust list (process-private memory, lives as long as the thread). */
+/* Per-thread robust list (process-private memory, lives as long as the
+ * thread; the shadow is freed by cshm_robust_owner_free after the thread
+ * has exited). */
 typedef struct cshm_robust_owner {
     struct robust_list_head head;
     pid_t tid;
+    const unsigned char *area;    /* shared memory holding the lock words */
+    size_t area_size;
+    struct robust_list *shadow;   /* area_size bytes of private links */
 } cshm_robust_owner;
 
 enum {
@@ -44,8 +56,13 @@ enum {
     CSHM_LOCK_BUSY = 2,
 };
 
-/* Set up and register the calling thread's robust list.  Returns 0 or -errno. */
-int cshm_robust_thread_init(cshm_robust_owner *owner);
+/* Set up the calling thread's robust list for the locks inside
+ * [area, area + area_size) and register it with the kernel.  Returns 0 or
+ * -errno (-ENOMEM when the shadow cannot be allocated). */
+int cshm_robust_thread_init(cshm_robust_owner *owner, const void *area, size_t area_size);
+/* Free the shadow; only once the owning thread has exited (the kernel reads
+ * the list at thread exit). */
+void cshm_robust_owner_free(cshm_robust_owner *owner);
 
 /* Called in a freshly initialised segment only. */
 void cshm_robust_lock_init(cshm_robust_lock *lock);

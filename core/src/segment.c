@@ -19,15 +19,25 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "credentials.h"
 #include "driver.h"
 #include "error.h"
+#include "sha256.h"
+#include "snapshot.h"
 
 _Static_assert(sizeof(cshm_seg_header) <= CSHM_HEADER_SIZE, "header must fit its page");
 _Static_assert(sizeof(cshm_slot_head) % 64 == 0, "slot head keeps the payload aligned");
+_Static_assert(sizeof(cshm_tend_record) % 64 == 0, "the record keeps the payload aligned");
+_Static_assert(sizeof(cshm_seg_header) % 8 == 0, "the header is copied as words");
 
 static uint64_t round_up(uint64_t n, uint64_t to)
 {
     return (n + to - 1) / to * to;
+}
+
+static uint64_t slot_stride_of(uint64_t payload_size)
+{
+    return round_up(sizeof(cshm_slot_head) + sizeof(cshm_tend_record) + payload_size, 64);
 }
 
 static int compute_geometry(const cshm_config *config, cshm_segment *seg, cshm_error *error)
@@ -39,14 +49,23 @@ static int compute_geometry(const cshm_config *config, cshm_segment *seg, cshm_e
                          "bad options: max_nodes=%u, max_namespaces=%u give a map layout out of "
                          "range",
                          (unsigned)seg->shape.max_nodes, (unsigned)seg->shape.max_namespaces);
-    seg->slot_stride = round_up(sizeof(cshm_slot_head) + seg->layout.size, 64);
+    seg->slot_stride = slot_stride_of(seg->layout.size);
     seg->size = CSHM_HEADER_SIZE + (uint64_t)CSHM_SLOTS * seg->slot_stride;
     return 0;
 }
 
-static void fill_header(cshm_segment *seg, const cshm_config *config)
+static uint64_t micros(double seconds)
 {
-    cshm_seg_header *h = seg->header;
+    return (uint64_t)(seconds * 1e6 + 0.5);
+}
+
+/* Fill a header we created (or finish one whose creator died while filling
+ * it).  The fingerprint is computed only for a shared segment: a private map
+ * is never shared with anybody.  Returns 0, or -1 when the kernel's random
+ * source failed (the header stays BUSY and the caller removes it). */
+static int fill_header(cshm_seg_header *h, const cshm_segment *seg, const cshm_config *config,
+                       int shared)
+{
     /* Claim the prefix before anything else, so an attacher that sees it
      * knows a clustershm creator is at work and waits. */
     __atomic_store_n(&h->prefix.init_state, CSHM_INIT_BUSY, __ATOMIC_RELEASE);
@@ -62,6 +81,7 @@ static void fill_header(cshm_segment *seg, const cshm_config *config)
     h->owner_lock_count = CSHM_OWNER_LOCKS;
     h->lock_size = (uint32_t)sizeof(cshm_robust_lock);
     h->node_entry_size = (uint32_t)sizeof(cshm_map_node);
+    h->record_size = (uint32_t)sizeof(cshm_tend_record);
     h->payload_size = seg->layout.size;
     h->slot_stride = seg->slot_stride;
     h->slots_offset = CSHM_HEADER_SIZE;
@@ -71,19 +91,43 @@ static void fill_header(cshm_segment *seg, const cshm_config *config)
     h->created_at_ms = cshm_wall_ms();
     h->mode = config->options.mode;
     h->identity_len = (uint32_t)strlen(config->identity);
-    memcpy(h->identity, config->identity, h->identity_len + 1);
+    memset(h->identity, 0, sizeof h->identity);
+    memcpy(h->identity, config->identity, h->identity_len);
+    h->credentials_kind = CSHM_CREDENTIALS_NONE;
+    h->credentials_iterations = 0;
+    memset(h->credentials_salt, 0, sizeof h->credentials_salt);
+    memset(h->credentials_fingerprint, 0, sizeof h->credentials_fingerprint);
+    if (shared && cshm_credentials_present(config)) {
+        if (cshm_random_bytes(h->credentials_salt, sizeof h->credentials_salt) != 0)
+            return -1;
+        h->credentials_kind = CSHM_CREDENTIALS_PBKDF2_SHA256;
+        h->credentials_iterations = CSHM_CREDENTIALS_ITERATIONS;
+        cshm_credentials_fingerprint(config, h->credentials_salt, sizeof h->credentials_salt,
+                                     h->credentials_iterations, h->credentials_fingerprint);
+    }
+
+    h->tend_interval_us = micros(config->options.tend_interval);
+    h->takeover_timeout_us = micros(config->options.takeover_timeout);
+    h->min_refresh_interval_us = micros(config->options.min_refresh_interval);
+    h->op_timeout_us = micros(cshm_op_timeout_for(config->options.connect_timeout));
 
     h->state = cshm_state_make(0, 0, 0);
     h->heartbeat = 0;
+    h->tender = 0;
+    h->refresh_seq = 0;
     for (uint32_t i = 0; i < CSHM_OWNER_LOCKS; i++)
         cshm_robust_lock_init(&h->owner_locks[i]);
     for (uint32_t i = 0; i < CSHM_SLOTS; i++) {
         cshm_robust_lock_init(&h->slot_locks[i]);
         h->slot_writer_epoch[i] = 0;
-        cshm_segment_slot(seg, i)->seq = 0;
+        cshm_slot_head *head = (cshm_slot_head *)(void *)((unsigned char *)h + CSHM_HEADER_SIZE +
+                                                          (uint64_t)i * seg->slot_stride);
+        head->seq = 0;
+        head->epoch = 0;
     }
     memcpy(h->prefix.magic, CSHM_MAGIC, 8);
     __atomic_store_n(&h->prefix.init_state, CSHM_INIT_READY, __ATOMIC_RELEASE);
+    return 0;
 }
 
 static void describe(char *out, size_t cap, uint32_t key, int shmid, const struct shmid_ds *ds)
@@ -116,31 +160,59 @@ static int check_prefix(const cshm_seg_prefix *p, const char *what, cshm_error *
     return 0;
 }
 
-/* Internal consistency of a header, needed before trusting any offset. */
-static int check_geometry(const cshm_seg_header *h, uint64_t real_size, const char *what,
-                          cshm_segment *seg, cshm_error *error)
+/* Internal consistency of a header copy, needed before trusting any offset,
+ * and the copy's write-once fields into seg. */
+static int adopt_copy(const cshm_seg_header *h, uint64_t real_size, const char *what,
+                      cshm_segment *seg, cshm_error *error)
 {
     cshm_map_layout layout;
     if (h->pointer_size != sizeof(void *) || h->lock_size != sizeof(cshm_robust_lock) ||
-        h->node_entry_size != sizeof(cshm_map_node) || h->slot_count != CSHM_SLOTS ||
+        h->node_entry_size != sizeof(cshm_map_node) ||
+        h->record_size != sizeof(cshm_tend_record) || h->slot_count != CSHM_SLOTS ||
         h->owner_lock_count != CSHM_OWNER_LOCKS || h->slots_offset != CSHM_HEADER_SIZE)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
                          "%s was built for another architecture or build of clustershm "
-                         "(pointer %u, lock %u, node %u bytes); use another key",
+                         "(pointer %u, lock %u, node %u, record %u bytes); use another key",
                          what, (unsigned)h->pointer_size, (unsigned)h->lock_size,
-                         (unsigned)h->node_entry_size);
+                         (unsigned)h->node_entry_size, (unsigned)h->record_size);
     if (cshm_map_layout_of(&h->shape, &layout) != 0 || layout.size != h->payload_size ||
-        h->slot_stride != round_up(sizeof(cshm_slot_head) + layout.size, 64) ||
+        h->slot_stride != slot_stride_of(layout.size) ||
         h->prefix.total_size != CSHM_HEADER_SIZE + (uint64_t)CSHM_SLOTS * h->slot_stride ||
-        h->prefix.total_size > real_size || h->identity_len >= CSHM_IDENTITY_MAX)
+        h->prefix.total_size > real_size || h->identity_len >= CSHM_IDENTITY_MAX ||
+        (h->driver_kind != CSHM_DRIVER_REDIS && h->driver_kind != CSHM_DRIVER_AEROSPIKE) ||
+        h->credentials_kind > CSHM_CREDENTIALS_PBKDF2_SHA256 ||
+        (h->credentials_kind == CSHM_CREDENTIALS_PBKDF2_SHA256 &&
+         (h->credentials_iterations < 1 ||
+          h->credentials_iterations > CSHM_CREDENTIALS_ITERATIONS_MAX)))
         return cshm_fail(error, CSHM_ERR_SEGMENT,
                          "%s is corrupt: its layout fields disagree with each other or with its "
                          "size; remove it with `clustershm rm` once its processes are gone",
                          what);
+    cshm_error timing;
+    if (cshm_validate_timing((double)h->tend_interval_us / 1e6,
+                             (double)h->takeover_timeout_us / 1e6,
+                             (double)h->min_refresh_interval_us / 1e6,
+                             (double)h->op_timeout_us / 1e6, &timing) != 0)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "%s is corrupt: the timing its creator stored is invalid (%s); remove "
+                         "it with `clustershm rm` once its processes are gone",
+                         what, timing.message);
     seg->shape = h->shape;
     seg->layout = layout;
     seg->slot_stride = h->slot_stride;
     seg->size = h->prefix.total_size;
+    seg->driver_kind = h->driver_kind;
+    seg->creator_uid = h->creator_uid;
+    seg->creator_pid = h->creator_pid;
+    seg->mode = h->mode;
+    seg->created_at_ms = h->created_at_ms;
+    memcpy(seg->identity, h->identity, h->identity_len);
+    seg->identity[h->identity_len] = '\0';
+    seg->credentials_kind = h->credentials_kind;
+    seg->tend_interval = (double)h->tend_interval_us / 1e6;
+    seg->takeover_timeout = (double)h->takeover_timeout_us / 1e6;
+    seg->min_refresh_interval = (double)h->min_refresh_interval_us / 1e6;
+    seg->op_timeout = (double)h->op_timeout_us / 1e6;
     return 0;
 }
 
@@ -149,26 +221,40 @@ static const char *driver_name(uint32_t kind)
     return kind == CSHM_DRIVER_REDIS ? "redis" : kind == CSHM_DRIVER_AEROSPIKE ? "aerospike" : "?";
 }
 
-/* Our configuration against a valid header. */
-static int check_matches(const cshm_seg_header *h, const cshm_config *config,
-                         const cshm_segment *want, const char *what, cshm_error *error)
+/* Our configuration against a validated copy. */
+static int check_matches(const cshm_segment *seg, const cshm_config *config,
+                         const cshm_map_shape *want, const char *what, cshm_error *error)
 {
-    if (h->identity_len != strlen(config->identity) ||
-        memcmp(h->identity, config->identity, h->identity_len) != 0)
+    if (strcmp(seg->identity, config->identity) != 0)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
-                         "%s serves cluster '%.*s', but this client is configured for '%s'; give "
+                         "%s serves cluster '%s', but this client is configured for '%s'; give "
                          "each cluster its own key (or leave key unset to derive one per cluster)",
-                         what, (int)h->identity_len, h->identity, config->identity);
-    if (memcmp(&h->shape, &want->shape, sizeof h->shape) != 0 ||
-        h->driver_kind != (uint32_t)config->kind)
+                         what, seg->identity, config->identity);
+    if (memcmp(&seg->shape, want, sizeof *want) != 0 ||
+        seg->driver_kind != (uint32_t)config->kind)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
                          "%s was created for %s with max_nodes=%u, max_namespaces=%u; this client "
                          "asks for %s with max_nodes=%u, max_namespaces=%u: use the same options "
                          "in every process, or a new key for the new ones",
-                         what, driver_name(h->driver_kind), (unsigned)h->shape.max_nodes,
-                         (unsigned)h->shape.max_namespaces, driver_name((uint32_t)config->kind),
-                         (unsigned)want->shape.max_nodes, (unsigned)want->shape.max_namespaces);
+                         what, driver_name(seg->driver_kind), (unsigned)seg->shape.max_nodes,
+                         (unsigned)seg->shape.max_namespaces, driver_name((uint32_t)config->kind),
+                         (unsigned)want->max_nodes, (unsigned)want->max_namespaces);
     return 0;
+}
+
+/* 1 when the copy's credential fingerprint is the one of our credentials. */
+static int same_credentials(const cshm_seg_header *h, const cshm_config *config)
+{
+    if (h->credentials_kind == CSHM_CREDENTIALS_NONE)
+        return !cshm_credentials_present(config);
+    if (!cshm_credentials_present(config))
+        return 0;
+    unsigned char mine[CSHM_FINGERPRINT_SIZE];
+    cshm_credentials_fingerprint(config, h->credentials_salt, sizeof h->credentials_salt,
+                                 h->credentials_iterations, mine);
+    int same = cshm_bytes_equal(mine, h->credentials_fingerprint, sizeof mine);
+    explicit_bzero(mine, sizeof mine);
+    return same;
 }
 
 /* Permissions: refuse a segment we would trust more than our options allow. */
@@ -227,23 +313,61 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Attach to an existing segment and validate it against our configuration.
- * Returns 0, a cshm_code, or 1 when the segment vanished (caller retries). */
-static int attach_existing(const cshm_config *config, cshm_segment *seg, cshm_error *error)
+/* What one attempt at one key found, besides 0 (attached) and errors. */
+enum {
+    OPEN_ABSENT = 1,              /* no segment at the key */
+    OPEN_VANISHED = 2,            /* it disappeared (or we removed it): look again */
+    OPEN_OTHER_CREDENTIALS = 3,   /* ours, but tended with other credentials */
+};
+
+/* How open_at may treat a key. */
+enum {
+    MAY_CREATE = 1,               /* create the segment if there is none */
+    MAY_RECLAIM = 2,              /* remove one of other credentials that nobody uses */
+};
+
+/* Copy the header once, then validate the copy: a same-uid process may
+ * rewrite the shared header at any instant, so nothing is read from it twice. */
+static int validate_attached(const cshm_config *config, void *base, uint64_t real_size,
+                             const char *what, cshm_segment *seg, cshm_error *error,
+                             int *other_credentials)
 {
-    uint32_t key = config->key;
+    cshm_seg_header copy;
+    cshm_segment wanted = *seg;
+    cshm_shm_load_words(&copy, base, sizeof copy);
+    int rc = check_prefix(&copy.prefix, what, error);
+    if (rc == 0 && copy.prefix.init_state != CSHM_INIT_READY)
+        rc = cshm_fail(error, CSHM_ERR_SEGMENT, "%s is corrupt: unknown init state", what);
+    if (rc == 0)
+        rc = adopt_copy(&copy, real_size, what, seg, error);
+    if (rc == 0 && config != NULL)
+        rc = check_matches(seg, config, &wanted.shape, what, error);
+    if (rc == 0 && config != NULL && other_credentials != NULL)
+        *other_credentials = !same_credentials(&copy, config);
+    /* The next key we try is measured against what we wanted, not against
+     * this segment. */
+    if (rc != 0 || (other_credentials != NULL && *other_credentials))
+        *seg = wanted;
+    return rc;
+}
+
+/* Attach to an existing segment and validate it against our configuration. */
+static int attach_existing(const cshm_config *config, uint32_t key, int flags, cshm_segment *seg,
+                           cshm_error *error)
+{
     int shmid = shmget((key_t)key, 0, 0);
     if (shmid < 0)
-        return errno == ENOENT ? 1 : shm_failure(errno, key, seg->size, error);
+        return errno == ENOENT ? OPEN_ABSENT : shm_failure(errno, key, seg->size, error);
 
     struct shmid_ds ds;
     if (shmctl(shmid, IPC_STAT, &ds) != 0)
-        return errno == EINVAL || errno == EIDRM ? 1 : shm_failure(errno, key, seg->size, error);
+        return errno == EINVAL || errno == EIDRM ? OPEN_VANISHED
+                                                 : shm_failure(errno, key, seg->size, error);
     char what[200];
     describe(what, sizeof what, key, shmid, &ds);
     if (check_permissions(&ds, config, what, error) != 0)
         return CSHM_ERR_SEGMENT;
-    if (ds.shm_segsz < sizeof(cshm_seg_prefix))
+    if (ds.shm_segsz < CSHM_HEADER_SIZE)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
                          "%s is too small to be a clustershm segment; it belongs to another "
                          "program: choose another key. It was left untouched",
@@ -251,7 +375,8 @@ static int attach_existing(const cshm_config *config, cshm_segment *seg, cshm_er
 
     void *base = shmat(shmid, NULL, 0);
     if (base == (void *)-1)
-        return errno == EINVAL || errno == EIDRM ? 1 : shm_failure(errno, key, seg->size, error);
+        return errno == EINVAL || errno == EIDRM ? OPEN_VANISHED
+                                                 : shm_failure(errno, key, seg->size, error);
     cshm_seg_header *h = base;
 
     /* Wait for a creator that is still filling the header. */
@@ -262,15 +387,17 @@ static int attach_existing(const cshm_config *config, cshm_segment *seg, cshm_er
             break;
         int fresh = init == 0 && memcmp(h->prefix.magic, "\0\0\0\0\0\0\0\0", 8) == 0;
         if (init != CSHM_INIT_BUSY && !fresh)
-            break; /* not ours, or corrupt: check_prefix() says which */
+            break; /* not ours, or corrupt: the prefix check says which */
         if (init == CSHM_INIT_BUSY && ds.shm_segsz == seg->size &&
             shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1) {
             /* Marked by a clustershm creator that is gone (we are the only
              * process attached): finish its work. */
-            cshm_segment tmp = *seg;
-            tmp.base = base;
-            tmp.header = h;
-            fill_header(&tmp, config);
+            if (fill_header(h, seg, config, 1) != 0) {
+                shmdt(base);
+                return cshm_fail(error, CSHM_ERR_SYSTEM,
+                                 "cannot read the kernel's random source to salt the segment's "
+                                 "credential fingerprint: %s", strerror(errno));
+            }
             break;
         }
         if (cshm_mono_now() > deadline) {
@@ -290,14 +417,16 @@ static int attach_existing(const cshm_config *config, cshm_segment *seg, cshm_er
         sleep_ms(1);
     }
 
-    cshm_segment want = *seg;
-    int rc = check_prefix(&h->prefix, what, error);
-    if (rc == 0 && __atomic_load_n(&h->prefix.init_state, __ATOMIC_ACQUIRE) != CSHM_INIT_READY)
-        rc = cshm_fail(error, CSHM_ERR_SEGMENT, "%s is corrupt: unknown init state", what);
-    if (rc == 0)
-        rc = check_geometry(h, ds.shm_segsz, what, seg, error);
-    if (rc == 0)
-        rc = check_matches(h, config, &want, what, error);
+    int other_credentials = 0;
+    int rc = validate_attached(config, base, ds.shm_segsz, what, seg, error, &other_credentials);
+    if (rc == 0 && other_credentials) {
+        rc = OPEN_OTHER_CREDENTIALS;
+        /* Left behind by processes that are all gone (a password rotation):
+         * removing it is what `clustershm rm` would do, and frees the key. */
+        if ((flags & MAY_RECLAIM) && shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1 &&
+            shmctl(shmid, IPC_RMID, NULL) == 0)
+            rc = OPEN_VANISHED;
+    }
     if (rc != 0) {
         shmdt(base);
         return rc;
@@ -310,6 +439,85 @@ static int attach_existing(const cshm_config *config, cshm_segment *seg, cshm_er
     return 0;
 }
 
+/* Create-or-attach at one key.  Returns 0, a cshm_code, OPEN_ABSENT (only
+ * without MAY_CREATE) or OPEN_OTHER_CREDENTIALS. */
+static int open_at(const cshm_config *config, uint32_t key, int flags, cshm_segment *seg,
+                   cshm_error *error)
+{
+    /* A segment can vanish between our calls (clustershm rm); a few rounds
+     * of create-or-attach settle it. */
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (flags & MAY_CREATE) {
+            int shmid =
+                shmget((key_t)key, seg->size, IPC_CREAT | IPC_EXCL | (int)config->options.mode);
+            if (shmid >= 0) {
+                void *base = shmat(shmid, NULL, 0);
+                if (base == (void *)-1) {
+                    int err = errno;
+                    shmctl(shmid, IPC_RMID, NULL);
+                    return shm_failure(err, key, seg->size, error);
+                }
+                char what[64];
+                snprintf(what, sizeof what, "the new segment at key 0x%08x", (unsigned)key);
+                /* Our own header: the fingerprint was just made from our
+                 * credentials, so it is not checked again (NULL). */
+                int rc = fill_header(base, seg, config, 1) != 0
+                             ? cshm_fail(error, CSHM_ERR_SYSTEM,
+                                         "cannot read the kernel's random source to salt the "
+                                         "segment's credential fingerprint: %s", strerror(errno))
+                             : validate_attached(config, base, seg->size, what, seg, error, NULL);
+                if (rc != 0) {
+                    shmdt(base);
+                    shmctl(shmid, IPC_RMID, NULL);
+                    return rc;
+                }
+                seg->shmid = shmid;
+                seg->key = key;
+                seg->base = base;
+                seg->header = base;
+                seg->read_only = 0;
+                return 0;
+            }
+            if (errno != EEXIST)
+                return shm_failure(errno, key, seg->size, error);
+        }
+        int rc = attach_existing(config, key, flags, seg, error);
+        if (rc == OPEN_VANISHED || (rc == OPEN_ABSENT && (flags & MAY_CREATE)))
+            continue;
+        return rc;
+    }
+    return cshm_fail(error, CSHM_ERR_SEGMENT,
+                     "the segment at key 0x%08x kept disappearing while attaching (is something "
+                     "removing it in a loop?)",
+                     (unsigned)key);
+}
+
+/* A derived key: the cluster's segment for our credentials is the first of
+ * its alternate keys whose fingerprint matches; only when none does is one
+ * created, at the first free (or reclaimable) alternate.  Looking before
+ * creating keeps processes with the same credentials together even when an
+ * earlier alternate became free.  A problem at the default key itself (a
+ * foreign segment, another layout) is reported as it is; the same at an
+ * alternate only makes us pass it over. */
+static int open_derived(const cshm_config *config, cshm_segment *seg, cshm_error *error)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        int flags = pass == 0 ? 0 : MAY_CREATE | MAY_RECLAIM;
+        for (unsigned i = 0; i < CSHM_KEY_ALTERNATES; i++) {
+            int rc = open_at(config, cshm_config_key(config, i), flags, seg, error);
+            if (rc == 0 || (rc < 0 && i == 0))
+                return rc;
+        }
+    }
+    return cshm_fail(error, CSHM_ERR_SEGMENT,
+                     "every one of the %u keys derived for cluster '%s' (0x%08x and its "
+                     "alternates) holds a segment tended with other credentials or another "
+                     "layout and in use; list them with `clustershm list`, remove unused ones "
+                     "with `clustershm rm`, or set the key option",
+                     (unsigned)CSHM_KEY_ALTERNATES, config->identity,
+                     (unsigned)cshm_config_key(config, 0));
+}
+
 int cshm_segment_open(const cshm_config *config, cshm_segment *seg, cshm_error *error)
 {
     memset(seg, 0, sizeof *seg);
@@ -317,36 +525,17 @@ int cshm_segment_open(const cshm_config *config, cshm_segment *seg, cshm_error *
     int rc = compute_geometry(config, seg, error);
     if (rc != 0)
         return rc;
-    uint32_t key = config->key;
-
-    /* A segment can vanish between our calls (clustershm rm); a few rounds
-     * of create-or-attach settle it. */
-    for (int attempt = 0; attempt < 8; attempt++) {
-        int shmid = shmget((key_t)key, seg->size, IPC_CREAT | IPC_EXCL | (int)config->options.mode);
-        if (shmid >= 0) {
-            void *base = shmat(shmid, NULL, 0);
-            if (base == (void *)-1) {
-                int err = errno;
-                shmctl(shmid, IPC_RMID, NULL);
-                return shm_failure(err, key, seg->size, error);
-            }
-            seg->shmid = shmid;
-            seg->key = key;
-            seg->base = base;
-            seg->header = base;
-            fill_header(seg, config);
-            return 0;
-        }
-        if (errno != EEXIST)
-            return shm_failure(errno, key, seg->size, error);
-        rc = attach_existing(config, seg, error);
-        if (rc <= 0)
-            return rc;
-    }
-    return cshm_fail(error, CSHM_ERR_SEGMENT,
-                     "the segment at key 0x%08x kept disappearing while attaching (is something "
-                     "removing it in a loop?)",
-                     (unsigned)key);
+    if (!config->options.has_key)
+        return open_derived(config, seg, error);
+    rc = open_at(config, config->key, MAY_CREATE, seg, error);
+    if (rc == OPEN_OTHER_CREDENTIALS)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "the segment at key 0x%08x is tended with other credentials for this "
+                         "cluster; use the same credentials in every process, or another key "
+                         "(without the key option, processes with other credentials get a "
+                         "segment of their own)",
+                         (unsigned)config->key);
+    return rc;
 }
 
 int cshm_segment_private(const cshm_config *config, cshm_segment *seg, cshm_error *error)
@@ -364,8 +553,11 @@ int cshm_segment_private(const cshm_config *config, cshm_segment *seg, cshm_erro
     memset(seg->base, 0, seg->size);
     seg->header = (cshm_seg_header *)(void *)seg->base;
     seg->key = config->key;
-    fill_header(seg, config);
-    return 0;
+    fill_header(seg->header, seg, config, 0);
+    rc = validate_attached(config, seg->base, seg->size, "the private map", seg, error, NULL);
+    if (rc != 0)
+        cshm_segment_close(seg);
+    return rc;
 }
 
 int cshm_segment_inspect_shmid(int shmid, cshm_segment *seg, cshm_error *error)
@@ -385,12 +577,7 @@ int cshm_segment_inspect_shmid(int shmid, cshm_segment *seg, cshm_error *error)
     void *base = shmat(shmid, NULL, SHM_RDONLY);
     if (base == (void *)-1)
         return cshm_fail(error, CSHM_ERR_SEGMENT, "cannot attach %s: %s", what, strerror(errno));
-    cshm_seg_header *h = base;
-    int rc = check_prefix(&h->prefix, what, error);
-    if (rc == 0 && __atomic_load_n(&h->prefix.init_state, __ATOMIC_ACQUIRE) != CSHM_INIT_READY)
-        rc = cshm_fail(error, CSHM_ERR_SEGMENT, "%s is not initialised", what);
-    if (rc == 0)
-        rc = check_geometry(h, ds.shm_segsz, what, seg, error);
+    int rc = validate_attached(NULL, base, ds.shm_segsz, what, seg, error, NULL);
     if (rc != 0) {
         shmdt(base);
         return rc;
@@ -398,7 +585,7 @@ int cshm_segment_inspect_shmid(int shmid, cshm_segment *seg, cshm_error *error)
     seg->shmid = shmid;
     seg->key = key;
     seg->base = base;
-    seg->header = h;
+    seg->header = base;
     seg->read_only = 1;
     return 0;
 }

@@ -2,30 +2,43 @@
  * segment.h - the shared-memory segment: layout, creation, attachment and
  * validation.
  *
- * Layout (all offsets from the start of the segment, no pointers shared except
- * the owner-private robust list links, see robust_lock.h):
+ * Layout (all offsets from the start of the segment; no pointer is ever
+ * stored in it):
  *
  *   0      cshm_seg_header   (CSHM_HEADER_SIZE bytes, page aligned)
  *            prefix          fixed for every layout version: magic, init
  *                            state, layout version, header size, total size
  *            layout          driver, map shape, slot geometry, struct sizes
- *            identity        cluster identity, creator uid/pid, created time
- *            control         ownership state word, heartbeat, futex words,
- *                            counters, last error, owner locks, slot locks
+ *            identity        cluster identity, creator uid/pid, created time,
+ *                            credential fingerprint (salt + slow hash)
+ *            timing          tend_interval, takeover_timeout,
+ *                            min_refresh_interval, network step: the
+ *                            creator's, adopted by every process
+ *            control         ownership state word, heartbeat, tender pid,
+ *                            refresh requests, owner locks, slot locks
  *   H      slot 0 .. CSHM_SLOTS-1, each slot_stride bytes:
- *            cshm_slot_head  seqlock counter, publisher epoch
- *            payload         a cshm_map payload (map.h)
+ *            cshm_slot_head    seqlock counter, publisher epoch
+ *            cshm_tend_record  the tender's counters, last error, step-downs
+ *            payload           a cshm_map payload (map.h)
  *
  * Invariants:
  *  - A segment is ours only if its prefix has our magic and init state READY;
  *    until then nothing is written to it (never write into a segment that is
  *    not ours).  Its layout must equal the one we compute from our
- *    configuration, and its identity must equal ours.
- *  - Everything a reader needs to bound an index is recomputed from the
- *    validated layout, never re-read from the header later.
+ *    configuration, its identity must equal ours and its credential
+ *    fingerprint must match our credentials.
+ *  - The write-once part of the header is copied once at attach; the copy is
+ *    validated and every later decision and bound uses the copy (the fields
+ *    of cshm_segment), never the shared header, which a same-uid process can
+ *    rewrite at any time.
  *  - state packs (epoch << 32) | (owner lock index << 8) | (published slot + 1):
  *    changing tender and publishing are compare-and-swaps on this one word,
- *    which is what fences a tender that lost ownership.
+ *    which is what fences a tender that lost ownership.  Its low 32 bits
+ *    change with every publish, so they are also the futex that readers
+ *    waiting for a map sleep on.
+ *  - Everything a tender reports (counters, last error, why it stepped down)
+ *    travels in the snapshot it publishes, so a fenced tender has no word of
+ *    its own to write.
  */
 #ifndef CSHM_SEGMENT_H
 #define CSHM_SEGMENT_H
@@ -37,7 +50,7 @@
 #include "robust_lock.h"
 
 #define CSHM_MAGIC "CLSHMSEG"          /* 8 bytes, no NUL */
-#define CSHM_LAYOUT_VERSION 1u
+#define CSHM_LAYOUT_VERSION 2u
 #define CSHM_INIT_BUSY 0x43534949u     /* "CSII": creator is filling the header */
 #define CSHM_INIT_READY 0x43534952u    /* "CSIR" */
 #define CSHM_BYTE_ORDER 0x01020304u
@@ -45,6 +58,13 @@
 #define CSHM_SLOTS 4u
 #define CSHM_OWNER_LOCKS 4u
 #define CSHM_ERROR_TEXT 256u
+#define CSHM_SALT_SIZE 16u
+#define CSHM_FINGERPRINT_SIZE 32u
+#define CSHM_STEP_DOWN_HISTORY 4u
+#define CSHM_STEP_DOWN_TEXT 232u
+
+/* credentials_kind */
+enum { CSHM_CREDENTIALS_NONE = 0, CSHM_CREDENTIALS_PBKDF2_SHA256 = 1 };
 
 typedef struct cshm_seg_prefix {
     char magic[8];
@@ -66,6 +86,7 @@ typedef struct cshm_seg_header {
     uint32_t owner_lock_count;
     uint32_t lock_size;
     uint32_t node_entry_size;
+    uint32_t record_size;
     uint32_t reserved0;
     uint64_t payload_size;
     uint64_t slot_stride;
@@ -78,21 +99,26 @@ typedef struct cshm_seg_header {
     uint32_t mode;
     uint32_t identity_len;
     char identity[CSHM_IDENTITY_MAX];
+    uint32_t credentials_kind;
+    uint32_t credentials_iterations;
+    unsigned char credentials_salt[CSHM_SALT_SIZE];
+    unsigned char credentials_fingerprint[CSHM_FINGERPRINT_SIZE];
+
+    /* timing: written once by the creator, in microseconds */
+    uint64_t tend_interval_us;
+    uint64_t takeover_timeout_us;
+    uint64_t min_refresh_interval_us;
+    uint64_t op_timeout_us;            /* bound of one network operation of a tend */
 
     /* control: written while running, always through atomics */
     _Alignas(64) uint64_t state;
     uint64_t heartbeat;                /* (epoch << 32) | beat count */
-    uint32_t publish_seq;              /* futex: +1 after every tend attempt */
-    uint32_t refresh_seq;              /* futex: +1 per request_refresh / stop */
     uint64_t tender;                   /* (epoch << 32) | pid of that epoch's tender, as it sees it */
-    uint64_t tends;
-    uint64_t tend_failures;
-    uint64_t handoffs;                 /* tender closed cleanly, another took over */
-    uint64_t dead_takeovers;           /* tender died holding the lock */
-    uint64_t hung_takeovers;           /* tender alive but silent past takeover_timeout */
-    _Alignas(8) char last_error[CSHM_ERROR_TEXT];
+    uint32_t refresh_seq;              /* futex: +1 per refresh request */
+    uint32_t reserved1;
     uint32_t slot_writer_epoch[CSHM_SLOTS];  /* under the slot's lock */
 
+    /* The lock area: owner locks, then slot locks (robust_lock.h). */
     _Alignas(64) cshm_robust_lock owner_locks[CSHM_OWNER_LOCKS];
     cshm_robust_lock slot_locks[CSHM_SLOTS];
 } cshm_seg_header;
@@ -103,7 +129,35 @@ typedef struct cshm_slot_head {
     uint64_t reserved[6];
 } cshm_slot_head;
 
-/* A process's view of an attached (or private) segment. */
+/* Why a tender stepped down (newest first in the record). */
+typedef struct cshm_step_down {
+    uint64_t at_ms;                    /* unix ms */
+    uint32_t pid;                      /* as that tender saw itself */
+    uint32_t epoch;
+    uint32_t failures;                 /* failed tends in a row */
+    uint32_t reserved;
+    char reason[CSHM_STEP_DOWN_TEXT];  /* its last tend error */
+} cshm_step_down;
+
+/* What a tender reports with every snapshot.  Counters are carried from one
+ * tender to the next through the snapshot the new tender starts from. */
+typedef struct cshm_tend_record {
+    uint64_t tends;                    /* published tends of every tender */
+    uint64_t tend_failures;
+    uint64_t handoffs;                 /* a tender closed or stepped down, another took over */
+    uint64_t dead_takeovers;           /* tender died holding the lock */
+    uint64_t hung_takeovers;           /* tender alive but silent past takeover_timeout */
+    uint64_t step_downs;               /* tenders that gave up the role after failing */
+    uint32_t publisher_pid;
+    uint32_t failures_in_row;          /* of the publishing tender */
+    uint32_t refresh_answered;         /* refresh_seq when this tend started */
+    uint32_t step_down_count;          /* entries used in step_down_history */
+    char last_error[CSHM_ERROR_TEXT];
+    cshm_step_down step_down_history[CSHM_STEP_DOWN_HISTORY];
+} cshm_tend_record;
+
+/* A process's view of an attached (or private) segment: the validated copy
+ * of the header's write-once part, and where things are. */
 typedef struct cshm_segment {
     int shmid;                         /* -1 when private */
     uint32_t key;
@@ -114,6 +168,18 @@ typedef struct cshm_segment {
     cshm_map_shape shape;
     cshm_map_layout layout;
     uint64_t slot_stride;
+    /* the rest of the validated copy */
+    uint32_t driver_kind;
+    uint32_t creator_uid;
+    uint32_t creator_pid;
+    uint32_t mode;
+    uint64_t created_at_ms;
+    char identity[CSHM_IDENTITY_MAX];
+    uint32_t credentials_kind;
+    double tend_interval;
+    double takeover_timeout;
+    double min_refresh_interval;
+    double op_timeout;
 } cshm_segment;
 
 static inline uint64_t cshm_state_make(uint32_t epoch, uint32_t lock_index, uint32_t slot_plus_one)
@@ -124,6 +190,16 @@ static inline uint32_t cshm_state_epoch(uint64_t s) { return (uint32_t)(s >> 32)
 static inline uint32_t cshm_state_lock(uint64_t s) { return (uint32_t)((s >> 8) & 0xFFu); }
 static inline uint32_t cshm_state_slot_plus_one(uint64_t s) { return (uint32_t)(s & 0xFFu); }
 
+/* The low half of the state word, as a futex: it changes with every publish. */
+static inline uint32_t *cshm_state_futex(cshm_seg_header *h)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return (uint32_t *)(void *)&h->state + 1;
+#else
+    return (uint32_t *)(void *)&h->state;
+#endif
+}
+
 /* The pid the current tender recorded (informational: pids are never used
  * for decisions). */
 static inline uint32_t cshm_segment_tender_pid(const cshm_seg_header *h)
@@ -132,7 +208,10 @@ static inline uint32_t cshm_segment_tender_pid(const cshm_seg_header *h)
 }
 
 /* Create the segment for this configuration or attach to the existing one,
- * validating it.  waits up to connect_timeout for a creator to finish. */
+ * validating it.  Waits up to connect_timeout for a creator to finish.  With
+ * a derived key, a segment of the same cluster tended with other credentials
+ * is passed over for the next alternate key (docs/design.md); with an
+ * explicit key it is an error. */
 int cshm_segment_open(const cshm_config *config, cshm_segment *seg, cshm_error *error);
 
 /* The same layout in private memory (shared=false). */
@@ -148,14 +227,27 @@ void cshm_segment_close(cshm_segment *seg);
 /* Number of processes attached (shm_nattch); 1 in private mode. */
 uint32_t cshm_segment_attached(const cshm_segment *seg);
 
+/* The lock area a tender thread registers its robust list for. */
+static inline const void *cshm_segment_lock_area(const cshm_segment *seg, size_t *size)
+{
+    *size = sizeof seg->header->owner_locks + sizeof seg->header->slot_locks;
+    return seg->header->owner_locks;
+}
+
 static inline cshm_slot_head *cshm_segment_slot(const cshm_segment *seg, uint32_t index)
 {
     return (cshm_slot_head *)(void *)(seg->base + CSHM_HEADER_SIZE +
                                       (uint64_t)index * seg->slot_stride);
 }
+static inline cshm_tend_record *cshm_segment_record(const cshm_segment *seg, uint32_t index)
+{
+    return (cshm_tend_record *)(void *)((unsigned char *)cshm_segment_slot(seg, index) +
+                                        sizeof(cshm_slot_head));
+}
 static inline unsigned char *cshm_segment_payload(const cshm_segment *seg, uint32_t index)
 {
-    return (unsigned char *)cshm_segment_slot(seg, index) + sizeof(cshm_slot_head);
+    return (unsigned char *)cshm_segment_slot(seg, index) + sizeof(cshm_slot_head) +
+           sizeof(cshm_tend_record);
 }
 
 #endif

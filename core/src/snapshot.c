@@ -49,6 +49,17 @@ static void load_string_words(char *dst, const char *src, size_t n)
     }
 }
 
+/* A record copied out of shared memory: make every string safe to print
+ * and every count safe to index with. */
+static void terminate_record(cshm_tend_record *r)
+{
+    r->last_error[sizeof r->last_error - 1] = '\0';
+    if (r->step_down_count > CSHM_STEP_DOWN_HISTORY)
+        r->step_down_count = CSHM_STEP_DOWN_HISTORY;
+    for (uint32_t i = 0; i < CSHM_STEP_DOWN_HISTORY; i++)
+        r->step_down_history[i].reason[sizeof r->step_down_history[i].reason - 1] = '\0';
+}
+
 static uint64_t load_state(const cshm_segment *seg)
 {
     return __atomic_load_n(&seg->header->state, __ATOMIC_ACQUIRE);
@@ -64,9 +75,10 @@ int64_t cshm_snapshot_published_epoch(const cshm_segment *seg)
 }
 
 /* Take a slot for writing: not the published one, lock free, and not written
- * by a newer epoch.  Returns the slot index or -1. */
+ * by a newer epoch.  Returns the slot index, -1 when none is free, or -2
+ * when a newer tender has been at work (we lost). */
 static int claim_slot(cshm_segment *seg, cshm_robust_owner *owner, uint32_t epoch,
-                      uint32_t published, int *newer_epoch_seen)
+                      uint32_t published)
 {
     cshm_seg_header *h = seg->header;
     /* Start after the published slot: the slot published longest ago is the
@@ -79,9 +91,14 @@ static int claim_slot(cshm_segment *seg, cshm_robust_owner *owner, uint32_t epoc
             continue;
         uint32_t writer = __atomic_load_n(&h->slot_writer_epoch[i], __ATOMIC_ACQUIRE);
         if (writer > epoch) {
-            *newer_epoch_seen = 1;
-            cshm_robust_unlock(owner, &h->slot_locks[i]);
-            continue;
+            /* A newer epoch wrote it, so we lost, unless the state word
+             * still names us: then the word was scribbled (no epoch beyond
+             * the state's can have written), and the slot is ours to take. */
+            uint32_t current = cshm_state_epoch(__atomic_load_n(&h->state, __ATOMIC_ACQUIRE));
+            if (current != epoch || writer <= current) {
+                cshm_robust_unlock(owner, &h->slot_locks[i]);
+                return -2;
+            }
         }
         __atomic_store_n(&h->slot_writer_epoch[i], epoch, __ATOMIC_RELEASE);
         return (int)i;
@@ -90,19 +107,20 @@ static int claim_slot(cshm_segment *seg, cshm_robust_owner *owner, uint32_t epoc
 }
 
 int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t epoch,
-                          const cshm_map *map)
+                          const cshm_tend_record *record, const cshm_map *map)
 {
     cshm_seg_header *h = seg->header;
     uint64_t state = load_state(seg);
     if (cshm_state_epoch(state) != epoch)
         return CSHM_PUBLISH_LOST;
     uint32_t slot_plus_one = cshm_state_slot_plus_one(state);
-    /* With nothing published, any slot will do; CSHM_SLOTS never matches. */
-    uint32_t published = slot_plus_one == 0 ? CSHM_SLOTS : slot_plus_one - 1;
-    int newer = 0;
-    int slot = claim_slot(seg, owner, epoch, published, &newer);
+    /* With nothing published (or a scribbled index), any slot will do;
+     * CSHM_SLOTS never matches. */
+    uint32_t published =
+        slot_plus_one == 0 || slot_plus_one > CSHM_SLOTS ? CSHM_SLOTS : slot_plus_one - 1;
+    int slot = claim_slot(seg, owner, epoch, published);
     if (slot < 0)
-        return newer ? CSHM_PUBLISH_LOST : CSHM_PUBLISH_NO_SLOT;
+        return slot == -2 ? CSHM_PUBLISH_LOST : CSHM_PUBLISH_NO_SLOT;
 
     cshm_slot_head *head = cshm_segment_slot(seg, (uint32_t)slot);
     uint64_t seq = __atomic_load_n(&head->seq, __ATOMIC_RELAXED);
@@ -111,6 +129,7 @@ int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t 
     __atomic_store_n(&head->seq, seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     __atomic_store_n(&head->epoch, epoch, __ATOMIC_RELAXED);
+    cshm_shm_store_words(cshm_segment_record(seg, (uint32_t)slot), record, sizeof *record);
     cshm_shm_store_words(cshm_segment_payload(seg, (uint32_t)slot), map->payload,
                          map->payload_size);
     __atomic_store_n(&head->seq, seq + 2, __ATOMIC_RELEASE);
@@ -119,13 +138,19 @@ int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t 
     int ok = __atomic_compare_exchange_n(&h->state, &state, desired, 0, __ATOMIC_ACQ_REL,
                                          __ATOMIC_ACQUIRE);
     cshm_robust_unlock(owner, &h->slot_locks[slot]);
-    return ok ? CSHM_PUBLISH_OK : CSHM_PUBLISH_LOST;
+    if (!ok)
+        return CSHM_PUBLISH_LOST;
+    /* A wake is not a write: readers waiting for a map sleep on the state
+     * word's low half, which the compare-and-swap just changed. */
+    cshm_futex_wake_all(cshm_state_futex(h));
+    return CSHM_PUBLISH_OK;
 }
 
-/* Copy the first `length` bytes of the published payload consistently.
- * Returns 0, 1 when nothing is published, or a negative cshm_code. */
-static int read_published(const cshm_segment *seg, void *dst, size_t length,
-                          uint64_t *epoch_out, cshm_error *error)
+/* Copy the published record (when record is not NULL) and the first
+ * `length` bytes of the published payload, consistently.  Returns 0, 1 when
+ * nothing is published, or a negative cshm_code. */
+static int read_published(const cshm_segment *seg, cshm_tend_record *record, void *dst,
+                          size_t length, uint64_t *epoch_out, cshm_error *error)
 {
     for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
         uint32_t slot_plus_one = cshm_state_slot_plus_one(load_state(seg));
@@ -142,12 +167,17 @@ static int read_published(const cshm_segment *seg, void *dst, size_t length,
             continue;
         }
         uint64_t epoch = __atomic_load_n(&head->epoch, __ATOMIC_RELAXED);
+        if (record != NULL)
+            cshm_shm_load_words(record, cshm_segment_record(seg, slot_plus_one - 1),
+                                sizeof *record);
         cshm_shm_load_words(dst, cshm_segment_payload(seg, slot_plus_one - 1), length);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&head->seq, __ATOMIC_RELAXED) != seq)
             continue;
         if (epoch_out != NULL)
             *epoch_out = epoch;
+        if (record != NULL)
+            terminate_record(record);
         return 0;
     }
     return cshm_fail(error, CSHM_ERR_TIMEOUT,
@@ -166,10 +196,10 @@ static int check_counts(const cshm_segment *seg, const cshm_map_counts *c, cshm_
     return 0;
 }
 
-int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, uint64_t *epoch_out,
-                       cshm_error *error)
+int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, cshm_tend_record *record,
+                       uint64_t *epoch_out, cshm_error *error)
 {
-    int rc = read_published(seg, out->payload, out->payload_size, epoch_out, error);
+    int rc = read_published(seg, record, out->payload, out->payload_size, epoch_out, error);
     if (rc != 0)
         return rc;
     /* A consistent copy; now make it safe to use. */
@@ -184,10 +214,12 @@ int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, uint64_t *epoch_o
     return 0;
 }
 
-int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out, cshm_error *error)
+int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out,
+                              cshm_tend_record *record, cshm_error *error)
 {
     _Static_assert(sizeof(cshm_map_counts) % 8 == 0, "counts are copied as words");
-    int rc = read_published(seg, out, sizeof *out, NULL, error);
+    _Static_assert(sizeof(cshm_tend_record) % 8 == 0, "records are copied as words");
+    int rc = read_published(seg, record, out, sizeof *out, NULL, error);
     if (rc != 0)
         return rc;
     return check_counts(seg, out, error) != 0 ? CSHM_ERR_SEGMENT : 0;
@@ -254,6 +286,10 @@ int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t p
             continue;
 
         /* A consistent read: now judge what it said. */
+        if (flags & CSHM_MAP_EMPTY)
+            return cshm_fail(error, CSHM_ERR_STATE,
+                             "no cluster map yet: no tend has reached the cluster (see "
+                             "status()['last_error'])");
         if (ns < 0)
             return cshm_fail(error, CSHM_ERR_CLUSTER,
                              "unknown namespace '%.31s': the cluster map has no such namespace",

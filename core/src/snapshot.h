@@ -4,9 +4,12 @@
  *
  * Writers: only a tender, into a slot that is not the published one, holding
  * that slot's robust lock, and only if no newer epoch has written the slot
- * (slot_writer_epoch).  The slot becomes visible by a compare-and-swap of the
- * state word that also checks the tender's epoch: a tender that lost
- * ownership can neither publish nor scribble into a slot a newer tender uses.
+ * (slot_writer_epoch).  A slot holds the tender's record (counters, last
+ * error, step-downs) and the map.  The slot becomes visible by a
+ * compare-and-swap of the state word that also checks the tender's epoch: a
+ * tender that lost ownership can neither publish nor scribble into a slot a
+ * newer tender uses.  The only words a publish writes outside its claimed
+ * slot are that slot's lock, its slot_writer_epoch and the state word.
  *
  * Readers: load the state word, then read the slot under its seqlock (seq is
  * odd while being written and changes with every rewrite); a read that
@@ -24,18 +27,23 @@ enum {
     CSHM_PUBLISH_NO_SLOT = 2,  /* every free slot is held by a stopped former tender */
 };
 
-/* Publish map (generation and tended_at already set) under epoch. */
+/* Publish record and map (generation and tended_at already set) under
+ * epoch, and wake the readers waiting for a map. */
 int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t epoch,
-                          const cshm_map *map);
+                          const cshm_tend_record *record, const cshm_map *map);
 
-/* Copy the published map into out (same shape).  Returns 0, 1 when nothing
- * is published yet, or a negative cshm_code (corrupt segment, or it never
- * stopped changing). *epoch_out receives the publisher's epoch. */
-int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, uint64_t *epoch_out,
-                       cshm_error *error);
+/* Copy the published map into out (same shape) and, when record is not
+ * NULL, its record.  Returns 0, 1 when nothing is published yet, or a
+ * negative cshm_code (corrupt segment, or it never stopped changing).
+ * *epoch_out receives the publisher's epoch.  The copies are safe to use:
+ * counts are checked against the layout and strings are terminated. */
+int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, cshm_tend_record *record,
+                       uint64_t *epoch_out, cshm_error *error);
 
-/* Just the counts block of the published map (for status()). */
-int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out, cshm_error *error);
+/* Just the counts block of the published map and, when record is not NULL,
+ * its record (for status()). */
+int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out,
+                              cshm_tend_record *record, cshm_error *error);
 
 /* The hot path of route(): one partition's owner in one column, copied into
  * result.  ns_name NULL means namespace 0 (Redis). */

@@ -1,29 +1,47 @@
 /*
- * tender.c - the background thread: election, takeover, tending, publishing.
+ * tender.c - the background thread: election with health, takeover,
+ * tending, publishing, stepping down.
  *
  * Every attached process runs one thread.  It competes for the owner lock
  * named by the state word; the winner bumps the epoch with a compare-and-swap
- * and tends until it stops or loses.
+ * and tends until it stops, loses, or steps down.
  *
  *  - Clean close: the tender releases the lock, which wakes the waiters at
  *    once; the first to take it becomes the next tender (handoff).
  *  - Crash: the kernel marks the lock OWNER_DIED when the tender thread dies
  *    and wakes a waiter, which takes over.  No pid is consulted.
  *  - Hang: the tender bumps the heartbeat (fenced by its epoch) at least every
- *    tend interval and between network operations.  A follower that sees it
+ *    check period and between network operations.  A follower that sees it
  *    unchanged for takeover_timeout on its own monotonic clock takes the next
  *    free owner lock of the ring and bumps the epoch ("usurps").  The old
  *    tender still holds its own lock; when it resumes, its heartbeat and
  *    publish compare-and-swaps fail on the epoch and it becomes a follower.
+ *  - Failing: a tender whose tends keep failing while other processes are
+ *    attached publishes why, releases the role and backs off before it
+ *    competes again, so a process with better luck tends.  A tender that
+ *    succeeds never steps down, and nothing but close, death or silence
+ *    takes the role from it.
  *
- * Invariant: only a thread whose epoch is the state word's epoch changes the
- * published slot or the heartbeat, because both changes are CAS on words that
- * carry the epoch.
+ * Invariants:
+ *  - Only a thread whose epoch is the state word's epoch changes the
+ *    published slot or the heartbeat, because both changes are CAS on words
+ *    that carry the epoch.  Everything else a tender reports travels inside
+ *    the snapshot it publishes, so a fenced tender writes nothing anyone
+ *    reads.
+ *  - The thread never runs user code: log lines are queued (log.h).
+ *  - Every wait is bounded by a check period, so stop, loss and takeover are
+ *    noticed promptly, and no loop runs without sleeping: a free lock that
+ *    this process may not take yet (backoff) is slept on through `stop`.
+ *  - Timing (tend_interval, takeover_timeout, min_refresh_interval, the
+ *    network step) is the segment's, the same in every process.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,21 +51,47 @@
 #include "log.h"
 #include "snapshot.h"
 
-enum { SESSION_STOP = 0, SESSION_LOST = 1 };
+enum { SESSION_STOP, SESSION_LOST, SESSION_STEPPED_DOWN };
+enum { TEND_DONE, TEND_LOST, TEND_STEP_DOWN };
+
+/* A tender steps down after this many failed tends in a row, or after one
+ * failed tend when the last good one is older than step_down_window(). */
+#define STEP_DOWN_FAILURES 3u
+#define STEP_DOWN_MIN_WINDOW 3.0
+/* The backoff after the k-th step-down in a row is window * 2^(k-1), up to
+ * window * BACKOFF_MAX_FACTOR, with +-25% jitter so processes that failed
+ * together do not return together. */
+#define BACKOFF_MAX_FACTOR 16.0
 
 static int stopping(const cshm_client *c)
 {
-    return __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&c->stop, __ATOMIC_ACQUIRE) != 0;
 }
 
 static double check_period(const cshm_client *c)
 {
-    double p = c->config.options.tend_interval / 2;
-    if (p > c->config.options.takeover_timeout / 4)
-        p = c->config.options.takeover_timeout / 4;
+    double p = c->segment.tend_interval / 2;
+    if (p > c->segment.takeover_timeout / 4)
+        p = c->segment.takeover_timeout / 4;
     if (p > 1.0)
         p = 1.0;
     return p < 0.005 ? 0.005 : p;
+}
+
+static double step_down_window(const cshm_client *c)
+{
+    double w = 3 * c->segment.tend_interval;
+    return w > STEP_DOWN_MIN_WINDOW ? w : STEP_DOWN_MIN_WINDOW;
+}
+
+/* Sleep up to `seconds` on our own stop word: for waits that have no
+ * shared word to sleep on.  close() wakes it. */
+static void pause_unless_stopped(cshm_client *c, double seconds)
+{
+    if (seconds <= 0 || stopping(c))
+        return;
+    struct timespec ts = cshm_timespec_from_seconds(seconds);
+    syscall(SYS_futex, &c->stop, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
 }
 
 /* Bump the heartbeat if our epoch still owns it.  0, or -1 when lost. */
@@ -81,10 +125,11 @@ static void install_for_epoch(uint64_t *word, uint32_t epoch, uint32_t low)
  * tender's heartbeat or pid for its own. */
 static void take_office(cshm_client *c)
 {
-    /* Before anything is logged: a log handler may ask status(). */
     __atomic_store_n(&c->role, CSHM_ROLE_TENDER, __ATOMIC_RELEASE);
     install_for_epoch(&c->segment.header->heartbeat, c->epoch, 0);
     install_for_epoch(&c->segment.header->tender, c->epoch, (uint32_t)getpid());
+    /* Readers waiting for a map re-check the new epoch. */
+    cshm_futex_wake_all(cshm_state_futex(c->segment.header));
 }
 
 static int progress(void *arg)
@@ -95,18 +140,12 @@ static int progress(void *arg)
     return heartbeat(c) != 0;
 }
 
-static void set_last_error(cshm_client *c, const char *text)
+/* Copy text into a fixed field, cut at the field's size, zero-padded. */
+static void set_text(char *dst, size_t cap, const char *text)
 {
-    char buf[CSHM_ERROR_TEXT];
-    memset(buf, 0, sizeof buf);
-    snprintf(buf, sizeof buf, "%s", text);
-    cshm_shm_store_words(c->segment.header->last_error, buf, sizeof buf);
-}
-
-static void announce_tend(cshm_client *c)
-{
-    __atomic_add_fetch(&c->segment.header->publish_seq, 1, __ATOMIC_RELEASE);
-    cshm_futex_wake_all(&c->segment.header->publish_seq);
+    size_t len = strnlen(text, cap - 1);
+    memset(dst, 0, cap);
+    memcpy(dst, text, len);
 }
 
 static void report_flags(cshm_client *c, const cshm_map *map)
@@ -129,58 +168,115 @@ static void report_flags(cshm_client *c, const cshm_map *map)
                  "some partitions have more replicas than the map stores (%u); the extra "
                  "replicas are not routed to",
                  (unsigned)map->shape.columns - 1);
-    c->reported_flags = flags & ~CSHM_MAP_STALE;
+    c->reported_flags = flags & ~(CSHM_MAP_STALE | CSHM_MAP_EMPTY);
 }
 
-/* One tend and its publication.  Returns -1 when ownership was lost or the
- * thread is stopping, 0 otherwise. */
+/* Should a tender that just failed give the role to another process? */
+static int should_step_down(cshm_client *c, double now)
+{
+    if (c->failures_in_row == 0 || !c->shared)
+        return 0;
+    if (c->failures_in_row < STEP_DOWN_FAILURES && now - c->last_success < step_down_window(c))
+        return 0;
+    /* Alone, nobody can do better: keep tending (and keep the map stale). */
+    return cshm_segment_attached(&c->segment) > 1;
+}
+
+/* Newest first: the history shows each failing reason when every process
+ * fails in turn. */
+static void record_step_down(cshm_client *c, const char *reason)
+{
+    cshm_tend_record *r = &c->record;
+    memmove(&r->step_down_history[1], &r->step_down_history[0],
+            (CSHM_STEP_DOWN_HISTORY - 1) * sizeof r->step_down_history[0]);
+    cshm_step_down *d = &r->step_down_history[0];
+    memset(d, 0, sizeof *d);
+    d->at_ms = cshm_wall_ms();
+    d->pid = (uint32_t)getpid();
+    d->epoch = c->epoch;
+    d->failures = c->failures_in_row;
+    set_text(d->reason, sizeof d->reason, reason);
+    if (r->step_down_count < CSHM_STEP_DOWN_HISTORY)
+        r->step_down_count++;
+    r->step_downs++;
+}
+
+/* Tell connect() of this process that its own tender could not get a map. */
+static void note_own_failure(cshm_client *c, const char *reason)
+{
+    if (__atomic_load_n(&c->own_failure, __ATOMIC_ACQUIRE))
+        return;
+    set_text(c->own_error, sizeof c->own_error, reason);
+    __atomic_store_n(&c->own_failure, 1, __ATOMIC_RELEASE);
+}
+
+/* One tend and its publication. */
 static int tend_once(cshm_client *c)
 {
-    cshm_seg_header *h = c->segment.header;
     cshm_tend_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    ctx.op_timeout = c->config.options.connect_timeout < 1.0 ? c->config.options.connect_timeout
-                                                             : 1.0;
+    ctx.op_timeout = c->segment.op_timeout;
     ctx.progress = progress;
     ctx.progress_arg = c;
 
+    /* Every request made before this instant is answered by this tend. */
+    c->refresh_seen = __atomic_load_n(&c->segment.header->refresh_seq, __ATOMIC_ACQUIRE);
     cshm_map_copy(&c->building, &c->published);
     int rc = c->config.driver->tend(c->driver_state, &c->building, &ctx);
     if (rc == CSHM_TEND_ABORTED)
-        return -1;
-    __atomic_add_fetch(&h->tends, 1, __ATOMIC_RELAXED);
+        return TEND_LOST;
 
+    cshm_tend_record *record = &c->record;
+    record->tends++;
+    record->publisher_pid = (uint32_t)getpid();
+    record->refresh_answered = c->refresh_seen;
     cshm_map_counts *counts = c->building.counts;
+    double now = cshm_mono_now();
+    int step_down = 0;
     if (rc == CSHM_TEND_OK) {
-        counts->flags &= ~CSHM_MAP_STALE;
+        counts->flags &= ~(CSHM_MAP_STALE | CSHM_MAP_EMPTY);
         counts->tended_at_ms = cshm_wall_ms();
         int changed = !c->has_map || cshm_map_differs(&c->building, &c->published);
         counts->generation = c->published.counts->generation + (changed ? 1 : 0);
-        set_last_error(c, ctx.error);
+        set_text(record->last_error, sizeof record->last_error, ctx.error);
         if (c->was_stale)
             cshm_log(CSHM_LOG_INFO, "segment 0x%08x: cluster reachable again",
                      (unsigned)c->segment.key);
         c->was_stale = 0;
+        c->failures_in_row = 0;
+        c->step_downs_in_row = 0;
+        c->last_success = now;
         report_flags(c, &c->building);
     } else {
-        __atomic_add_fetch(&h->tend_failures, 1, __ATOMIC_RELAXED);
-        set_last_error(c, ctx.error[0] ? ctx.error : "no node answered");
+        const char *why = ctx.error[0] ? ctx.error : "no node answered";
+        record->tend_failures++;
+        c->failures_in_row++;
+        set_text(record->last_error, sizeof record->last_error, why);
         if (!c->was_stale)
-            cshm_log(CSHM_LOG_WARNING, "segment 0x%08x: cannot reach the cluster (%s); keeping "
-                                       "the last map and marking it stale",
-                     (unsigned)c->segment.key, ctx.error);
+            cshm_log(CSHM_LOG_WARNING,
+                     "segment 0x%08x: cannot reach the cluster (%s); keeping the last map and "
+                     "marking it stale",
+                     (unsigned)c->segment.key, why);
         c->was_stale = 1;
-        if (!c->has_map) {
-            announce_tend(c);
-            return 0;
-        }
         cshm_map_copy(&c->building, &c->published);
+        if (!c->has_map) {
+            /* Nothing to keep: publish the failure itself, so that every
+             * process waiting for a map learns why. */
+            cshm_map_clear(&c->building);
+            counts->flags |= CSHM_MAP_EMPTY;
+            note_own_failure(c, why);
+        }
         counts->flags |= CSHM_MAP_STALE;
+        step_down = should_step_down(c, now);
+        if (step_down)
+            record_step_down(c, why);
     }
+    record->failures_in_row = c->failures_in_row;
 
-    int published = cshm_snapshot_publish(&c->segment, &c->robust, c->epoch, &c->building);
+    int published = cshm_snapshot_publish(&c->segment, &c->robust, c->epoch, record,
+                                          &c->building);
     if (published == CSHM_PUBLISH_LOST)
-        return -1;
+        return TEND_LOST;
     if (published == CSHM_PUBLISH_NO_SLOT) {
         cshm_log(CSHM_LOG_ERROR,
                  "segment 0x%08x: every snapshot slot is held by a stopped former tender; "
@@ -188,34 +284,69 @@ static int tend_once(cshm_client *c)
                  (unsigned)c->segment.key);
     } else {
         cshm_map_copy(&c->published, &c->building);
-        c->has_map = 1;
+        c->has_map = !(counts->flags & CSHM_MAP_EMPTY);
     }
-    announce_tend(c);
-    return 0;
+    return step_down ? TEND_STEP_DOWN : TEND_DONE;
 }
 
-/* Sleep until the next tend is due, a refresh is requested, or we stop.
- * Keeps the heartbeat going.  Returns -1 on stop or loss. */
+/* Sleep until the next tend is due, a refresh is requested (and the
+ * debounce allows it), or we stop.  Keeps the heartbeat going.  Returns -1
+ * on stop or loss. */
 static int wait_next_tend(cshm_client *c, double tend_started)
 {
     cshm_seg_header *h = c->segment.header;
-    double deadline = tend_started + c->config.options.tend_interval;
+    double deadline = tend_started + c->segment.tend_interval;
+    double refresh_due = tend_started + c->segment.min_refresh_interval;
     double beat = check_period(c);
     for (;;) {
         if (stopping(c))
             return -1;
+        double now = cshm_mono_now();
         uint32_t seen = __atomic_load_n(&h->refresh_seq, __ATOMIC_ACQUIRE);
         if (seen != c->refresh_seen) {
-            c->refresh_seen = seen;
-            return 0;
+            /* A request this tend did not answer.  However many processes
+             * ask, the next tend waits for min_refresh_interval; the word
+             * keeps changing, so we sleep on our own stop word instead. */
+            if (now >= refresh_due)
+                return 0;
+            double left = refresh_due - now;
+            pause_unless_stopped(c, left < beat ? left : beat);
+        } else {
+            double remaining = deadline - now;
+            if (remaining <= 0)
+                return 0;
+            cshm_futex_wait(&h->refresh_seq, seen, remaining < beat ? remaining : beat);
         }
-        double remaining = deadline - cshm_mono_now();
-        if (remaining <= 0)
-            return 0;
-        cshm_futex_wait(&h->refresh_seq, seen, remaining < beat ? remaining : beat);
         if (heartbeat(c) != 0)
             return -1;
     }
+}
+
+/* Continue from what the previous tender published: its map, its counters
+ * and its step-down history.  A corrupt snapshot starts us afresh. */
+static void adopt_published(cshm_client *c)
+{
+    cshm_tend_record previous;
+    int rc = cshm_snapshot_read(&c->segment, &c->published, &previous, NULL, NULL);
+    if (rc != 0) {
+        cshm_map_clear(&c->published);
+        c->published.counts->generation = 0;
+        c->published.counts->tended_at_ms = 0;
+        memset(&previous, 0, sizeof previous);
+    }
+    c->has_map = rc == 0 && !(c->published.counts->flags & CSHM_MAP_EMPTY);
+    if (!c->has_map) {
+        uint64_t generation = c->published.counts->generation;
+        cshm_map_clear(&c->published);
+        c->published.counts->generation = generation;
+        c->published.counts->flags = CSHM_MAP_EMPTY;
+    }
+    c->record = previous;
+    c->record.handoffs += c->pending_handoffs;
+    c->record.dead_takeovers += c->pending_dead;
+    c->record.hung_takeovers += c->pending_hung;
+    c->pending_handoffs = c->pending_dead = c->pending_hung = 0;
+    c->reported_flags = c->has_map ? c->published.counts->flags & ~CSHM_MAP_STALE : 0;
 }
 
 static int tender_session(cshm_client *c)
@@ -230,25 +361,22 @@ static int tender_session(cshm_client *c)
                                  "leaving the role to another process",
                  (unsigned)c->segment.key);
         __atomic_store_n(&c->role, CSHM_ROLE_FOLLOWER, __ATOMIC_RELEASE);
-        struct timespec pause_before_retry = {1, 0};
-        nanosleep(&pause_before_retry, NULL);
+        pause_unless_stopped(c, 1.0);
         return SESSION_LOST;
     }
-    __atomic_store_n(&c->role, CSHM_ROLE_TENDER, __ATOMIC_RELEASE);
-    c->refresh_seen = __atomic_load_n(&c->segment.header->refresh_seq, __ATOMIC_ACQUIRE);
-
-    /* Continue from the map the previous tender published. */
-    uint64_t epoch = 0;
-    int rc = cshm_snapshot_read(&c->segment, &c->published, &epoch, NULL);
-    c->has_map = rc == 0;
-    if (!c->has_map)
-        cshm_map_clear(&c->published);
-    c->reported_flags = c->has_map ? c->published.counts->flags & ~CSHM_MAP_STALE : 0;
+    adopt_published(c);
+    c->failures_in_row = 0;
+    c->last_success = cshm_mono_now();
 
     int result = SESSION_STOP;
     for (;;) {
         double started = cshm_mono_now();
-        if (tend_once(c) != 0 || wait_next_tend(c, started) != 0) {
+        int tended = tend_once(c);
+        if (tended == TEND_STEP_DOWN) {
+            result = SESSION_STEPPED_DOWN;
+            break;
+        }
+        if (tended == TEND_LOST || wait_next_tend(c, started) != 0) {
             result = stopping(c) ? SESSION_STOP : SESSION_LOST;
             break;
         }
@@ -260,6 +388,38 @@ static int tender_session(cshm_client *c)
                  "tender; it is a follower now and published nothing after the takeover",
                  (unsigned)c->segment.key, (int)getpid(), (unsigned)c->epoch);
     return result;
+}
+
+/* After stepping down: stay out of the election for a while, longer each
+ * time in a row, so that if every process fails the role rotates slowly
+ * and nobody spins. */
+static void start_backoff(cshm_client *c)
+{
+    c->step_downs_in_row++;
+    c->stepped_down_at_ms = cshm_wall_ms();
+    double window = step_down_window(c);
+    double factor = 1.0;
+    for (uint32_t i = 1; i < c->step_downs_in_row && factor < BACKOFF_MAX_FACTOR; i++)
+        factor *= 2;
+    unsigned seed = (unsigned)getpid() ^ (unsigned)c->stepped_down_at_ms;
+    double jitter = 0.75 + 0.5 * ((double)(rand_r(&seed) & 0xFFFF) / 65535.0);
+    double backoff = window * factor * jitter;
+    c->backoff_until = cshm_mono_now() + backoff;
+    cshm_log(CSHM_LOG_WARNING,
+             "segment 0x%08x: pid %d steps down as tender after %u failed tends (%s); another "
+             "process may tend; this one stays out for %.1f s",
+             (unsigned)c->segment.key, (int)getpid(), (unsigned)c->failures_in_row,
+             c->record.last_error, backoff);
+}
+
+/* While backing off: has someone else published a good map since we
+ * stepped down?  Then our backoff has no purpose left. */
+static int others_succeed(const cshm_client *c)
+{
+    cshm_map_counts counts;
+    return cshm_snapshot_read_counts(&c->segment, &counts, NULL, NULL) == 0 &&
+           !(counts.flags & (CSHM_MAP_STALE | CSHM_MAP_EMPTY)) &&
+           counts.tended_at_ms > c->stepped_down_at_ms;
 }
 
 /* Take the next free owner lock of the ring and bump the epoch past a tender
@@ -282,11 +442,12 @@ static int usurp(cshm_client *c, uint64_t state)
         uint32_t old_pid = cshm_segment_tender_pid(h);
         c->epoch = cshm_state_epoch(desired);
         take_office(c);
-        __atomic_add_fetch(&h->hung_takeovers, 1, __ATOMIC_RELAXED);
+        c->pending_hung++;
         cshm_log(CSHM_LOG_WARNING,
                  "segment 0x%08x: tender pid %u sent no heartbeat for %g s (takeover_timeout); "
                  "pid %d takes over as epoch %u",
-                 (unsigned)c->segment.key, (unsigned)old_pid, c->config.options.takeover_timeout, (int)getpid(), (unsigned)c->epoch);
+                 (unsigned)c->segment.key, (unsigned)old_pid, c->segment.takeover_timeout,
+                 (int)getpid(), (unsigned)c->epoch);
         /* Followers sleeping on the old lock move to the new one. */
         cshm_robust_wake_all(&h->owner_locks[current]);
         return (int)index;
@@ -296,6 +457,41 @@ static int usurp(cshm_client *c, uint64_t state)
              "process; cannot take over",
              (unsigned)c->segment.key);
     return -1;
+}
+
+/* Try to become tender through the lock the state word names.  Returns the
+ * lock index, or -1 (busy, or the ring moved on while we looked). */
+static int try_lock_named(cshm_client *c, uint64_t state)
+{
+    cshm_seg_header *h = c->segment.header;
+    uint32_t index = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
+    int got = cshm_robust_trylock(&c->robust, &h->owner_locks[index]);
+    if (got == CSHM_LOCK_BUSY)
+        return -1;
+    uint64_t now_state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
+    uint64_t desired = cshm_state_make(cshm_state_epoch(now_state) + 1, index,
+                                       cshm_state_slot_plus_one(now_state));
+    if (cshm_state_lock(now_state) != index ||
+        !__atomic_compare_exchange_n(&h->state, &now_state, desired, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        /* The ring moved on (a takeover) while we looked: not ours. */
+        cshm_robust_unlock(&c->robust, &h->owner_locks[index]);
+        return -1;
+    }
+    uint32_t old_pid = cshm_segment_tender_pid(h);
+    c->epoch = cshm_state_epoch(desired);
+    take_office(c);
+    if (got == CSHM_LOCK_ACQUIRED_OWNER_DIED) {
+        c->pending_dead++;
+        cshm_log(CSHM_LOG_WARNING,
+                 "segment 0x%08x: the tender (pid %u) died; pid %d takes over as epoch %u",
+                 (unsigned)c->segment.key, (unsigned)old_pid, (int)getpid(), (unsigned)c->epoch);
+    } else if (cshm_state_epoch(now_state) != 0) {
+        c->pending_handoffs++;
+        cshm_log(CSHM_LOG_INFO, "segment 0x%08x: pid %d is the tender (epoch %u)",
+                 (unsigned)c->segment.key, (int)getpid(), (unsigned)c->epoch);
+    }
+    return (int)index;
 }
 
 /* Become tender, or return -1 when asked to stop.  Sets c->epoch and returns
@@ -309,53 +505,49 @@ static int acquire(cshm_client *c)
     uint64_t last_beat = __atomic_load_n(&h->heartbeat, __ATOMIC_ACQUIRE);
     uint32_t last_epoch = cshm_state_epoch(__atomic_load_n(&h->state, __ATOMIC_ACQUIRE));
     double last_change = cshm_mono_now();
+    double period = check_period(c);
 
     while (!stopping(c)) {
         uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
         uint32_t index = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
-        int got = cshm_robust_trylock(&c->robust, &h->owner_locks[index]);
-        if (got != CSHM_LOCK_BUSY) {
-            uint64_t now_state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
-            uint64_t desired = cshm_state_make(cshm_state_epoch(now_state) + 1, index,
-                                               cshm_state_slot_plus_one(now_state));
-            if (cshm_state_lock(now_state) == index &&
-                __atomic_compare_exchange_n(&h->state, &now_state, desired, 0, __ATOMIC_ACQ_REL,
-                                            __ATOMIC_ACQUIRE)) {
-                uint32_t old_pid = cshm_segment_tender_pid(h);
-                c->epoch = cshm_state_epoch(desired);
-                take_office(c);
-                if (got == CSHM_LOCK_ACQUIRED_OWNER_DIED) {
-                    __atomic_add_fetch(&h->dead_takeovers, 1, __ATOMIC_RELAXED);
-                    cshm_log(CSHM_LOG_WARNING,
-                             "segment 0x%08x: the tender (pid %u) died; pid %d takes over as "
-                             "epoch %u",
-                             (unsigned)c->segment.key, (unsigned)old_pid, (int)getpid(),
-                             (unsigned)c->epoch);
-                } else if (cshm_state_epoch(now_state) != 0) {
-                    __atomic_add_fetch(&h->handoffs, 1, __ATOMIC_RELAXED);
-                    cshm_log(CSHM_LOG_INFO, "segment 0x%08x: pid %d is the tender (epoch %u)",
-                             (unsigned)c->segment.key, (int)getpid(), (unsigned)c->epoch);
-                }
-                return (int)index;
-            }
-            /* The ring moved on (a takeover) while we looked: not ours. */
-            cshm_robust_unlock(&c->robust, &h->owner_locks[index]);
+        double now = cshm_mono_now();
+
+        if (now < c->backoff_until) {
+            /* Out of the election: neither take a free lock nor usurp. */
+            if (others_succeed(c))
+                c->backoff_until = 0;
+            double left = c->backoff_until - now;
+            pause_unless_stopped(c, left < period ? left : period);
             continue;
         }
+        if (cshm_robust_owner_tid(&h->owner_locks[index]) == 0 && c->step_downs_in_row > 0) {
+            /* We failed as tender before: let a process without that
+             * history take the free role first. */
+            pause_unless_stopped(c, period);
+            if (stopping(c))
+                break;
+            state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
+        }
+        int taken = try_lock_named(c, state);
+        if (taken >= 0)
+            return taken;
 
         uint64_t beat = __atomic_load_n(&h->heartbeat, __ATOMIC_ACQUIRE);
-        double now = cshm_mono_now();
+        now = cshm_mono_now();
         if (beat != last_beat || cshm_state_epoch(state) != last_epoch) {
             last_beat = beat;
             last_epoch = cshm_state_epoch(state);
             last_change = now;
-        } else if (now - last_change >= c->config.options.takeover_timeout) {
-            int taken = usurp(c, state);
+        } else if (now - last_change >= c->segment.takeover_timeout) {
+            taken = usurp(c, state);
             if (taken >= 0)
                 return taken;
             last_change = now;
         }
-        cshm_robust_wait(&h->owner_locks[index], check_period(c));
+        if (cshm_robust_owner_tid(&h->owner_locks[index]) == 0)
+            pause_unless_stopped(c, period); /* free but not ours (the ring moved) */
+        else
+            cshm_robust_wait(&h->owner_locks[index], period);
     }
     /* We may have been the one waiter the kernel woke for a dead owner:
      * pass the wake-up on so that another process takes over. */
@@ -369,7 +561,9 @@ static void *thread_main(void *arg)
 {
     cshm_client *c = arg;
     cshm_seg_header *h = c->segment.header;
-    int rc = cshm_robust_thread_init(&c->robust);
+    size_t area_size;
+    const void *area = cshm_segment_lock_area(&c->segment, &area_size);
+    int rc = cshm_robust_thread_init(&c->robust, area, area_size);
     if (rc != 0) {
         cshm_log(CSHM_LOG_ERROR, "cannot register the robust futex list: %s; this process "
                                  "will not tend", strerror(-rc));
@@ -379,10 +573,15 @@ static void *thread_main(void *arg)
         int index = acquire(c);
         if (index < 0)
             break;
-        tender_session(c);
-        /* Release whether we stopped or lost: a lost session's lock is the
-         * old one of the ring, and releasing it frees it for reuse. */
+        int ended = tender_session(c);
+        /* Release whether we stopped, lost or stepped down: a lost session's
+         * lock is the old one of the ring, and releasing it frees it for
+         * reuse; a released lock wakes the next tender at once. */
         cshm_robust_unlock(&c->robust, &h->owner_locks[index]);
+        if (ended == SESSION_STEPPED_DOWN)
+            start_backoff(c);
+        else if (ended == SESSION_LOST)
+            pause_unless_stopped(c, check_period(c)); /* never a hot loop of lost sessions */
     }
     return NULL;
 }
@@ -415,16 +614,13 @@ void cshm_thread_stop(cshm_client *c)
         return;
     cshm_seg_header *h = c->segment.header;
     __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
-    /* The thread sleeps on the refresh word (tender) or on an owner lock
-     * (follower).  A wake can slip in just before it goes to sleep, so keep
-     * waking until it has exited. */
+    /* The thread sleeps on the refresh word (tender), on an owner lock
+     * (follower) or on its stop word.  A wake can slip in just before it goes
+     * to sleep, so keep waking until it has exited.  Wakes write nothing. */
     for (;;) {
-        /* Only a tender sleeps on the shared refresh word; bumping it from a
-         * follower would make the real tender tend for nothing. */
-        if (__atomic_load_n(&c->role, __ATOMIC_ACQUIRE) == CSHM_ROLE_TENDER) {
-            __atomic_add_fetch(&h->refresh_seq, 1, __ATOMIC_RELEASE);
+        syscall(SYS_futex, &c->stop, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+        if (__atomic_load_n(&c->role, __ATOMIC_ACQUIRE) == CSHM_ROLE_TENDER)
             cshm_futex_wake_all(&h->refresh_seq);
-        }
         for (uint32_t i = 0; i < CSHM_OWNER_LOCKS; i++)
             cshm_robust_wake_all(&h->owner_locks[i]);
         struct timespec deadline;
@@ -438,4 +634,5 @@ void cshm_thread_stop(cshm_client *c)
             break;
     }
     c->thread_running = 0;
+    cshm_robust_owner_free(&c->robust);
 }

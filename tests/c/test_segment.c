@@ -222,7 +222,7 @@ static pid_t child_holding(cshm_robust_lock *lock)
     pid_t pid = fork();
     if (pid == 0) {
         static cshm_robust_owner owner;
-        cshm_robust_thread_init(&owner);
+        cshm_robust_thread_init(&owner, lock, sizeof *lock);
         char ok = cshm_robust_trylock(&owner, lock) == CSHM_LOCK_ACQUIRED ? 'y' : 'n';
         if (write(fds[1], &ok, 1) != 1)
             _exit(1);
@@ -242,7 +242,7 @@ static void test_lock_released_by_kernel_on_sigkill(void)
     int shmid;
     cshm_robust_lock *lock = shared_lock(&shmid);
     static cshm_robust_owner me;
-    CHECK(cshm_robust_thread_init(&me) == 0);
+    CHECK(cshm_robust_thread_init(&me, lock, sizeof *lock) == 0);
     pid_t child = child_holding(lock);
     CHECK(child > 0);
     CHECK(cshm_robust_trylock(&me, lock) == CSHM_LOCK_BUSY);
@@ -262,7 +262,7 @@ static void test_stopped_owner_keeps_lock_and_waiter_wakes_on_death(void)
     int shmid;
     cshm_robust_lock *lock = shared_lock(&shmid);
     static cshm_robust_owner me;
-    CHECK(cshm_robust_thread_init(&me) == 0);
+    CHECK(cshm_robust_thread_init(&me, lock, sizeof *lock) == 0);
     pid_t child = child_holding(lock);
     CHECK(child > 0);
     kill(child, SIGSTOP);
@@ -306,15 +306,18 @@ static void test_publish_is_fenced_by_epoch(void)
     cshm_error e;
     CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &s, &e) == 0);
     static cshm_robust_owner me;
-    CHECK(cshm_robust_thread_init(&me) == 0);
+    size_t area_size;
+    const void *area = cshm_segment_lock_area(&s, &area_size);
+    CHECK(cshm_robust_thread_init(&me, area, area_size) == 0);
+    static const cshm_tend_record record;
     cshm_map m, got;
     CHECK(cshm_map_init(&m, &s.shape) == 0 && cshm_map_init(&got, &s.shape) == 0);
 
     s.header->state = cshm_state_make(1, 0, 0);
     fill_map(&m, "first");
-    CHECK(cshm_snapshot_publish(&s, &me, 1, &m) == CSHM_PUBLISH_OK);
+    CHECK(cshm_snapshot_publish(&s, &me, 1, &record, &m) == CSHM_PUBLISH_OK);
     uint64_t epoch = 0;
-    CHECK(cshm_snapshot_read(&s, &got, &epoch, &e) == 0);
+    CHECK(cshm_snapshot_read(&s, &got, NULL, &epoch, &e) == 0);
     CHECK(epoch == 1 && strcmp(got.nodes[0].host, "first") == 0);
 
     /* A takeover moves the epoch on: the old tender's publish is refused and
@@ -322,8 +325,8 @@ static void test_publish_is_fenced_by_epoch(void)
     uint64_t state = s.header->state;
     s.header->state = cshm_state_make(2, 1, cshm_state_slot_plus_one(state));
     fill_map(&m, "zombie");
-    CHECK(cshm_snapshot_publish(&s, &me, 1, &m) == CSHM_PUBLISH_LOST);
-    CHECK(cshm_snapshot_read(&s, &got, &epoch, &e) == 0);
+    CHECK(cshm_snapshot_publish(&s, &me, 1, &record, &m) == CSHM_PUBLISH_LOST);
+    CHECK(cshm_snapshot_read(&s, &got, NULL, &epoch, &e) == 0);
     CHECK(strcmp(got.nodes[0].host, "first") == 0);
 
     /* The new tender publishes; a slot another (stopped) tender is writing
@@ -335,17 +338,30 @@ static void test_publish_is_fenced_by_epoch(void)
     uint32_t busy = (published + 1) % CSHM_SLOTS;
     s.header->slot_locks[busy].word = (uint32_t)other.tid;
     fill_map(&m, "second");
-    CHECK(cshm_snapshot_publish(&s, &me, 2, &m) == CSHM_PUBLISH_OK);
+    CHECK(cshm_snapshot_publish(&s, &me, 2, &record, &m) == CSHM_PUBLISH_OK);
     CHECK(cshm_state_slot_plus_one(s.header->state) - 1 != busy);
-    CHECK(cshm_snapshot_read(&s, &got, &epoch, &e) == 0);
+    CHECK(cshm_snapshot_read(&s, &got, NULL, &epoch, &e) == 0);
     CHECK(epoch == 2 && strcmp(got.nodes[0].host, "second") == 0);
     s.header->slot_locks[busy].word = 0;
 
-    /* A slot written by a newer epoch is never rewritten by an older one. */
+    /* A slot written by an epoch beyond the state word's cannot be a newer
+     * tender's (the state word would carry it): it is a scribbled word, and
+     * the current tender still publishes. */
     for (uint32_t i = 0; i < CSHM_SLOTS; i++)
         s.header->slot_writer_epoch[i] = 7;
     s.header->state = cshm_state_make(3, 1, cshm_state_slot_plus_one(s.header->state));
-    CHECK(cshm_snapshot_publish(&s, &me, 3, &m) == CSHM_PUBLISH_LOST);
+    fill_map(&m, "third");
+    CHECK(cshm_snapshot_publish(&s, &me, 3, &record, &m) == CSHM_PUBLISH_OK);
+    CHECK(cshm_snapshot_read(&s, &got, NULL, &epoch, &e) == 0);
+    CHECK(epoch == 3 && strcmp(got.nodes[0].host, "third") == 0);
+
+    /* A slot a newer tender wrote while we were stopped: we lost. */
+    for (uint32_t i = 0; i < CSHM_SLOTS; i++)
+        s.header->slot_writer_epoch[i] = 4;
+    s.header->state = cshm_state_make(4, 1, cshm_state_slot_plus_one(s.header->state));
+    CHECK(cshm_snapshot_publish(&s, &me, 3, &record, &m) == CSHM_PUBLISH_LOST);
+    CHECK(cshm_snapshot_read(&s, &got, NULL, &epoch, &e) == 0);
+    CHECK(epoch == 3 && strcmp(got.nodes[0].host, "third") == 0);
 
     cshm_map_free(&m);
     cshm_map_free(&got);
@@ -365,7 +381,10 @@ static void *publisher(void *arg)
 {
     seqlock_run *run = arg;
     static cshm_robust_owner owner;
-    cshm_robust_thread_init(&owner);
+    size_t area_size;
+    const void *area = cshm_segment_lock_area(run->seg, &area_size);
+    cshm_robust_thread_init(&owner, area, area_size);
+    static const cshm_tend_record record;
     cshm_map a, b;
     cshm_map_init(&a, &run->seg->shape);
     cshm_map_init(&b, &run->seg->shape);
@@ -377,7 +396,7 @@ static void *publisher(void *arg)
     for (int i = 0; i < 3000 || (__atomic_load_n(&run->reads, __ATOMIC_RELAXED) < 200 &&
                                  cshm_mono_now() < give_up);
          i++) {
-        if (cshm_snapshot_publish(run->seg, &owner, 1, (i & 1) ? &a : &b) == CSHM_PUBLISH_OK)
+        if (cshm_snapshot_publish(run->seg, &owner, 1, &record, (i & 1) ? &a : &b) == CSHM_PUBLISH_OK)
             run->publishes++;
     }
     __atomic_store_n(&run->stop, 1, __ATOMIC_RELEASE);
@@ -392,7 +411,7 @@ static void *reader(void *arg)
     cshm_map m;
     cshm_map_init(&m, &run->seg->shape);
     while (!__atomic_load_n(&run->stop, __ATOMIC_ACQUIRE)) {
-        if (cshm_snapshot_read(run->seg, &m, NULL, NULL) != 0)
+        if (cshm_snapshot_read(run->seg, &m, NULL, NULL, NULL) != 0)
             continue;
         /* Whole old or whole new: the node and every owner agree. */
         char expect = m.nodes[0].host[0];

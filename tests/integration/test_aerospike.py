@@ -490,7 +490,7 @@ def test_sigkill_of_the_tender_hands_over(sim, pool, shm_key, keyfiles, tmp_path
 
 def test_stopped_tender_is_replaced(sim, pool, shm_key, keyfiles, tmp_path):
     ws = start(pool, sim, shm_key, n=3, tend_interval=0.2, takeover_timeout=1.5,
-               connect_timeout=1)
+               connect_timeout=0.5)
     tender, sts = the_tender(ws)
     rest = [w for w in ws if w is not tender]
     tender.signal(signal.SIGSTOP)

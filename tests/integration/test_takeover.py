@@ -69,7 +69,8 @@ def test_close_of_the_tender_hands_over(cluster, pool, shm_key, keyset, keyslots
 def test_stopped_tender_is_replaced_and_fenced(cluster, pool, shm_key, keyset, keyslots,
                                                tmp_path):
     takeover_timeout = 1.5
-    ws = start_pool(cluster, pool, shm_key, tend_interval=0.2, takeover_timeout=takeover_timeout)
+    ws = start_pool(cluster, pool, shm_key, tend_interval=0.2, takeover_timeout=takeover_timeout,
+                    connect_timeout=0.5)
     tender, sts = the_tender(ws)
     old_epoch = sts[0]["epoch"]
     rest = [w for w in ws if w is not tender]

@@ -16,7 +16,8 @@ from urllib.parse import parse_qs
 import clustershm
 
 CLIENT = clustershm.connect(os.environ["CSHM_TEST_URL"], key=int(os.environ["CSHM_TEST_KEY"]),
-                            tend_interval=0.2, takeover_timeout=1.0)
+                            tend_interval=0.2, takeover_timeout=1.0,
+                            connect_timeout=0.5)
 
 
 def app(environ, start_response):

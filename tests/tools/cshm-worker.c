@@ -7,9 +7,11 @@
  *
  *   connect <url> [name=value ...]   key shared max_nodes max_namespaces
  *                                    tend_interval takeover_timeout
- *                                    connect_timeout mode cluster_name
+ *                                    connect_timeout min_refresh_interval
+ *                                    mode cluster_name
  *   route <hex-key> [replica]        routefile <in> <out> [replica]
  *   partition <hex-key>              status   nodes   refresh   pid
+ *   refreshwait <timeout>            refreshloop <seconds>
  *   fork <in> <out>                  close    exit    (EOF = exit)
  *   aroute <ns> <set> <type> <key> [replica]      Aerospike typed keys
  *   apartition <set> <type> <key>                 (see "Aerospike typed keys")
@@ -34,6 +36,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clustershm.h"
@@ -192,6 +195,8 @@ static int apply_option(cshm_options *o, const char *arg)
         bad = parse_double(value, &o->takeover_timeout);
     } else if (IS("connect_timeout")) {
         bad = parse_double(value, &o->connect_timeout);
+    } else if (IS("min_refresh_interval")) {
+        bad = parse_double(value, &o->min_refresh_interval);
     } else if (IS("mode")) {
         bad = parse_u32(value, 8, &o->mode);
     } else if (IS("cluster_name")) {
@@ -504,15 +509,30 @@ static void cmd_status(void)
             ",\"namespaces\":%" PRIu32 ",\"attached\":%" PRIu32 ",\"nodes_seen\":%" PRIu32
             ",\"namespaces_seen\":%" PRIu32
             ",\"nodes_truncated\":%s,\"namespaces_truncated\":%s,\"replicas_truncated\":%s"
-            ",\"tends\":%" PRIu64 ",\"tend_failures\":%" PRIu64 ",\"driver\":",
+            ",\"tends\":%" PRIu64 ",\"tend_failures\":%" PRIu64 ",\"handoffs\":%" PRIu64
+            ",\"dead_takeovers\":%" PRIu64 ",\"hung_takeovers\":%" PRIu64
+            ",\"step_downs\":%" PRIu64 ",\"failures_in_row\":%" PRIu32
+            ",\"tend_interval\":%g,\"takeover_timeout\":%g,\"min_refresh_interval\":%g"
+            ",\"driver\":",
             (long)s.pid, (long)s.owner_pid, s.epoch, s.generation, s.tended_at, s.age,
             s.stale ? "true" : "false", s.key, s.shmid, s.segment_size, s.nodes, s.namespaces,
             s.attached, s.nodes_seen, s.namespaces_seen, s.nodes_truncated ? "true" : "false",
             s.namespaces_truncated ? "true" : "false", s.replicas_truncated ? "true" : "false",
-            s.tends, s.tend_failures);
+            s.tends, s.tend_failures, s.handoffs, s.dead_takeovers, s.hung_takeovers,
+            s.step_downs, s.failures_in_row, s.tend_interval, s.takeover_timeout,
+            s.min_refresh_interval);
     json_string(stdout, s.driver);
     fputs(",\"last_error\":", stdout);
     json_string(stdout, s.last_error);
+    fputs(",\"step_down_history\":[", stdout);
+    for (uint32_t i = 0; i < s.step_down_count && i < CSHM_STEP_DOWN_HISTORY_MAX; i++) {
+        const cshm_step_down_info *d = &s.step_down_history[i];
+        fprintf(stdout, "%s{\"pid\":%ld,\"epoch\":%" PRIu32 ",\"at\":%.3f,\"failures\":%" PRIu32
+                ",\"reason\":", i ? "," : "", (long)d->pid, d->epoch, d->at, d->failures);
+        json_string(stdout, d->reason);
+        fputs("}", stdout);
+    }
+    fputs("]", stdout);
     answer_end();
 }
 
@@ -570,6 +590,54 @@ static void cmd_refresh(void)
         return;
     }
     answer_ok();
+}
+
+/* refreshwait <timeout>: cshm_refresh_wait; answers whether a newer map came. */
+static void cmd_refreshwait(int argc, char **argv)
+{
+    double timeout;
+    if (argc != 2 || parse_double(argv[1], &timeout) != 0) {
+        answer_worker_error("usage: refreshwait <timeout-seconds>");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    int newer = 0;
+    cshm_error error = {0};
+    if (cshm_refresh_wait(client, timeout, &newer, &error) != 0) {
+        answer_error(&error);
+        return;
+    }
+    fprintf(stdout, "{\"ok\":true,\"newer\":%s", newer ? "true" : "false");
+    answer_end();
+}
+
+/* refreshloop <seconds>: request_refresh in a tight loop, as a worker that
+ * asks after every reply might; answers how many requests it made. */
+static void cmd_refreshloop(int argc, char **argv)
+{
+    double seconds;
+    if (argc != 2 || parse_double(argv[1], &seconds) != 0) {
+        answer_worker_error("usage: refreshloop <seconds>");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    long requests = 0;
+    do {
+        cshm_error error = {0};
+        if (cshm_request_refresh(client, &error) != 0) {
+            answer_error(&error);
+            return;
+        }
+        requests++;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+    } while ((double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9 <
+             seconds);
+    fprintf(stdout, "{\"ok\":true,\"requests\":%ld", requests);
+    answer_end();
 }
 
 /* The child of fork: route, report its role, close, leave without touching
@@ -790,6 +858,10 @@ int main(void)
             cmd_nodes();
         } else if (strcmp(c, "refresh") == 0) {
             cmd_refresh();
+        } else if (strcmp(c, "refreshwait") == 0) {
+            cmd_refreshwait(argc, argv);
+        } else if (strcmp(c, "refreshloop") == 0) {
+            cmd_refreshloop(argc, argv);
         } else if (strcmp(c, "fork") == 0) {
             cmd_fork(argc, argv);
         } else if (strcmp(c, "aroute") == 0) {
