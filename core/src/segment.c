@@ -527,13 +527,16 @@ int cshm_segment_open(const cshm_config *config, cshm_segment *seg, cshm_error *
         return rc;
     if (!config->options.has_key)
         return open_derived(config, seg, error);
-    rc = open_at(config, config->key, MAY_CREATE, seg, error);
+    /* Reclaiming here too: a process with wrong credentials that failed to
+     * connect must not leave behind a segment that locks every later
+     * process out of the key. */
+    rc = open_at(config, config->key, MAY_CREATE | MAY_RECLAIM, seg, error);
     if (rc == OPEN_OTHER_CREDENTIALS)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
                          "the segment at key 0x%08x is tended with other credentials for this "
-                         "cluster; use the same credentials in every process, or another key "
-                         "(without the key option, processes with other credentials get a "
-                         "segment of their own)",
+                         "cluster (by processes still attached); use the same credentials in "
+                         "every process, or another key (without the key option, processes "
+                         "with other credentials get a segment of their own)",
                          (unsigned)config->key);
     return rc;
 }
