@@ -192,6 +192,44 @@ static void test_bad_options(void)
     cshm_options_init(&o);
     o.connect_timeout = 0;
     expect_config_error("redis://h:1", &o, "connect_timeout");
+    /* Shorter than two network steps of the tender: named, with the
+     * minimum and the way out. */
+    cshm_options_init(&o);
+    o.takeover_timeout = 1.5;
+    o.tend_interval = 0.2;
+    expect_config_error("redis://h:1", &o, "takeover_timeout >= 2 s");
+    o.connect_timeout = 0.5;
+    static cshm_config ok;
+    CHECK(parse("redis://h:1", &o, &ok, NULL) == 0);
+    cshm_options_init(&o);
+    o.takeover_timeout = 0.05;
+    o.tend_interval = 0.01;
+    expect_config_error("redis://h:1", &o, "smaller connect_timeout");
+    cshm_options_init(&o);
+    o.min_refresh_interval = 0;
+    expect_config_error("redis://h:1", &o, "min_refresh_interval");
+    o.min_refresh_interval = 61;
+    expect_config_error("redis://h:1", &o, "min_refresh_interval");
+}
+
+static void test_alternate_keys(void)
+{
+    static cshm_config derived, explicit_key;
+    CHECK(parse("redis://h:1", NULL, &derived, NULL) == 0);
+    CHECK(cshm_config_key(&derived, 0) == derived.key);
+    for (unsigned i = 0; i < CSHM_KEY_ALTERNATES; i++) {
+        uint32_t k = cshm_config_key(&derived, i);
+        CHECK((k & ~CSHM_KEY_MASK) == CSHM_KEY_BASE);
+        for (unsigned j = 0; j < i; j++)
+            CHECK(cshm_config_key(&derived, j) != k);
+    }
+    cshm_options o;
+    cshm_options_init(&o);
+    o.has_key = 1;
+    o.key = 0x1234;
+    CHECK(parse("redis://h:1", &o, &explicit_key, NULL) == 0);
+    for (unsigned i = 0; i < CSHM_KEY_ALTERNATES; i++)
+        CHECK(cshm_config_key(&explicit_key, i) == 0x1234);
 }
 
 static void test_cluster_name_is_the_identity(void)
@@ -226,4 +264,5 @@ void suite_config(void)
     RUN(test_bad_options);
     RUN(test_cluster_name_is_the_identity);
     RUN(test_explicit_key_wins);
+    RUN(test_alternate_keys);
 }

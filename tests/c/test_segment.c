@@ -192,6 +192,150 @@ static void test_wider_mode_refused(void)
     remove_key(key);
 }
 
+
+/* ---- credentials, timing and the validated copy ---- */
+
+static void set_password(cshm_config *c, const char *password)
+{
+    c->has_password = password != NULL;
+    memset(c->password, 0, sizeof c->password);
+    if (password != NULL)
+        strcpy(c->password, password);
+}
+
+/* The segment's bytes never hold the password itself. */
+static int segment_contains(const cshm_segment *s, const char *text)
+{
+    return memmem(s->base, CSHM_HEADER_SIZE, text, strlen(text)) != NULL;
+}
+
+static void test_credentials_at_an_explicit_key(void)
+{
+    uint32_t key = test_key(8);
+    remove_key(key);
+    cshm_config *one = make_config("redis://h:1", key, NULL);
+    set_password(one, "swordfish-one");
+    cshm_config *two = make_config("redis://h:1", key, NULL);
+    set_password(two, "swordfish-two");
+    cshm_config *none = make_config("redis://h:1", key, NULL);
+    cshm_segment a, b, c;
+    cshm_error e;
+    CHECK(cshm_segment_open(one, &a, &e) == 0);
+    CHECK(a.credentials_kind == CSHM_CREDENTIALS_PBKDF2_SHA256);
+    CHECK(!segment_contains(&a, "swordfish"));
+    CHECK(cshm_segment_open(two, &b, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "other credentials") != NULL);
+    CHECK(strstr(e.message, "another key") != NULL);
+    CHECK(cshm_segment_open(none, &b, &e) == CSHM_ERR_SEGMENT);
+    CHECK(cshm_segment_open(one, &b, &e) == 0);
+    CHECK(b.shmid == a.shmid);
+    int first = a.shmid;
+    cshm_segment_close(&a);
+    cshm_segment_close(&b);
+    /* Nobody uses it any more: the other credentials reclaim the key. */
+    CHECK(cshm_segment_open(two, &c, &e) == 0);
+    CHECK(c.shmid != first && c.key == key);
+    cshm_segment_close(&c);
+    remove_key(key);
+}
+
+static void remove_alternates(const cshm_config *c)
+{
+    for (unsigned i = 0; i < CSHM_KEY_ALTERNATES; i++)
+        remove_key(cshm_config_key(c, i));
+}
+
+static void test_credentials_at_a_derived_key(void)
+{
+    /* An identity of this test run only, so the derived keys are ours. */
+    char url[64];
+    snprintf(url, sizeof url, "redis://derived-%d:1", (int)getpid());
+    static cshm_config one, two, three;
+    cshm_options o;
+    cshm_options_init(&o);
+    o.connect_timeout = 0.2;
+    cshm_error e;
+    CHECK(cshm_config_parse(url, &o, &one, &e) == 0);
+    CHECK(cshm_config_parse(url, &o, &two, &e) == 0);
+    CHECK(cshm_config_parse(url, &o, &three, &e) == 0);
+    set_password(&one, "alpha");
+    set_password(&two, "bravo");
+    set_password(&three, "charlie");
+    remove_alternates(&one);
+
+    cshm_segment a, b, b2, c;
+    CHECK(cshm_segment_open(&one, &a, &e) == 0);
+    CHECK(a.key == cshm_config_key(&one, 0));
+    /* Other credentials: a segment of their own, never the first one. */
+    CHECK(cshm_segment_open(&two, &b, &e) == 0);
+    CHECK(b.key == cshm_config_key(&two, 1) && b.shmid != a.shmid);
+    CHECK(cshm_segment_open(&two, &b2, &e) == 0);
+    CHECK(b2.shmid == b.shmid);
+    /* The first key's processes leave; the next credentials reclaim it
+     * while the second ones keep theirs. */
+    cshm_segment_close(&a);
+    CHECK(cshm_segment_open(&three, &c, &e) == 0);
+    CHECK(c.key == cshm_config_key(&three, 0));
+    CHECK(cshm_segment_open(&two, &a, &e) == 0);
+    CHECK(a.shmid == b.shmid);
+    cshm_segment_close(&a);
+    cshm_segment_close(&b);
+    cshm_segment_close(&b2);
+    cshm_segment_close(&c);
+    remove_alternates(&one);
+}
+
+static void slow_timing(cshm_options *o)
+{
+    o->tend_interval = 0.3;
+    o->takeover_timeout = 9;
+    o->min_refresh_interval = 0.2;
+    o->connect_timeout = 0.25;
+}
+
+static void test_timing_is_the_segments(void)
+{
+    uint32_t key = test_key(9);
+    remove_key(key);
+    cshm_segment a, b;
+    cshm_error e;
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, slow_timing), &a, &e) == 0);
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &b, &e) == 0);
+    CHECK(b.tend_interval == 0.3 && b.takeover_timeout == 9 && b.min_refresh_interval == 0.2);
+    CHECK(b.op_timeout == 0.25);
+    cshm_segment_close(&b);
+
+    /* A value no creator could have stored: the segment is corrupt. */
+    uint64_t saved = a.header->takeover_timeout_us;
+    a.header->takeover_timeout_us = 10000; /* 0.01 s */
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &b, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "timing") != NULL && strstr(e.message, "takeover_timeout") != NULL);
+    a.header->takeover_timeout_us = saved;
+    cshm_segment_close(&a);
+    remove_key(key);
+}
+
+static void test_validated_copy_is_not_reread(void)
+{
+    uint32_t key = test_key(10);
+    remove_key(key);
+    cshm_segment a, b;
+    cshm_error e;
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &a, &e) == 0);
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &b, &e) == 0);
+    /* Another process rewrites the write-once part: b's bounds and identity
+     * stay those it validated. */
+    a.header->shape.max_nodes = 4000;
+    a.header->slot_stride = 1;
+    memset(a.header->identity, 'X', sizeof a.header->identity);
+    CHECK(b.shape.max_nodes == 64);
+    CHECK(b.slot_stride != 1);
+    CHECK(strcmp(b.identity, "redis:h:1") == 0);
+    cshm_segment_close(&a);
+    cshm_segment_close(&b);
+    remove_key(key);
+}
+
 void suite_segment(void)
 {
     RUN(test_create_then_attach);
@@ -199,6 +343,10 @@ void suite_segment(void)
     RUN(test_other_identity_refused);
     RUN(test_other_layout_refused);
     RUN(test_wider_mode_refused);
+    RUN(test_credentials_at_an_explicit_key);
+    RUN(test_credentials_at_a_derived_key);
+    RUN(test_timing_is_the_segments);
+    RUN(test_validated_copy_is_not_reread);
 }
 
 /* ---- robust locks across processes ---- */
@@ -285,6 +433,50 @@ static void test_stopped_owner_keeps_lock_and_waiter_wakes_on_death(void)
     waitpid(killer, NULL, 0);
     waitpid(child, NULL, 0);
     shmdt(lock);
+}
+
+/* A same-uid process scribbles every other byte of the lock area (words and
+ * their neighbours): the kernel still releases the lock the owner really
+ * held, because its robust list never lived there. */
+static void test_scribbled_lock_area_keeps_death_detection(void)
+{
+    int shmid = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+    cshm_robust_lock *locks = shmat(shmid, NULL, 0);
+    shmctl(shmid, IPC_RMID, NULL);
+    for (int i = 0; i < 8; i++)
+        cshm_robust_lock_init(&locks[i]);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        static cshm_robust_owner owner;
+        cshm_robust_thread_init(&owner, locks, 8 * sizeof *locks);
+        char ok = cshm_robust_trylock(&owner, &locks[3]) == CSHM_LOCK_ACQUIRED ? 'y' : 'n';
+        if (write(fds[1], &ok, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char got = 0;
+    CHECK(read(fds[0], &got, 1) == 1 && got == 'y');
+    close(fds[0]);
+    close(fds[1]);
+    /* Everything but the held word: others' words (some with the child's
+     * TID, as if it held them), the reserved halves, and past the area. */
+    unsigned char *bytes = (unsigned char *)locks;
+    for (size_t i = 0; i < 4096; i++)
+        if (i < 3 * sizeof *locks || i >= 3 * sizeof *locks + 4)
+            bytes[i] = (unsigned char)(i * 37 + 11);
+    locks[5].word = (uint32_t)child;
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    static cshm_robust_owner me;
+    CHECK(cshm_robust_thread_init(&me, locks, 8 * sizeof *locks) == 0);
+    CHECK(cshm_robust_trylock(&me, &locks[3]) == CSHM_LOCK_ACQUIRED_OWNER_DIED);
+    cshm_robust_unlock(&me, &locks[3]);
+    /* A scribbled word is not a lock the kernel knows: it looks held. */
+    CHECK(cshm_robust_trylock(&me, &locks[5]) == CSHM_LOCK_BUSY);
+    shmdt(locks);
 }
 
 /* ---- publication ---- */
@@ -455,6 +647,7 @@ void suite_ownership(void)
 {
     RUN(test_lock_released_by_kernel_on_sigkill);
     RUN(test_stopped_owner_keeps_lock_and_waiter_wakes_on_death);
+    RUN(test_scribbled_lock_area_keeps_death_detection);
     RUN(test_publish_is_fenced_by_epoch);
     RUN(test_readers_never_see_a_mix);
 }
