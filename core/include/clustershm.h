@@ -156,8 +156,11 @@ int cshm_connect(const char *url, const cshm_options *options, cshm_client **out
                  cshm_error *error);
 
 /* Stop the background thread (handing tendership over at once), detach and
- * free.  NULL is accepted. */
-void cshm_close(cshm_client *client);
+ * free.  NULL is accepted.  Returns 0, or CSHM_ERR_STATE with nothing done
+ * (the client stays open) when called on that client's own background
+ * thread, which cannot join itself; no user code runs there (log handlers
+ * run on the log delivery thread), so this only guards against misuse. */
+int cshm_close(cshm_client *client);
 
 int cshm_partition(cshm_client *client, const cshm_key *key, const char *set,
                    uint32_t *partition, cshm_error *error);
