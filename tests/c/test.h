@@ -30,5 +30,6 @@ void suite_ownership(void);
 void suite_ripemd(void);
 void suite_aerospike_parse(void);
 void suite_aerospike_driver(void);
+void suite_log(void);
 
 #endif
