@@ -13,6 +13,8 @@
  *    take the pointer out of the object first (close) or publish it only
  *    after the call (connect).  So the GIL is the lock that makes one client
  *    usable from many Python threads ("one thread at a time" in the core).
+ *  - No Python code runs on a client's background thread: the core hands
+ *    its log lines to the log bridge (log.c) on its own delivery thread.
  *  - Per-module state lives in the module object (multi-phase init, heap
  *    types); the only process-wide state is the log bridge (log.c), because
  *    the core's log handler is process-wide.
@@ -70,6 +72,9 @@ extern PyModuleDef cshm_py_module_def;
 /* client.c */
 extern PyType_Spec cshm_py_client_spec;
 PyObject *cshm_py_client_connect(PyObject *self, PyObject *unused);
+/* Closes self's client, if any, without the GIL; for callers that cannot
+ * raise (garbage collection, the exit hook): a close the core refuses is
+ * reported as unraisable and the client is leaked (see client.c). */
 void cshm_py_client_shutdown(ClientObject *self);
 
 /* route.c: methods of Client that read the map. */
@@ -97,6 +102,5 @@ int cshm_py_wrong_type(PyObject *exc, PyObject *obj, const char *fmt, ...);
 /* log.c */
 void cshm_py_log_start(void);
 void cshm_py_log_stop(void);
-int cshm_py_log_in_handler(void);
 
 #endif

@@ -8,13 +8,21 @@
  *  - `client` is NULL or a connected cshm_client owned by this object; it is
  *    published only after cshm_connect returned and taken out before
  *    cshm_close runs, both of which run without the GIL (they wait for the
- *    cluster map and for the background thread, and that thread may need the
- *    GIL to log).  While connected the object is on its module's open list,
- *    which the atexit hook closes, so interpreter exit never leaves a
- *    background thread entering a finalizing interpreter.
+ *    cluster map and for the background thread, and meanwhile the core's
+ *    log delivery thread may need the GIL to forward a line).  While
+ *    connected the object is on its module's open list, which the atexit
+ *    hook closes, so interpreter exit never leaves a client's thread running
+ *    into a finalizing interpreter.
  *  - close() is idempotent; a closed client may connect again; garbage
  *    collection of a connected client closes it (with a ResourceWarning,
  *    like an unclosed file).
+ *  - close() may run in any thread, a logging handler of clustershm's lines
+ *    included: handlers run on the core's log delivery thread, never on a
+ *    client's own background thread.  The core refuses a close only there
+ *    (CSHM_ERR_STATE), which no Python code reaches; should it happen,
+ *    close() raises clustershm.Error and keeps the client, and garbage
+ *    collection and the exit hook, which cannot raise, report it as
+ *    unraisable and leak the client rather than crash.
  *  - Fork needs nothing here: the core notices it at the child's first call.
  */
 #include <stdio.h>
@@ -47,16 +55,42 @@ static void open_unlink(ClientObject *self)
     self->open_prev = self->open_next = NULL;
 }
 
-void cshm_py_client_shutdown(ClientObject *self)
+/* Takes the client out of self (and the open list) and closes it without
+ * the GIL.  Returns 0, or -1 when the core refused to close (this is the
+ * client's own background thread): then *refused is the client, still open
+ * and no longer in self. */
+static int shutdown_client(ClientObject *self, cshm_client **refused)
 {
     cshm_client *c = self->client;
+    *refused = NULL;
     if (c == NULL)
-        return;
+        return 0;
     self->client = NULL;
     open_unlink(self);
+    int rc;
     Py_BEGIN_ALLOW_THREADS
-    cshm_close(c);
+    rc = cshm_close(c);
     Py_END_ALLOW_THREADS
+    if (rc == 0)
+        return 0;
+    *refused = c;
+    return -1;
+}
+
+void cshm_py_client_shutdown(ClientObject *self)
+{
+    cshm_client *refused;
+    if (shutdown_client(self, &refused) == 0)
+        return;
+    /* Freeing the client under its own running thread would crash; keeping
+     * it costs its thread and its segment attachment until the process
+     * ends. */
+    char text[128];
+    snprintf(text, sizeof text,
+             "clustershm.Client (key 0x%08x) cannot be closed on its own background thread; "
+             "it is left open", (unsigned)self->key);
+    PyErr_SetString(self->st->error, text);
+    PyErr_WriteUnraisable(NULL);
 }
 
 /* ---- construction and destruction ------------------------------------- */
@@ -233,20 +267,22 @@ PyObject *cshm_py_client_connect(PyObject *op, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-/* close() and __exit__: refused in a log handler, which runs in a client's
- * background thread, because closing that client would join the thread
- * from itself. */
+/* close() and __exit__.  A refusal of the core leaves the client open:
+ * it goes back into the object, unless another thread connected the object
+ * while the GIL was released (then there is nowhere to keep it). */
 static PyObject *close_checked(PyObject *op)
 {
     ClientObject *self = (ClientObject *)op;
-    if (self->client != NULL && cshm_py_log_in_handler()) {
-        PyErr_SetString(self->st->error, "close() cannot run in a logging handler of "
-                                         "clustershm's log lines (it runs in a client's own "
-                                         "thread); close from another thread");
-        return NULL;
+    cshm_client *refused;
+    if (shutdown_client(self, &refused) == 0)
+        Py_RETURN_NONE;
+    if (self->client == NULL) {
+        self->client = refused;
+        open_link(self);
     }
-    cshm_py_client_shutdown(self);
-    Py_RETURN_NONE;
+    PyErr_SetString(self->st->error, "close() cannot run on this client's own background "
+                                     "thread; close it from another thread");
+    return NULL;
 }
 
 static PyObject *client_close(PyObject *op, PyObject *unused)
@@ -421,7 +457,8 @@ static PyMethodDef client_methods[] = {
     {"close", client_close, METH_NOARGS,
      "close($self, /)\n--\n\n"
      "Stop this process's background thread (a tender hands its role over at once)\n"
-     "and detach.  Idempotent."},
+     "and detach.  Idempotent; may run in any thread, a logging handler of\n"
+     "clustershm's lines included."},
     {"route", (PyCFunction)(void (*)(void))cshm_py_client_route, METH_FASTCALL | METH_KEYWORDS,
      "route($self, /, key, namespace=None, set='', replica=0)\n--\n\n"
      "Return (host, port) of the node serving key: the master for replica=0, the\n"

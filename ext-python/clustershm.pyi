@@ -12,7 +12,9 @@ process takes over.
         host, port = c.route("user:1000")
 
 Log lines (takeover, stale map, limits reached) go to the logging logger
-"clustershm".  A client connected before os.fork() keeps working in the
+"clustershm", from one background thread of the library that is never a
+client's own, so a logging handler may close clients.  At interpreter exit
+the lines logged by the closing clients still reach the handlers.  A client connected before os.fork() keeps working in the
 child (gunicorn --preload, multiprocessing with fork): the child is a
 follower and starts its own background thread at its first call.
 
@@ -152,7 +154,8 @@ class Client:
         Raises ClusterError (no seed answers), SegmentError, TimeoutError."""
     def close(self) -> None:
         """Stop this process's background thread (a tender hands its role over
-        at once) and detach.  Idempotent."""
+        at once) and detach.  Idempotent; may run in any thread, a logging
+        handler of clustershm's lines included."""
     def route(
         self, key: _Key, namespace: str | None = None, set: str | None = "", replica: int = 0
     ) -> tuple[str, int]:

@@ -7,12 +7,16 @@
  *    the Client heap type, the list of connected clients), so a second
  *    instance (importlib reload, a subinterpreter sharing the GIL) is
  *    independent; only the log bridge is process-wide (log.c).
- *  - The atexit hook closes every connected client and then stops log
- *    forwarding, in that order: the clients' threads may log while they
- *    hand the tender role over, and no thread may enter the interpreter
- *    once it finalizes.  Processes that end with os._exit (multiprocessing
- *    fork workers) skip it: the kernel drops their locks and another process
- *    takes over at once.
+ *  - The atexit hook closes every connected client, lets the lines they
+ *    queued reach logging (a bounded cshm_log_flush with the GIL released,
+ *    in cshm_py_log_stop) and then stops log forwarding, in that order: the
+ *    clients' threads log while they hand the tender role over, the core's
+ *    delivery thread needs the GIL to forward those lines, and no thread may
+ *    enter the interpreter once it finalizes.  A client the core refuses to
+ *    close is reported as unraisable and leaked, so the hook always ends.
+ *    Processes that end with os._exit (multiprocessing fork workers) skip
+ *    it: the kernel drops their locks and another process takes over at
+ *    once.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -74,9 +78,10 @@ static PyObject *module_close_all(PyObject *module, PyObject *unused)
     (void)unused;
     cshm_py_state *st = PyModule_GetState(module);
     /* Closing releases the GIL: take the head each time, whatever other
-     * threads did meanwhile. */
+     * threads did meanwhile.  Each call unlinks the head, closed or not. */
     while (st->open != NULL)
         cshm_py_client_shutdown(st->open);
+    /* Delivers the lines the closes queued, then stops forwarding. */
     cshm_py_log_stop();
     Py_RETURN_NONE;
 }
@@ -96,7 +101,8 @@ static PyMethodDef module_methods[] = {
      "mod 16384.  str is encoded as UTF-8; an int is its decimal text."},
     {"_close_all", module_close_all, METH_NOARGS,
      "_close_all($module, /)\n--\n\n"
-     "Close every connected client and stop forwarding log lines (the atexit hook)."},
+     "Close every connected client, let their last log lines reach logging, and stop\n"
+     "forwarding log lines (the atexit hook)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -149,10 +149,26 @@ typedef struct cshm_status_info {
     cshm_step_down_info step_down_history[CSHM_STEP_DOWN_HISTORY_MAX];
 } cshm_status_info;
 
-/* Log lines of the core (takeover, stale, limits).  Called from the client's
- * background thread; must not block for long.  level: 0 debug .. 3 error. */
+/* Log lines of the core (takeover, stale, limits).  level: 0 debug .. 3 error.
+ * The handler is called on one process-wide delivery thread of the core's,
+ * never on a client's background thread (which owns robust locks of its
+ * own: see core/src/log.h), one line at a time, in order, so it may take
+ * locks, block a while, or close clients.  The core queues at most 64 lines;
+ * when the handler is slower than that, lines are dropped and one line
+ * "N log lines dropped (the log handler is too slow)" says how many.
+ * Without a handler (or with NULL), warnings and errors go to stderr
+ * prefixed "clustershm: ".  Lines not yet delivered when
+ * cshm_set_log_handler returns go to the new handler; a call already in
+ * progress may finish on the old one (cshm_log_flush() afterwards waits
+ * for it, before the old user data is freed). */
 typedef void (*cshm_log_fn)(int level, const char *message, void *user);
 void cshm_set_log_handler(cshm_log_fn fn, void *user);
+
+/* Wait until every line queued before this call has been handed to the
+ * handler and its call returned, or until `seconds` passed.  Returns at once
+ * when called from a handler (the delivery thread never waits for itself).
+ * At exit() the core flushes for up to 0.2 s by itself. */
+void cshm_log_flush(double seconds);
 
 void cshm_options_init(cshm_options *options);
 
@@ -162,8 +178,11 @@ int cshm_connect(const char *url, const cshm_options *options, cshm_client **out
                  cshm_error *error);
 
 /* Stop the background thread (handing tendership over at once), detach and
- * free.  NULL is accepted. */
-void cshm_close(cshm_client *client);
+ * free.  NULL is accepted.  Returns 0, or CSHM_ERR_STATE with nothing done
+ * (the client stays open) when called on that client's own background
+ * thread, which cannot join itself; no user code runs there (log handlers
+ * run on the log delivery thread), so this only guards against misuse. */
+int cshm_close(cshm_client *client);
 
 int cshm_partition(cshm_client *client, const cshm_key *key, const char *set,
                    uint32_t *partition, cshm_error *error);

@@ -204,14 +204,18 @@ int cshm_connect(const char *url, const cshm_options *options, cshm_client **out
     return 0;
 }
 
-void cshm_close(cshm_client *c)
+int cshm_close(cshm_client *c)
 {
     if (c == NULL)
-        return;
+        return 0;
     /* In a fork child the thread handle is the parent's: nothing to join,
      * and the thread's state is left behind (see adopt_after_fork). */
     if (c->fork_generation == cshm_current_fork_generation()) {
         cshm_thread_stop(c);
+        /* Still running: we are that thread, which cannot join itself.
+         * Nothing was done, so the caller still owns an open client. */
+        if (c->thread_running)
+            return CSHM_ERR_STATE;
         if (c->driver_state != NULL)
             c->config.driver->destroy(c->driver_state);
         cshm_map_free(&c->published);
@@ -222,6 +226,7 @@ void cshm_close(cshm_client *c)
     /* The password lives in the config: do not leave it in freed memory. */
     explicit_bzero(&c->config, sizeof c->config);
     free(c);
+    return 0;
 }
 
 int cshm_partition(cshm_client *c, const cshm_key *key, const char *set, uint32_t *partition,

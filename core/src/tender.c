@@ -608,9 +608,12 @@ int cshm_thread_start(cshm_client *c, cshm_error *error)
     return 0;
 }
 
+/* Refuses, doing nothing, when called on the thread it would stop: a
+ * thread cannot join itself, and the loop below would spin forever.  The
+ * refusal leaves thread_running set, which is how cshm_close() sees it. */
 void cshm_thread_stop(cshm_client *c)
 {
-    if (!c->thread_running)
+    if (!c->thread_running || pthread_equal(pthread_self(), c->thread))
         return;
     cshm_seg_header *h = c->segment.header;
     __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);

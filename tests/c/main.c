@@ -7,6 +7,18 @@
 
 #include "test.h"
 
+/* ThreadSanitizer by default kills a fork child of a multi-threaded process
+ * that starts threads.  Once anything has logged, this process runs the
+ * core's log delivery thread, and the log suite's fork children start the
+ * core's threads, as an application that forks after logging does. */
+#if defined(__SANITIZE_THREAD__)
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "die_after_fork=0";
+}
+#endif
+
 int test_checks_failed_in_current;
 int tests_passed, tests_failed;
 
@@ -49,6 +61,9 @@ static const struct {
     {"aerospike_parse", suite_aerospike_parse},
     {"aerospike_driver", suite_aerospike_driver},
     {"sha256", suite_sha256},
+    /* Last: it checks every line it delivers, so no earlier suite's client
+     * may still be logging. */
+    {"log", suite_log},
 };
 
 int main(int argc, char **argv)

@@ -31,5 +31,6 @@ void suite_ripemd(void);
 void suite_aerospike_parse(void);
 void suite_aerospike_driver(void);
 void suite_sha256(void);
+void suite_log(void);
 
 #endif
