@@ -358,6 +358,36 @@ static PyObject *client_nodes(PyObject *op, PyObject *unused)
     return list;
 }
 
+static PyObject *step_down_dict(const cshm_step_down_info *d)
+{
+    PyObject *r = PyDict_New();
+    if (r == NULL)
+        return NULL;
+    if (put(r, "pid", PyLong_FromLong(d->pid)) < 0 ||
+        put(r, "epoch", PyLong_FromUnsignedLong(d->epoch)) < 0 ||
+        put(r, "at", PyFloat_FromDouble(d->at)) < 0 ||
+        put(r, "failures", PyLong_FromUnsignedLong(d->failures)) < 0 ||
+        put(r, "reason", text(d->reason, sizeof d->reason)) < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Newest first, as the core gives them. */
+static PyObject *step_down_list(const cshm_status_info *s)
+{
+    uint32_t n = s->step_down_count < CSHM_STEP_DOWN_HISTORY_MAX ? s->step_down_count
+                                                                 : CSHM_STEP_DOWN_HISTORY_MAX;
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (uint32_t i = 0; list != NULL && i < n; i++) {
+        PyObject *d = step_down_dict(&s->step_down_history[i]);
+        if (d == NULL || PyList_SetItem(list, (Py_ssize_t)i, d) < 0)
+            Py_CLEAR(list);
+    }
+    return list;
+}
+
 static PyObject *client_status(PyObject *op, PyObject *unused)
 {
     (void)unused;
@@ -392,8 +422,17 @@ static PyObject *client_status(PyObject *op, PyObject *unused)
         put(d, "replicas_truncated", PyBool_FromLong(s.replicas_truncated)) < 0 ||
         put(d, "tends", PyLong_FromUnsignedLongLong(s.tends)) < 0 ||
         put(d, "tend_failures", PyLong_FromUnsignedLongLong(s.tend_failures)) < 0 ||
+        put(d, "handoffs", PyLong_FromUnsignedLongLong(s.handoffs)) < 0 ||
+        put(d, "dead_takeovers", PyLong_FromUnsignedLongLong(s.dead_takeovers)) < 0 ||
+        put(d, "hung_takeovers", PyLong_FromUnsignedLongLong(s.hung_takeovers)) < 0 ||
+        put(d, "step_downs", PyLong_FromUnsignedLongLong(s.step_downs)) < 0 ||
+        put(d, "failures_in_row", PyLong_FromUnsignedLong(s.failures_in_row)) < 0 ||
+        put(d, "tend_interval", PyFloat_FromDouble(s.tend_interval)) < 0 ||
+        put(d, "takeover_timeout", PyFloat_FromDouble(s.takeover_timeout)) < 0 ||
+        put(d, "min_refresh_interval", PyFloat_FromDouble(s.min_refresh_interval)) < 0 ||
         put(d, "driver", text(s.driver, sizeof s.driver)) < 0 ||
-        put(d, "last_error", text(s.last_error, sizeof s.last_error)) < 0) {
+        put(d, "last_error", text(s.last_error, sizeof s.last_error)) < 0 ||
+        put(d, "step_down_history", step_down_list(&s)) < 0) {
         Py_DECREF(d);
         return NULL;
     }
@@ -440,7 +479,11 @@ static PyMethodDef client_methods[] = {
      "Return a dict: role ('tender', 'follower' or 'private'), pid, owner_pid, epoch,\n"
      "generation, tended_at, age, stale, key, shmid, segment_size, nodes, namespaces,\n"
      "attached, nodes_seen, namespaces_seen, nodes_truncated, namespaces_truncated,\n"
-     "replicas_truncated, tends, tend_failures, driver, last_error."},
+     "replicas_truncated, tends, tend_failures, handoffs, dead_takeovers,\n"
+     "hung_takeovers, step_downs, failures_in_row, tend_interval, takeover_timeout,\n"
+     "min_refresh_interval (the segment's timing, which every process uses), driver,\n"
+     "last_error, and step_down_history: dicts pid, epoch, at, failures, reason of the\n"
+     "last tenders that gave the role up after failing, newest first."},
     {"request_refresh", client_request_refresh, METH_NOARGS,
      "request_refresh($self, /)\n--\n\n"
      "Ask the tender (this process or another) to tend now, e.g. after a MOVED reply."},
@@ -462,9 +505,11 @@ static PyType_Slot client_slots[] = {
      "A client of one cluster whose map is shared by every process of the host.\n\n"
      "url is redis://[user:password@]host:port[,host:port...] or\n"
      "aerospike://host:port[,host:port...].  Options: key, shared, max_nodes,\n"
-     "max_namespaces, tend_interval, takeover_timeout, connect_timeout, mode,\n"
-     "cluster_name.  URL and options are checked here (ConfigError); nothing is\n"
-     "contacted before connect()."},
+     "max_namespaces, tend_interval, takeover_timeout, connect_timeout,\n"
+     "min_refresh_interval, mode, cluster_name.  URL and options are checked here\n"
+     "(ConfigError); nothing is contacted before connect().  tend_interval,\n"
+     "takeover_timeout and min_refresh_interval are the segment's: the first process\n"
+     "sets them for every process of the host (others log a warning)."},
     {Py_tp_new, client_new},
     {Py_tp_dealloc, client_dealloc},
     {Py_tp_traverse, client_traverse},
