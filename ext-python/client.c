@@ -17,8 +17,10 @@
  *    like an unclosed file).
  *  - Fork needs nothing here: the core notices it at the child's first call.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "binding.h"
@@ -47,6 +49,24 @@ static void open_unlink(ClientObject *self)
     self->open_prev = self->open_next = NULL;
 }
 
+/* Waits, with the GIL released, until no thread of this process is inside
+ * cshm_refresh_wait() (refresh(wait=True)) on the client being closed: they
+ * use it without the GIL.  The caller has taken the pointer out of the
+ * object, so no new wait starts; the running ones end within their
+ * timeout.  Threads counted in another process (before a fork) do not
+ * exist here. */
+static void refresh_drain(ClientObject *self)
+{
+    if (self->refreshing_pid != getpid() ||
+        __atomic_load_n(&self->refreshing, __ATOMIC_SEQ_CST) == 0)
+        return;
+    Py_BEGIN_ALLOW_THREADS
+    struct timespec pause = {0, 1000000};
+    while (__atomic_load_n(&self->refreshing, __ATOMIC_SEQ_CST) != 0)
+        nanosleep(&pause, NULL);
+    Py_END_ALLOW_THREADS
+}
+
 void cshm_py_client_shutdown(ClientObject *self)
 {
     cshm_client *c = self->client;
@@ -54,6 +74,7 @@ void cshm_py_client_shutdown(ClientObject *self)
         return;
     self->client = NULL;
     open_unlink(self);
+    refresh_drain(self);
     Py_BEGIN_ALLOW_THREADS
     cshm_close(c);
     Py_END_ALLOW_THREADS
@@ -287,6 +308,84 @@ static PyObject *client_request_refresh(PyObject *op, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static const char *const REFRESH_ARGS[] = {"wait", "timeout", NULL};
+
+/* refresh(wait=True, timeout=1.0).  wait must be a bool: refresh(0.5), a
+ * timeout passed in the wrong place, would otherwise wait 1 s.  The range
+ * of timeout is the core's (CSHM_ERR_CONFIG -> ConfigError). */
+static PyObject *client_refresh(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    ClientObject *self = (ClientObject *)op;
+    PyObject *a[2];
+    if (cshm_py_parse("refresh", args, nargs, kwnames, REFRESH_ARGS, 0, a) < 0)
+        return NULL;
+    int wait = 1;
+    if (a[0] != NULL) {
+        if (!PyBool_Check(a[0])) {
+            cshm_py_wrong_type(PyExc_TypeError, a[0],
+                               "refresh() argument 'wait' must be True or False");
+            return NULL;
+        }
+        wait = a[0] == Py_True;
+    }
+    double timeout = 1.0;
+    if (a[1] != NULL) {
+        if ((!PyFloat_Check(a[1]) && !PyLong_Check(a[1])) || PyBool_Check(a[1])) {
+            cshm_py_wrong_type(PyExc_TypeError, a[1],
+                               "refresh() argument 'timeout' must be seconds as a float or int");
+            return NULL;
+        }
+        timeout = PyFloat_AsDouble(a[1]);
+        if (timeout == -1.0 && PyErr_Occurred()) {
+            /* An int beyond a double: out of range, which the core says. */
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                return NULL;
+            PyErr_Clear();
+            PyObject *zero = PyLong_FromLong(0);
+            int negative = zero == NULL ? -1 : PyObject_RichCompareBool(a[1], zero, Py_LT);
+            Py_XDECREF(zero);
+            if (negative < 0)
+                return NULL;
+            timeout = negative ? -INFINITY : INFINITY;
+        }
+    }
+    if (self->client == NULL)
+        return cshm_py_not_connected(self->st);
+    if (wait && cshm_py_log_in_handler()) {
+        PyErr_SetString(self->st->error,
+                        "refresh(wait=True) cannot run in a logging handler of clustershm's log "
+                        "lines: it runs in a client's own thread, which may be the tender it "
+                        "would wait for; use refresh(wait=False) there");
+        return NULL;
+    }
+    cshm_error error;
+    /* Also when waiting, and with the GIL held: the request is the wait's
+     * first step anyway (the tender answers both with one tend), and in a
+     * fork child the core adopts the client at its first call, which must
+     * not run in two threads at once. */
+    if (cshm_request_refresh(self->client, &error) != 0)
+        return cshm_py_raise(self->st, &error);
+    if (!wait)
+        Py_RETURN_FALSE;
+    cshm_client *c = self->client;
+    pid_t pid = getpid();
+    if (self->refreshing_pid != pid) {
+        self->refreshing_pid = pid;
+        __atomic_store_n(&self->refreshing, 0, __ATOMIC_SEQ_CST);
+    }
+    __atomic_add_fetch(&self->refreshing, 1, __ATOMIC_SEQ_CST);
+    int rc, newer = 0;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cshm_refresh_wait(c, timeout, &newer, &error);
+    /* From here on c may be closed by another thread. */
+    __atomic_sub_fetch(&self->refreshing, 1, __ATOMIC_SEQ_CST);
+    Py_END_ALLOW_THREADS
+    if (rc != 0)
+        return cshm_py_raise(self->st, &error);
+    return PyBool_FromLong(newer);
+}
+
 /* ---- nodes() and status() --------------------------------------------- */
 
 /* d[name] = value, stealing value; -1 if value is NULL or the store fails. */
@@ -487,6 +586,15 @@ static PyMethodDef client_methods[] = {
     {"request_refresh", client_request_refresh, METH_NOARGS,
      "request_refresh($self, /)\n--\n\n"
      "Ask the tender (this process or another) to tend now, e.g. after a MOVED reply."},
+    {"refresh", (PyCFunction)(void (*)(void))client_refresh, METH_FASTCALL | METH_KEYWORDS,
+     "refresh($self, /, wait=True, timeout=1.0)\n--\n\n"
+     "Ask the tender (this process or another) to tend now, e.g. after a MOVED reply.\n"
+     "wait=False only asks and returns False.  wait=True then waits, without the GIL,\n"
+     "until a map newer than the one published at the call is published (True) or\n"
+     "timeout seconds (0 to 3600) pass (False).  The tender tends at most once per\n"
+     "min_refresh_interval however many processes ask.  wait must be a bool\n"
+     "(TypeError otherwise); a timeout out of range raises ConfigError.  close() from\n"
+     "another thread waits for a running refresh to return."},
     {"__enter__", client_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nConnect if not connected; return the client."},
     {"__exit__", client_exit, METH_VARARGS,

@@ -215,6 +215,24 @@ class Client:
     def request_refresh(self) -> None:
         """Ask the tender (this process or another) to tend now, e.g. after a
         MOVED reply; every worker sees the new map when it is published."""
+    def refresh(self, wait: bool = True, timeout: float = 1.0) -> bool:
+        """Ask the tender (this process or another) to tend now, e.g. after a
+        MOVED reply, like request_refresh().
+
+        wait=False only asks, and returns False.  wait=True then waits (with
+        the GIL released) until a map newer than the one published at the
+        call is published, and returns True, or until timeout seconds pass
+        first, and returns False (the cluster did not change, or not yet).
+        The tender tends at most once per min_refresh_interval, however many
+        processes ask.
+
+        wait must be a bool (TypeError otherwise, so that refresh(0.5) is not
+        taken for a wait); timeout is seconds from 0 to 3600 (ConfigError
+        otherwise, NaN included) and is not used when wait is False.  A
+        close() from another thread waits for a running refresh() to return.
+
+        Raises Error when not connected, or when called with wait=True in a
+        handler of clustershm's own log lines."""
     def __enter__(self) -> Client:
         """Connect if not connected; return the client."""
     def __exit__(
