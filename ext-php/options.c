@@ -231,15 +231,28 @@ zend_result cshm_php_options_resolve(HashTable *options, cshm_options *out)
     return SUCCESS;
 }
 
+/* The bits of a double as 16 hex digits: exact.  Extension code gets PHP's
+ * own snprintf (main/snprintf.h defines snprintf as ap_php_snprintf), which
+ * has no %a and would print "%a" and leave the value out of the text. */
+static void double_bits(double v, char out[17])
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    snprintf(out, 17, "%08x%08x", (unsigned)(bits >> 32), (unsigned)(bits & 0xffffffffu));
+}
+
 zend_string *cshm_php_options_table_key(zend_string *url, const cshm_options *o)
 {
-    /* libc's %a prints doubles exactly (PHP's own printf has no %a);
-     * cluster_name may lack its NUL when too long. */
-    char text[256];
-    snprintf(text, sizeof text, "|key=%d:%u|shared=%d|nodes=%u|ns=%u|tend=%a|takeover=%a|"
-                                "connect=%a|mode=%o|name=%.*s",
+    char tend[17], takeover[17], connect[17];
+    double_bits(o->tend_interval, tend);
+    double_bits(o->takeover_timeout, takeover);
+    double_bits(o->connect_timeout, connect);
+    /* cluster_name may lack its NUL when too long. */
+    char text[320];
+    snprintf(text, sizeof text, "|key=%d:%u|shared=%d|nodes=%u|ns=%u|tend=%s|takeover=%s|"
+                                "connect=%s|mode=%o|name=%.*s",
              o->has_key, (unsigned)o->key, o->shared, (unsigned)o->max_nodes,
-             (unsigned)o->max_namespaces, o->tend_interval, o->takeover_timeout,
-             o->connect_timeout, (unsigned)o->mode, (int)sizeof o->cluster_name, o->cluster_name);
+             (unsigned)o->max_namespaces, tend, takeover, connect, (unsigned)o->mode,
+             (int)sizeof o->cluster_name, o->cluster_name);
     return zend_string_concat2(ZSTR_VAL(url), ZSTR_LEN(url), text, strlen(text));
 }
