@@ -227,9 +227,10 @@ class Client:
         processes ask.
 
         wait must be a bool (TypeError otherwise, so that refresh(0.5) is not
-        taken for a wait); timeout is seconds from 0 to 3600 (ConfigError
-        otherwise, NaN included) and is not used when wait is False.  A
-        close() from another thread waits for a running refresh() to return.
+        taken for a wait); timeout is seconds as a float or int (TypeError
+        otherwise), from 0 to 3600 when waiting (ConfigError otherwise, NaN
+        included); without waiting its value is not used.  A close() from
+        another thread waits for a running refresh() to return.
 
         Raises Error when not connected, or when called with wait=True in a
         handler of clustershm's own log lines."""
