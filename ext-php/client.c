@@ -303,7 +303,7 @@ ZEND_METHOD(ClusterShm_Client, status)
         cshm_php_throw_error(&error);
         RETURN_THROWS();
     }
-    array_init_size(return_value, 24);
+    array_init_size(return_value, 32);
     add_assoc_string(return_value, "role", s.role);
     add_assoc_long(return_value, "pid", (zend_long)s.pid);
     add_assoc_long(return_value, "owner_pid", (zend_long)s.owner_pid);
@@ -325,8 +325,32 @@ ZEND_METHOD(ClusterShm_Client, status)
     add_assoc_bool(return_value, "replicas_truncated", s.replicas_truncated != 0);
     add_assoc_long(return_value, "tends", clamp_u64(s.tends));
     add_assoc_long(return_value, "tend_failures", clamp_u64(s.tend_failures));
+    add_assoc_long(return_value, "handoffs", clamp_u64(s.handoffs));
+    add_assoc_long(return_value, "dead_takeovers", clamp_u64(s.dead_takeovers));
+    add_assoc_long(return_value, "hung_takeovers", clamp_u64(s.hung_takeovers));
+    add_assoc_long(return_value, "step_downs", clamp_u64(s.step_downs));
+    add_assoc_long(return_value, "failures_in_row", (zend_long)s.failures_in_row);
+    add_assoc_double(return_value, "tend_interval", s.tend_interval);
+    add_assoc_double(return_value, "takeover_timeout", s.takeover_timeout);
+    add_assoc_double(return_value, "min_refresh_interval", s.min_refresh_interval);
     add_assoc_string(return_value, "driver", s.driver);
     add_assoc_string(return_value, "last_error", s.last_error);
+    /* Newest first, as the core gives them. */
+    zval history;
+    uint32_t n = MIN(s.step_down_count, (uint32_t)CSHM_STEP_DOWN_HISTORY_MAX);
+    array_init_size(&history, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const cshm_step_down_info *d = &s.step_down_history[i];
+        zval entry;
+        array_init_size(&entry, 5);
+        add_assoc_long(&entry, "pid", (zend_long)d->pid);
+        add_assoc_long(&entry, "epoch", (zend_long)d->epoch);
+        add_assoc_double(&entry, "at", d->at);
+        add_assoc_long(&entry, "failures", (zend_long)d->failures);
+        add_assoc_stringl(&entry, "reason", d->reason, strnlen(d->reason, sizeof d->reason));
+        add_next_index_zval(&history, &entry);
+    }
+    add_assoc_zval(return_value, "step_down_history", &history);
 }
 
 ZEND_METHOD(ClusterShm_Client, requestRefresh)
@@ -338,4 +362,37 @@ ZEND_METHOD(ClusterShm_Client, requestRefresh)
     cshm_error error;
     if (cshm_request_refresh(client, &error) != 0)
         cshm_php_throw_error(&error);
+}
+
+/* refresh(bool $wait = true, float $timeout = 1.0): bool.  Without $wait
+ * it only asks (like requestRefresh()) and returns false; with it, it
+ * blocks the request until a newer map is published (true) or $timeout
+ * passes (false).  The timeout's range is the core's (ConfigException);
+ * it is not used without $wait, as in the Python binding. */
+ZEND_METHOD(ClusterShm_Client, refresh)
+{
+    bool wait = true;
+    double timeout = 1.0;
+    ZEND_PARSE_PARAMETERS_START(0, 2)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_BOOL(wait)
+        Z_PARAM_DOUBLE(timeout)
+    ZEND_PARSE_PARAMETERS_END();
+    cshm_client *client = open_client(THIS_CLIENT());
+    if (client == NULL)
+        RETURN_THROWS();
+    cshm_error error;
+    if (!wait) {
+        if (cshm_request_refresh(client, &error) != 0) {
+            cshm_php_throw_error(&error);
+            RETURN_THROWS();
+        }
+        RETURN_FALSE;
+    }
+    int newer = 0;
+    if (cshm_refresh_wait(client, timeout, &newer, &error) != 0) {
+        cshm_php_throw_error(&error);
+        RETURN_THROWS();
+    }
+    RETURN_BOOL(newer != 0);
 }

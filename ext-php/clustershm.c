@@ -50,6 +50,8 @@ PHP_INI_BEGIN()
                       ini_takeover_timeout, zend_clustershm_globals, clustershm_globals)
     STD_PHP_INI_ENTRY("clustershm.connect_timeout", "", PHP_INI_ALL, OnUpdateString,
                       ini_connect_timeout, zend_clustershm_globals, clustershm_globals)
+    STD_PHP_INI_ENTRY("clustershm.min_refresh_interval", "", PHP_INI_ALL, OnUpdateString,
+                      ini_min_refresh_interval, zend_clustershm_globals, clustershm_globals)
     STD_PHP_INI_ENTRY("clustershm.mode", "", PHP_INI_ALL, OnUpdateString, ini_mode,
                       zend_clustershm_globals, clustershm_globals)
     STD_PHP_INI_ENTRY("clustershm.cluster_name", "", PHP_INI_ALL, OnUpdateString,

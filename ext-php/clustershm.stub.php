@@ -53,6 +53,19 @@ namespace ClusterShm {
         public function status(): array {}
 
         public function requestRefresh(): void {}
+
+        /**
+         * Asks the tender (this process or another) to tend now, e.g. after a
+         * -MOVED reply.  With $wait = false it only asks and returns false.
+         * With $wait = true it then blocks until a map newer than the one
+         * published at the call is published (true), or $timeout seconds
+         * (0 to 3600) pass first (false).  The tender tends at most once per
+         * min_refresh_interval, however many workers ask.
+         *
+         * @throws ConfigException for a timeout outside 0..3600 (or NAN)
+         * @throws Exception when the client is not connected
+         */
+        public function refresh(bool $wait = true, float $timeout = 1.0): bool {}
     }
 
     function connect(string $url, array $options = []): Client {}

@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: aea6cc1f37e19ec1c9a0711a47e7e407e61a30c0 */
+ * Stub hash: 66400e1674ebc144bc59f969a673e18d33512026 */
 
 ZEND_BEGIN_ARG_WITH_RETURN_OBJ_INFO_EX(arginfo_ClusterShm_connect, 0, 1, ClusterShm\\Client, 0)
 	ZEND_ARG_TYPE_INFO(0, url, IS_STRING, 0)
@@ -45,6 +45,11 @@ ZEND_END_ARG_INFO()
 
 #define arginfo_class_ClusterShm_Client_requestRefresh arginfo_class_ClusterShm_Client_connect
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_ClusterShm_Client_refresh, 0, 0, _IS_BOOL, 0)
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, wait, _IS_BOOL, 0, "true")
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, timeout, IS_DOUBLE, 0, "1.0")
+ZEND_END_ARG_INFO()
+
 
 ZEND_FUNCTION(ClusterShm_connect);
 ZEND_FUNCTION(ClusterShm_aerospike_digest);
@@ -57,6 +62,7 @@ ZEND_METHOD(ClusterShm_Client, partition);
 ZEND_METHOD(ClusterShm_Client, nodes);
 ZEND_METHOD(ClusterShm_Client, status);
 ZEND_METHOD(ClusterShm_Client, requestRefresh);
+ZEND_METHOD(ClusterShm_Client, refresh);
 
 
 static const zend_function_entry ext_functions[] = {
@@ -101,6 +107,7 @@ static const zend_function_entry class_ClusterShm_Client_methods[] = {
 	ZEND_ME(ClusterShm_Client, nodes, arginfo_class_ClusterShm_Client_nodes, ZEND_ACC_PUBLIC)
 	ZEND_ME(ClusterShm_Client, status, arginfo_class_ClusterShm_Client_status, ZEND_ACC_PUBLIC)
 	ZEND_ME(ClusterShm_Client, requestRefresh, arginfo_class_ClusterShm_Client_requestRefresh, ZEND_ACC_PUBLIC)
+	ZEND_ME(ClusterShm_Client, refresh, arginfo_class_ClusterShm_Client_refresh, ZEND_ACC_PUBLIC)
 	ZEND_FE_END
 };
 

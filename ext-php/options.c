@@ -14,7 +14,7 @@
 
 #define KNOWN_OPTIONS \
     "key, shared, max_nodes, max_namespaces, tend_interval, takeover_timeout, " \
-    "connect_timeout, mode, cluster_name"
+    "connect_timeout, min_refresh_interval, mode, cluster_name"
 
 /* ---- INI settings ------------------------------------------------------- */
 
@@ -76,6 +76,9 @@ static zend_result apply_ini(cshm_options *o)
         return FAILURE;
     if (ini_set_p(v = CLUSTERSHM_G(ini_connect_timeout)) &&
         ini_seconds("connect_timeout", v, &o->connect_timeout) == FAILURE)
+        return FAILURE;
+    if (ini_set_p(v = CLUSTERSHM_G(ini_min_refresh_interval)) &&
+        ini_seconds("min_refresh_interval", v, &o->min_refresh_interval) == FAILURE)
         return FAILURE;
     if (ini_set_p(v = CLUSTERSHM_G(ini_mode)) && ini_unsigned("mode", v, 8, &o->mode) == FAILURE)
         return FAILURE;
@@ -189,6 +192,8 @@ static zend_result apply_option(zend_string *name, zval *value, cshm_options *o)
         return option_seconds(n, value, &o->takeover_timeout);
     if (zend_string_equals_literal(name, "connect_timeout"))
         return option_seconds(n, value, &o->connect_timeout);
+    if (zend_string_equals_literal(name, "min_refresh_interval"))
+        return option_seconds(n, value, &o->min_refresh_interval);
     if (zend_string_equals_literal(name, "mode"))
         return option_uint32(n, value, &o->mode);
     if (zend_string_equals_literal(name, "cluster_name")) {
@@ -231,15 +236,29 @@ zend_result cshm_php_options_resolve(HashTable *options, cshm_options *out)
     return SUCCESS;
 }
 
+/* The bits of a double as 16 hex digits: exact.  Extension code gets PHP's
+ * own snprintf (main/snprintf.h defines snprintf as ap_php_snprintf), which
+ * has no %a and would print "%a" and leave the value out of the text. */
+static void double_bits(double v, char out[17])
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    snprintf(out, 17, "%08x%08x", (unsigned)(bits >> 32), (unsigned)(bits & 0xffffffffu));
+}
+
 zend_string *cshm_php_options_table_key(zend_string *url, const cshm_options *o)
 {
-    /* libc's %a prints doubles exactly (PHP's own printf has no %a);
-     * cluster_name may lack its NUL when too long. */
-    char text[256];
-    snprintf(text, sizeof text, "|key=%d:%u|shared=%d|nodes=%u|ns=%u|tend=%a|takeover=%a|"
-                                "connect=%a|mode=%o|name=%.*s",
+    char tend[17], takeover[17], connect[17], refresh[17];
+    double_bits(o->tend_interval, tend);
+    double_bits(o->takeover_timeout, takeover);
+    double_bits(o->connect_timeout, connect);
+    double_bits(o->min_refresh_interval, refresh);
+    /* cluster_name may lack its NUL when too long. */
+    char text[320];
+    snprintf(text, sizeof text, "|key=%d:%u|shared=%d|nodes=%u|ns=%u|tend=%s|takeover=%s|"
+                                "connect=%s|refresh=%s|mode=%o|name=%.*s",
              o->has_key, (unsigned)o->key, o->shared, (unsigned)o->max_nodes,
-             (unsigned)o->max_namespaces, o->tend_interval, o->takeover_timeout,
-             o->connect_timeout, (unsigned)o->mode, (int)sizeof o->cluster_name, o->cluster_name);
+             (unsigned)o->max_namespaces, tend, takeover, connect, refresh, (unsigned)o->mode,
+             (int)sizeof o->cluster_name, o->cluster_name);
     return zend_string_concat2(ZSTR_VAL(url), ZSTR_LEN(url), text, strlen(text));
 }

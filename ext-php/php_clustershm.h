@@ -31,6 +31,7 @@ ZEND_BEGIN_MODULE_GLOBALS(clustershm)
     char *ini_tend_interval;
     char *ini_takeover_timeout;
     char *ini_connect_timeout;
+    char *ini_min_refresh_interval;
     char *ini_mode;
     char *ini_cluster_name;
 ZEND_END_MODULE_GLOBALS(clustershm)

@@ -11,8 +11,13 @@
  *  - Every use of a Client's cshm_client pointer happens with the GIL held
  *    and without releasing it, except inside connect() and close(), which
  *    take the pointer out of the object first (close) or publish it only
- *    after the call (connect).  So the GIL is the lock that makes one client
- *    usable from many Python threads ("one thread at a time" in the core).
+ *    after the call (connect), and refresh(wait=True), which waits in
+ *    cshm_refresh_wait() without the GIL.  So the GIL is the lock that makes
+ *    one client usable from many Python threads ("one thread at a time" in
+ *    the core).  The wait only reads the segment, so other threads may route
+ *    meanwhile; the one thing it must not see is close() freeing the client,
+ *    hence `refreshing` (threads of `refreshing_pid` inside the wait), for
+ *    which close waits once it has taken the pointer out of the object.
  *  - No Python code runs on a client's background thread: the core hands
  *    its log lines to the log bridge (log.c) on its own delivery thread.
  *  - Per-module state lives in the module object (multi-phase init, heap
@@ -60,6 +65,8 @@ struct ClientObject {
     cshm_options options;
     uint32_t key;               /* the SysV key these options select */
     pid_t connecting;           /* pid running connect() without the GIL, or 0 */
+    int refreshing;             /* threads in cshm_refresh_wait (atomic), counted for: */
+    pid_t refreshing_pid;       /* the process they run in (a fork child has none) */
     ClientObject *open_prev, *open_next;
     route_cache_entry *cache;
     uint32_t cache_len;

@@ -25,8 +25,10 @@
  *    unraisable and leak the client rather than crash.
  *  - Fork needs nothing here: the core notices it at the child's first call.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "binding.h"
@@ -55,6 +57,24 @@ static void open_unlink(ClientObject *self)
     self->open_prev = self->open_next = NULL;
 }
 
+/* Waits, with the GIL released, until no thread of this process is inside
+ * cshm_refresh_wait() (refresh(wait=True)) on the client being closed: they
+ * use it without the GIL.  The caller has taken the pointer out of the
+ * object, so no new wait starts; the running ones end within their
+ * timeout.  Threads counted in another process (before a fork) do not
+ * exist here. */
+static void refresh_drain(ClientObject *self)
+{
+    if (self->refreshing_pid != getpid() ||
+        __atomic_load_n(&self->refreshing, __ATOMIC_SEQ_CST) == 0)
+        return;
+    Py_BEGIN_ALLOW_THREADS
+    struct timespec pause = {0, 1000000};
+    while (__atomic_load_n(&self->refreshing, __ATOMIC_SEQ_CST) != 0)
+        nanosleep(&pause, NULL);
+    Py_END_ALLOW_THREADS
+}
+
 /* Takes the client out of self (and the open list) and closes it without
  * the GIL.  Returns 0, or -1 when the core refused to close (this is the
  * client's own background thread): then *refused is the client, still open
@@ -68,6 +88,7 @@ static int shutdown_client(ClientObject *self, cshm_client **refused)
     self->client = NULL;
     open_unlink(self);
     int rc;
+    refresh_drain(self);
     Py_BEGIN_ALLOW_THREADS
     rc = cshm_close(c);
     Py_END_ALLOW_THREADS
@@ -323,6 +344,77 @@ static PyObject *client_request_refresh(PyObject *op, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+static const char *const REFRESH_ARGS[] = {"wait", "timeout", NULL};
+
+/* refresh(wait=True, timeout=1.0).  wait must be a bool: refresh(0.5), a
+ * timeout passed in the wrong place, would otherwise wait 1 s.  The range
+ * of timeout is the core's (CSHM_ERR_CONFIG -> ConfigError). */
+static PyObject *client_refresh(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames)
+{
+    ClientObject *self = (ClientObject *)op;
+    PyObject *a[2];
+    if (cshm_py_parse("refresh", args, nargs, kwnames, REFRESH_ARGS, 0, a) < 0)
+        return NULL;
+    int wait = 1;
+    if (a[0] != NULL) {
+        if (!PyBool_Check(a[0])) {
+            cshm_py_wrong_type(PyExc_TypeError, a[0],
+                               "refresh() argument 'wait' must be True or False");
+            return NULL;
+        }
+        wait = a[0] == Py_True;
+    }
+    double timeout = 1.0;
+    if (a[1] != NULL) {
+        if ((!PyFloat_Check(a[1]) && !PyLong_Check(a[1])) || PyBool_Check(a[1])) {
+            cshm_py_wrong_type(PyExc_TypeError, a[1],
+                               "refresh() argument 'timeout' must be seconds as a float or int");
+            return NULL;
+        }
+        timeout = PyFloat_AsDouble(a[1]);
+        if (timeout == -1.0 && PyErr_Occurred()) {
+            /* An int beyond a double: out of range, which the core says. */
+            if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+                return NULL;
+            PyErr_Clear();
+            PyObject *zero = PyLong_FromLong(0);
+            int negative = zero == NULL ? -1 : PyObject_RichCompareBool(a[1], zero, Py_LT);
+            Py_XDECREF(zero);
+            if (negative < 0)
+                return NULL;
+            timeout = negative ? -INFINITY : INFINITY;
+        }
+    }
+    if (self->client == NULL)
+        return cshm_py_not_connected(self->st);
+    cshm_error error;
+    /* Also when waiting, and with the GIL held: the request is the wait's
+     * first step anyway (the tender answers both with one tend), and in a
+     * fork child the core adopts the client at its first call, which must
+     * not run in two threads at once. */
+    if (cshm_request_refresh(self->client, &error) != 0)
+        return cshm_py_raise(self->st, &error);
+    if (!wait)
+        Py_RETURN_FALSE;
+    cshm_client *c = self->client;
+    pid_t pid = getpid();
+    if (self->refreshing_pid != pid) {
+        self->refreshing_pid = pid;
+        __atomic_store_n(&self->refreshing, 0, __ATOMIC_SEQ_CST);
+    }
+    __atomic_add_fetch(&self->refreshing, 1, __ATOMIC_SEQ_CST);
+    int rc, newer = 0;
+    Py_BEGIN_ALLOW_THREADS
+    rc = cshm_refresh_wait(c, timeout, &newer, &error);
+    /* From here on c may be closed by another thread. */
+    __atomic_sub_fetch(&self->refreshing, 1, __ATOMIC_SEQ_CST);
+    Py_END_ALLOW_THREADS
+    if (rc != 0)
+        return cshm_py_raise(self->st, &error);
+    return PyBool_FromLong(newer);
+}
+
 /* ---- nodes() and status() --------------------------------------------- */
 
 /* d[name] = value, stealing value; -1 if value is NULL or the store fails. */
@@ -394,6 +486,36 @@ static PyObject *client_nodes(PyObject *op, PyObject *unused)
     return list;
 }
 
+static PyObject *step_down_dict(const cshm_step_down_info *d)
+{
+    PyObject *r = PyDict_New();
+    if (r == NULL)
+        return NULL;
+    if (put(r, "pid", PyLong_FromLong(d->pid)) < 0 ||
+        put(r, "epoch", PyLong_FromUnsignedLong(d->epoch)) < 0 ||
+        put(r, "at", PyFloat_FromDouble(d->at)) < 0 ||
+        put(r, "failures", PyLong_FromUnsignedLong(d->failures)) < 0 ||
+        put(r, "reason", text(d->reason, sizeof d->reason)) < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Newest first, as the core gives them. */
+static PyObject *step_down_list(const cshm_status_info *s)
+{
+    uint32_t n = s->step_down_count < CSHM_STEP_DOWN_HISTORY_MAX ? s->step_down_count
+                                                                 : CSHM_STEP_DOWN_HISTORY_MAX;
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (uint32_t i = 0; list != NULL && i < n; i++) {
+        PyObject *d = step_down_dict(&s->step_down_history[i]);
+        if (d == NULL || PyList_SetItem(list, (Py_ssize_t)i, d) < 0)
+            Py_CLEAR(list);
+    }
+    return list;
+}
+
 static PyObject *client_status(PyObject *op, PyObject *unused)
 {
     (void)unused;
@@ -428,8 +550,17 @@ static PyObject *client_status(PyObject *op, PyObject *unused)
         put(d, "replicas_truncated", PyBool_FromLong(s.replicas_truncated)) < 0 ||
         put(d, "tends", PyLong_FromUnsignedLongLong(s.tends)) < 0 ||
         put(d, "tend_failures", PyLong_FromUnsignedLongLong(s.tend_failures)) < 0 ||
+        put(d, "handoffs", PyLong_FromUnsignedLongLong(s.handoffs)) < 0 ||
+        put(d, "dead_takeovers", PyLong_FromUnsignedLongLong(s.dead_takeovers)) < 0 ||
+        put(d, "hung_takeovers", PyLong_FromUnsignedLongLong(s.hung_takeovers)) < 0 ||
+        put(d, "step_downs", PyLong_FromUnsignedLongLong(s.step_downs)) < 0 ||
+        put(d, "failures_in_row", PyLong_FromUnsignedLong(s.failures_in_row)) < 0 ||
+        put(d, "tend_interval", PyFloat_FromDouble(s.tend_interval)) < 0 ||
+        put(d, "takeover_timeout", PyFloat_FromDouble(s.takeover_timeout)) < 0 ||
+        put(d, "min_refresh_interval", PyFloat_FromDouble(s.min_refresh_interval)) < 0 ||
         put(d, "driver", text(s.driver, sizeof s.driver)) < 0 ||
-        put(d, "last_error", text(s.last_error, sizeof s.last_error)) < 0) {
+        put(d, "last_error", text(s.last_error, sizeof s.last_error)) < 0 ||
+        put(d, "step_down_history", step_down_list(&s)) < 0) {
         Py_DECREF(d);
         return NULL;
     }
@@ -477,10 +608,23 @@ static PyMethodDef client_methods[] = {
      "Return a dict: role ('tender', 'follower' or 'private'), pid, owner_pid, epoch,\n"
      "generation, tended_at, age, stale, key, shmid, segment_size, nodes, namespaces,\n"
      "attached, nodes_seen, namespaces_seen, nodes_truncated, namespaces_truncated,\n"
-     "replicas_truncated, tends, tend_failures, driver, last_error."},
+     "replicas_truncated, tends, tend_failures, handoffs, dead_takeovers,\n"
+     "hung_takeovers, step_downs, failures_in_row, tend_interval, takeover_timeout,\n"
+     "min_refresh_interval (the segment's timing, which every process uses), driver,\n"
+     "last_error, and step_down_history: dicts pid, epoch, at, failures, reason of the\n"
+     "last tenders that gave the role up after failing, newest first."},
     {"request_refresh", client_request_refresh, METH_NOARGS,
      "request_refresh($self, /)\n--\n\n"
      "Ask the tender (this process or another) to tend now, e.g. after a MOVED reply."},
+    {"refresh", (PyCFunction)(void (*)(void))client_refresh, METH_FASTCALL | METH_KEYWORDS,
+     "refresh($self, /, wait=True, timeout=1.0)\n--\n\n"
+     "Ask the tender (this process or another) to tend now, e.g. after a MOVED reply.\n"
+     "wait=False only asks and returns False.  wait=True then waits, without the GIL,\n"
+     "until a map newer than the one published at the call is published (True) or\n"
+     "timeout seconds (0 to 3600) pass (False).  The tender tends at most once per\n"
+     "min_refresh_interval however many processes ask.  wait must be a bool\n"
+     "(TypeError otherwise); a timeout out of range raises ConfigError.  close() from\n"
+     "another thread waits for a running refresh to return."},
     {"__enter__", client_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nConnect if not connected; return the client."},
     {"__exit__", client_exit, METH_VARARGS,
@@ -499,9 +643,11 @@ static PyType_Slot client_slots[] = {
      "A client of one cluster whose map is shared by every process of the host.\n\n"
      "url is redis://[user:password@]host:port[,host:port...] or\n"
      "aerospike://host:port[,host:port...].  Options: key, shared, max_nodes,\n"
-     "max_namespaces, tend_interval, takeover_timeout, connect_timeout, mode,\n"
-     "cluster_name.  URL and options are checked here (ConfigError); nothing is\n"
-     "contacted before connect()."},
+     "max_namespaces, tend_interval, takeover_timeout, connect_timeout,\n"
+     "min_refresh_interval, mode, cluster_name.  URL and options are checked here\n"
+     "(ConfigError); nothing is contacted before connect().  tend_interval,\n"
+     "takeover_timeout and min_refresh_interval are the segment's: the first process\n"
+     "sets them for every process of the host (others log a warning)."},
     {Py_tp_new, client_new},
     {Py_tp_dealloc, client_dealloc},
     {Py_tp_traverse, client_traverse},

@@ -27,7 +27,7 @@ from typing import Literal, TypedDict, Union
 
 __version__: str
 
-# _Key, _Node and _Status exist for type checkers only, not at run time.
+# _Key, _Node, _StepDown and _Status exist for type checkers only, not at run time.
 
 _Key = Union[str, bytes, bytearray, int]
 """A key: str (UTF-8), bytes/bytearray, or int (64-bit signed).
@@ -50,6 +50,20 @@ class _Node(TypedDict):
     """Partitions (Redis slots) this node masters."""
     replica_partitions: int
     """Partitions (slots) it holds as a replica."""
+
+class _StepDown(TypedDict):
+    """A tender that gave the role up after failing (Client.status()["step_down_history"])."""
+
+    pid: int
+    """The tender that stepped down, as it saw itself."""
+    epoch: int
+    """Its epoch."""
+    at: float
+    """Unix time of the step-down."""
+    failures: int
+    """Its failed tends in a row."""
+    reason: str
+    """Its last tend error."""
 
 class _Status(TypedDict):
     """What Client.status() returns."""
@@ -87,9 +101,27 @@ class _Status(TypedDict):
     tends: int
     """Tend attempts by every tender of this segment."""
     tend_failures: int
+    handoffs: int
+    """A tender closed or stepped down and another took over."""
+    dead_takeovers: int
+    """The tender died and another took over at once."""
+    hung_takeovers: int
+    """The tender was silent for takeover_timeout and was replaced."""
+    step_downs: int
+    """Tenders that gave the role up after failing while others could try."""
+    failures_in_row: int
+    """The current tender's failed tends in a row."""
+    tend_interval: float
+    """The segment's tend interval in seconds, which every process uses."""
+    takeover_timeout: float
+    """The segment's takeover timeout in seconds."""
+    min_refresh_interval: float
+    """The segment's minimum seconds between tends asked for by refresh requests."""
     driver: Literal["redis", "aerospike"]
     last_error: str
     """The tender's last tend error, "" if none."""
+    step_down_history: list[_StepDown]
+    """The last tenders that stepped down (up to 4), newest first."""
 
 class Error(Exception):
     """Base class of every clustershm error."""
@@ -123,8 +155,18 @@ class Client:
     - tend_interval: seconds between tends (default 1.0)
     - takeover_timeout: seconds of silence before a hung tender is replaced (default 30)
     - connect_timeout: seconds connect() waits for a map (default 5)
+    - min_refresh_interval: refresh requests make the tender tend at most this
+      often, for the whole host (seconds, default 0.05)
     - mode: segment permissions (default 0o600)
     - cluster_name: expected Aerospike cluster name, part of the identity
+
+    tend_interval, takeover_timeout and min_refresh_interval are the
+    segment's: the first process to create it sets them for every process
+    of the host, and a process asking for others uses the segment's (and
+    logs a warning; status() shows the values in effect).  takeover_timeout
+    must be at least twice min(connect_timeout, 1 s).  Redis credentials
+    are part of the cluster's identity (as a salted fingerprint, never
+    stored): clients with other credentials never share a segment silently.
 
     Usable from several threads (calls are serialised by the GIL).  Garbage
     collection of a connected client closes it, with a ResourceWarning;
@@ -142,6 +184,7 @@ class Client:
         tend_interval: float | None = ...,
         takeover_timeout: float | None = ...,
         connect_timeout: float | None = ...,
+        min_refresh_interval: float | None = ...,
         mode: int | None = ...,
         cluster_name: str | None = ...,
     ) -> Client: ...
@@ -175,6 +218,25 @@ class Client:
     def request_refresh(self) -> None:
         """Ask the tender (this process or another) to tend now, e.g. after a
         MOVED reply; every worker sees the new map when it is published."""
+    def refresh(self, wait: bool = True, timeout: float = 1.0) -> bool:
+        """Ask the tender (this process or another) to tend now, e.g. after a
+        MOVED reply, like request_refresh().
+
+        wait=False only asks, and returns False.  wait=True then waits (with
+        the GIL released) until a map newer than the one published at the
+        call is published, and returns True, or until timeout seconds pass
+        first, and returns False (the cluster did not change, or not yet).
+        The tender tends at most once per min_refresh_interval, however many
+        processes ask.
+
+        wait must be a bool (TypeError otherwise, so that refresh(0.5) is not
+        taken for a wait); timeout is seconds as a float or int (TypeError
+        otherwise), from 0 to 3600 when waiting (ConfigError otherwise, NaN
+        included); without waiting its value is not used.  A close() from
+        another thread waits for a running refresh() to return.
+
+        Raises Error when not connected.  May run in any thread, a logging
+        handler of clustershm's own lines included."""
     def __enter__(self) -> Client:
         """Connect if not connected; return the client."""
     def __exit__(
@@ -196,6 +258,7 @@ def connect(
     tend_interval: float | None = ...,
     takeover_timeout: float | None = ...,
     connect_timeout: float | None = ...,
+    min_refresh_interval: float | None = ...,
     mode: int | None = ...,
     cluster_name: str | None = ...,
 ) -> Client:

@@ -26,6 +26,7 @@ static const struct option_def {
     {"tend_interval", OPT_SECONDS, offsetof(cshm_options, tend_interval)},
     {"takeover_timeout", OPT_SECONDS, offsetof(cshm_options, takeover_timeout)},
     {"connect_timeout", OPT_SECONDS, offsetof(cshm_options, connect_timeout)},
+    {"min_refresh_interval", OPT_SECONDS, offsetof(cshm_options, min_refresh_interval)},
     {"mode", OPT_MODE, offsetof(cshm_options, mode)},
     {"cluster_name", OPT_NAME, offsetof(cshm_options, cluster_name)},
 };

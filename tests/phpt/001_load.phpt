@@ -13,11 +13,13 @@ echo get_parent_class('ClusterShm\Exception'), "\n";
 foreach (['connect', 'aerospike_digest', 'redis_slot'] as $f) {
     echo (new ReflectionFunction("ClusterShm\\$f")), "";
 }
-$m = new ReflectionMethod('ClusterShm\Client', 'route');
-foreach ($m->getParameters() as $p) {
-    echo $p->getType(), ' $', $p->getName(), $p->isOptional() ? ' = ' . var_export($p->getDefaultValue(), true) : '', "\n";
+foreach (['route', 'refresh'] as $name) {
+    $m = new ReflectionMethod('ClusterShm\Client', $name);
+    foreach ($m->getParameters() as $p) {
+        echo $p->getType(), ' $', $p->getName(), $p->isOptional() ? ' = ' . var_export($p->getDefaultValue(), true) : '', "\n";
+    }
+    echo $m->getReturnType(), "\n";
 }
-echo $m->getReturnType(), "\n";
 var_dump(get_class_methods('ClusterShm\Client'));
 try {
     serialize(new ClusterShm\Client('redis://127.0.0.1:7599'));
@@ -66,7 +68,10 @@ string|int $key
 string $set = ''
 int $replica = 0
 array
-array(8) {
+bool $wait = true
+float $timeout = 1.0
+bool
+array(9) {
   [0]=>
   string(11) "__construct"
   [1]=>
@@ -83,6 +88,8 @@ array(8) {
   string(6) "status"
   [7]=>
   string(14) "requestRefresh"
+  [8]=>
+  string(7) "refresh"
 }
 Exception: Serialization of 'ClusterShm\Client' is not allowed
 Error: Trying to clone an uncloneable object of class ClusterShm\Client

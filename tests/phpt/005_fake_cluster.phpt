@@ -88,7 +88,7 @@ array(7) {
   [6]=>
   string(18) "replica_partitions"
 }
-array(23) {
+array(32) {
   [0]=>
   string(4) "role"
   [1]=>
@@ -132,9 +132,27 @@ array(23) {
   [20]=>
   string(13) "tend_failures"
   [21]=>
-  string(6) "driver"
+  string(8) "handoffs"
   [22]=>
+  string(14) "dead_takeovers"
+  [23]=>
+  string(14) "hung_takeovers"
+  [24]=>
+  string(10) "step_downs"
+  [25]=>
+  string(15) "failures_in_row"
+  [26]=>
+  string(13) "tend_interval"
+  [27]=>
+  string(16) "takeover_timeout"
+  [28]=>
+  string(20) "min_refresh_interval"
+  [29]=>
+  string(6) "driver"
+  [30]=>
   string(10) "last_error"
+  [31]=>
+  string(17) "step_down_history"
 }
 string(6) "tender"
 bool(true)

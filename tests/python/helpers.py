@@ -5,6 +5,7 @@ Python processes run this interpreter (the venv's, with the installed
 wheel) with PR_SET_PDEATHSIG, so they die with the test run; nothing here
 decides truth from the library under test.
 """
+import contextlib
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import sys
 import urllib.request
 
 from support import procs
+from support.resp import call
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -73,3 +75,43 @@ def children(pid):
         with open("/proc/%d/task/%s/children" % (pid, task)) as f:
             out += [int(p) for p in f.read().split()]
     return [p for p in out if alive(p)]
+
+
+def move_slot(cluster, slot, dst_port):
+    """Moves one slot to the master on dst_port the way redis-cli's reshard
+    does (IMPORTING/MIGRATING, its keys migrated, then SETSLOT NODE on the
+    two masters and every other one), and waits until every node agrees."""
+    owner = cluster.slot_owners()[slot]
+    src_port = int(owner.rsplit(":", 1)[1])
+    if src_port == dst_port:
+        return
+    src_id, dst_id = cluster.node_id(src_port), cluster.node_id(dst_port)
+    call(dst_port, "CLUSTER", "SETSLOT", slot, "IMPORTING", src_id)
+    call(src_port, "CLUSTER", "SETSLOT", slot, "MIGRATING", dst_id)
+    while True:
+        keys = call(src_port, "CLUSTER", "GETKEYSINSLOT", slot, 100)
+        if not keys:
+            break
+        call(src_port, "MIGRATE", "127.0.0.1", dst_port, "", 0, 5000, "KEYS", *keys)
+    others = [p for p, _, _ in cluster.masters() if p not in (src_port, dst_port)]
+    for port in [dst_port, src_port] + others:
+        call(port, "CLUSTER", "SETSLOT", slot, "NODE", dst_id)
+    cluster.wait_settled()
+
+
+@contextlib.contextmanager
+def slot_moved(cluster, slot):
+    """Moves slot to another master and yields (old, new) "host:port" of its
+    master, as CLUSTER SHARDS says; moves it back afterwards, so the session
+    cluster is the same again (conftest's redis_truth stays true)."""
+    old = cluster.slot_owners()[slot]
+    old_port = int(old.rsplit(":", 1)[1])
+    dst_port = next(p for p, _, _ in cluster.masters() if p != old_port)
+    move_slot(cluster, slot, dst_port)
+    try:
+        new = cluster.slot_owners()[slot]
+        assert new == "127.0.0.1:%d" % dst_port, (slot, old, new)
+        yield old, new
+    finally:
+        move_slot(cluster, slot, old_port)
+        assert cluster.slot_owners()[slot] == old

@@ -73,6 +73,12 @@ BAD_OPTIONS = [
     (dict(tend_interval=0), "tend_interval"),
     (dict(tend_interval=float("nan")), "tend_interval"),
     (dict(takeover_timeout=0.5, tend_interval=1.0), "takeover_timeout"),
+    # At least two network steps of min(connect_timeout, 1 s) each.
+    (dict(takeover_timeout=1.5, tend_interval=0.5), "takeover_timeout"),
+    (dict(min_refresh_interval=0), "min_refresh_interval"),
+    (dict(min_refresh_interval=61), "min_refresh_interval"),
+    (dict(min_refresh_interval="0.1"), "min_refresh_interval"),
+    (dict(min_refresh_interval=float("nan")), "min_refresh_interval"),
     (dict(connect_timeout=-1), "connect_timeout"),
     (dict(connect_timeout=10 ** 400), "connect_timeout"),
     (dict(mode=0o400), "mode"),
@@ -108,8 +114,8 @@ def test_construction_contacts_nothing(shm_key):
 
 def test_construction_arguments(redis_url, shm_key):
     all_options = dict(key=shm_key, shared=True, max_nodes=16, max_namespaces=2,
-                       tend_interval=0.5, takeover_timeout=3, connect_timeout=2.5, mode=0o600,
-                       cluster_name="")
+                       tend_interval=0.5, takeover_timeout=3, connect_timeout=2.5,
+                       min_refresh_interval=0.1, mode=0o600, cluster_name="")
     clustershm.Client(redis_url, **all_options)
     clustershm.Client(url=redis_url, key=shm_key)
     # None means the default for every option.
@@ -241,7 +247,10 @@ def test_status(clients, redis_url, shm_key):
     assert set(s) == {"role", "pid", "owner_pid", "epoch", "generation", "tended_at", "age",
                       "stale", "key", "shmid", "segment_size", "nodes", "namespaces", "attached",
                       "nodes_seen", "namespaces_seen", "nodes_truncated", "namespaces_truncated",
-                      "replicas_truncated", "tends", "tend_failures", "driver", "last_error"}
+                      "replicas_truncated", "tends", "tend_failures", "handoffs",
+                      "dead_takeovers", "hung_takeovers", "step_downs", "failures_in_row",
+                      "tend_interval", "takeover_timeout", "min_refresh_interval", "driver",
+                      "last_error", "step_down_history"}
     seg = shm.info(shm_key)
     assert s["role"] == "tender" and s["pid"] == s["owner_pid"] == os.getpid()
     assert s["key"] == shm_key and s["shmid"] == seg["shmid"]
@@ -253,6 +262,9 @@ def test_status(clients, redis_url, shm_key):
     assert s["nodes"] == s["nodes_seen"] == 6
     assert s["nodes_truncated"] is False and s["replicas_truncated"] is False
     assert s["driver"] == "redis"
+    assert (s["tend_interval"], s["takeover_timeout"], s["min_refresh_interval"]) == \
+        (0.2, 5.0, 0.05)
+    assert s["step_down_history"] == [] and s["failures_in_row"] == 0
 
 
 def test_request_refresh_makes_the_tender_tend(clients, redis_url, shm_key):
@@ -292,7 +304,7 @@ def test_close_is_idempotent_and_a_closed_client_reconnects(redis_url, shm_key):
     c.close()
     c.close()
     for call in (lambda: c.route(b"k"), lambda: c.partition(b"k"), c.nodes, c.status,
-                 c.request_refresh):
+                 c.request_refresh, c.refresh):
         with pytest.raises(clustershm.Error, match="not connected"):
             call()
     assert shm.info(shm_key)["nattch"] == 0

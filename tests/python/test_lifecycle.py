@@ -74,6 +74,18 @@ EXIT_PROGRAMS = {
         threading.Thread(target=c.connect, daemon=True).start()
         import time; time.sleep(0.3)
     """,
+    "daemon-thread-refreshing": """
+        import threading
+        c = clustershm.connect(URL, key=KEY, **FAST)
+        def loop():
+            while True:
+                try:
+                    c.refresh(timeout=0.5)
+                except clustershm.Error:
+                    pass
+        threading.Thread(target=loop, daemon=True).start()
+        import time; time.sleep(0.2)
+    """,
     "system-exit": """
         c = clustershm.connect(URL, key=KEY, **FAST)
         raise SystemExit(3)
@@ -179,6 +191,25 @@ def test_a_fork_child_uses_the_inherited_client(redis_url, shm_key, redis_keys, 
         s = c.status()
         assert s["role"] == "tender" and s["pid"] == os.getpid()
         assert ["%s:%d" % c.route(k) for k in redis_keys[:100]] == redis_truth[1][:100]
+    finally:
+        c.close()
+
+
+def test_a_fork_child_refreshes_with_the_inherited_client(redis_url, shm_key):
+    c = clustershm.connect(redis_url, key=shm_key, **FAST)
+    try:
+        def child():
+            # refresh() is the child's first call: the core adopts the
+            # client there (a follower with a thread of its own).
+            asked = c.refresh(wait=False)
+            waited = c.refresh(timeout=0.5)
+            return {"asked": asked, "waited": waited, "role": c.status()["role"]}
+
+        got = fork(child)
+        assert got["asked"] is False and got["waited"] in (True, False)
+        assert got["role"] == "follower"
+        assert c.refresh(timeout=0.2) in (True, False)
+        assert c.status()["role"] == "tender"
     finally:
         c.close()
 

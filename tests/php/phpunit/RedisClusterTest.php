@@ -2,7 +2,8 @@
 /*
  * RedisClusterTest.php - ClusterShm\Client against a real Redis Cluster
  * (6 nodes, 3 masters, started by tests/php/run.py): routes against the
- * servers' truth, nodes(), status(), persistence, close(), and the errors.
+ * servers' truth, nodes(), status(), refresh(), persistence, close(), and the
+ * errors.
  */
 declare(strict_types=1);
 
@@ -81,6 +82,58 @@ final class RedisClusterTest extends ClusterShmTestCase
         $tends = $s['tends'];
         $c->requestRefresh();
         self::waitFor(fn() => $c->status()['tends'] > $tends, 10, 'a tend after requestRefresh()');
+    }
+
+    public function testRefreshReturnsABoolAndAsksForATend(): void
+    {
+        // A 60 s tend interval: within the test only a refresh makes the tender tend.
+        $c = $this->connect(self::url(), ['key' => $this->testKey(), 'tend_interval' => 60,
+                                          'takeover_timeout' => 120]);
+        $s = $c->status();
+        $this->assertFalse($c->refresh(false));
+        self::waitFor(fn() => $c->status()['tends'] > $s['tends'], 10, 'a tend after refresh(false)');
+        $start = microtime(true);
+        // The cluster does not change during this test: the timeout passes first.
+        $this->assertFalse($c->refresh(true, 0.3));
+        $this->assertFalse($c->refresh(timeout: 0.1));
+        $this->assertIsBool($c->refresh());
+        $this->assertLessThan(30, microtime(true) - $start, 'refresh() hung');
+        $this->assertSame($s['generation'], $c->status()['generation']);
+        try {
+            $c->refresh(true, NAN);
+            $this->fail('a NAN timeout was accepted');
+        } catch (ClusterShm\ConfigException $e) {
+            $this->assertStringContainsString('timeout', $e->getMessage());
+        }
+    }
+
+    public function testStatusShowsTheSegmentsTimingAndTheTenderCounters(): void
+    {
+        $key = $this->testKey();
+        $c = $this->connect(self::url(), ['key' => $key, 'tend_interval' => 0.5,
+                                          'takeover_timeout' => 10, 'min_refresh_interval' => 0.02]);
+        $s = $c->status();
+        foreach (['handoffs', 'dead_takeovers', 'hung_takeovers', 'step_downs', 'failures_in_row'] as $k) {
+            $this->assertIsInt($s[$k], $k);
+            $this->assertGreaterThanOrEqual(0, $s[$k], $k);
+        }
+        $this->assertSame(0, $s['failures_in_row']);
+        $this->assertSame([0.5, 10.0, 0.02],
+                          [$s['tend_interval'], $s['takeover_timeout'], $s['min_refresh_interval']]);
+        $this->assertSame([], $s['step_down_history']);
+
+        // Other timing on the same segment (another core client: other options):
+        // the segment's values are used, and status() says so.
+        $d = $this->connect(self::url(), ['key' => $key, 'tend_interval' => 2,
+                                          'takeover_timeout' => 60, 'min_refresh_interval' => 0.5]);
+        $t = $d->status();
+        $this->assertSame('follower', $t['role']);
+        $this->assertSame([0.5, 10.0, 0.02],
+                          [$t['tend_interval'], $t['takeover_timeout'], $t['min_refresh_interval']]);
+
+        // The default is 50 ms.
+        $e = $this->connect(self::url(), ['key' => $this->testKey(1)]);
+        $this->assertSame(0.05, $e->status()['min_refresh_interval']);
     }
 
     public function testIniSettingsAreTheDefaults(): void
