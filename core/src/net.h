@@ -3,9 +3,10 @@
  *
  * Invariants:
  *  - No call blocks past its deadline (monotonic seconds, cshm_mono_now()):
- *    name resolution, connect, write and read all wait with poll() or an
- *    asynchronous lookup bounded by the deadline.  EINTR never ends a wait
- *    early and never makes it longer than the deadline.
+ *    name resolution (resolve.h: a lookup thread the caller stops waiting
+ *    for at the deadline), connect, write and read (poll()) are all bounded
+ *    by it.  EINTR never ends a wait early and never makes it longer than
+ *    the deadline.
  *  - Sockets are non-blocking, close-on-exec, TCP_NODELAY; writes use
  *    MSG_NOSIGNAL so a peer that went away gives an error, never SIGPIPE.
  *  - Failures return -1 and write a short lower-case reason into the caller's
