@@ -98,8 +98,8 @@ static int connect_one(const struct sockaddr_storage *address, socklen_t length,
     return 0;
 }
 
-int cshm_net_connect(const char *host, uint16_t port, double deadline, int *fd_out,
-                     char *error, size_t error_size)
+int cshm_net_connect(const char *host, uint16_t port, double deadline, double cache_seconds,
+                     int *fd_out, char *error, size_t error_size)
 {
     double started = cshm_mono_now();
     cshm_address_list list;
@@ -108,7 +108,7 @@ int cshm_net_connect(const char *host, uint16_t port, double deadline, int *fd_o
         cshm_format_error(error, error_size, "invalid port 0");
         return -1;
     }
-    if (cshm_resolve(host, port, deadline, &list, error, error_size) != 0)
+    if (cshm_resolve(host, port, deadline, cache_seconds, &list, error, error_size) != 0)
         return -1;
     int failure = 0;
     for (size_t i = 0; i < list.count; i++) {

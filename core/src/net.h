@@ -26,9 +26,13 @@
 
 /* Connect to host (a name, an IPv4 or an IPv6 address without brackets) and
  * port, trying every address the name resolves to until one accepts or the
- * deadline passes.  Returns 0 and the socket in *fd_out, or -1. */
-int cshm_net_connect(const char *host, uint16_t port, double deadline, int *fd_out,
-                     char *error, size_t error_size);
+ * deadline passes.  A name resolved less than cache_seconds ago (by any
+ * thread of this process) is not looked up again: callers pass their tend
+ * interval, so a tend that reconnects costs no lookup, and a name that moved
+ * is seen at the next tend; <= 0 always looks the name up.  Returns 0 and
+ * the socket in *fd_out, or -1. */
+int cshm_net_connect(const char *host, uint16_t port, double deadline, double cache_seconds,
+                     int *fd_out, char *error, size_t error_size);
 
 /* Send all len bytes.  Returns 0, or -1 (the connection is then unusable). */
 int cshm_net_write_all(int fd, const void *data, size_t len, double deadline, char *error,

@@ -17,8 +17,9 @@
  * plain stores in its atfork handler.  Heap blocks would instead be lost in
  * every such child, reachable from no thread it has.
  *
- * The only other process-wide state is an atomic count of lookups started,
- * for the tests.
+ * The rest of the process-wide state is an atomic count of lookups started
+ * (for the tests) and the cache behind one mutex, which the atfork handlers
+ * take before fork() and release after it in both processes.
  */
 #include "resolve.h"
 
@@ -30,6 +31,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "clock.h"
@@ -53,16 +55,38 @@ typedef struct lookup {
 static lookup pool[CSHM_RESOLVE_MAX_PENDING];
 static uint64_t started_count;       /* atomic: lookup threads ever started */
 
+typedef struct cache_entry {
+    int used;
+    double resolved_at;              /* cshm_mono_now() */
+    char name[CSHM_HOST_MAX];
+    cshm_address_list addresses;     /* ports 0 */
+} cache_entry;
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static cache_entry cache[CSHM_RESOLVE_CACHE_NAMES];   /* under cache_lock */
+
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 /* ---- fork ----------------------------------------------------------------
  *
- * The child has none of the
+ * The cache lock is taken before fork() so that no other thread is inside
+ * the cache at the moment of the copy: both processes then release it, and
+ * the child's copy of the cache is consistent.  The child has none of the
  * parent's lookup threads nor of their callers, so every block of the pool
  * is free there: nobody is left to let go of it.  Its mutex and condition
  * variable may be in any state (a thread that vanished may have held the
  * mutex), which does not matter: they are initialised afresh when the block
  * is next taken. */
+
+static void before_fork(void)
+{
+    pthread_mutex_lock(&cache_lock);
+}
+
+static void after_fork_in_parent(void)
+{
+    pthread_mutex_unlock(&cache_lock);
+}
 
 static void after_fork_in_child(void)
 {
@@ -70,11 +94,14 @@ static void after_fork_in_child(void)
         __atomic_store_n(&pool[i].references, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&pool[i].in_use, 0, __ATOMIC_RELAXED);
     }
+    /* Only the thread that called fork() exists here, and it is the one that
+     * took the lock in before_fork(). */
+    pthread_mutex_unlock(&cache_lock);
 }
 
 static void register_atfork(void)
 {
-    pthread_atfork(NULL, NULL, after_fork_in_child);
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
 }
 
 /* ---- addresses --------------------------------------------------------- */
@@ -137,6 +164,60 @@ int cshm_resolve_getaddrinfo(const char *name, cshm_address_list *out, void *arg
     }
     freeaddrinfo(found);
     return 0;
+}
+
+/* ---- the cache ------------------------------------------------------------ */
+
+static int cache_find(const char *name, double cache_seconds, cshm_address_list *out)
+{
+    int hit = 0;
+    double now = cshm_mono_now();
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < CSHM_RESOLVE_CACHE_NAMES; i++) {
+        const cache_entry *e = &cache[i];
+        if (e->used && strcasecmp(e->name, name) == 0) {
+            /* Freshness is the asking caller's: each passes its own interval. */
+            if (now >= e->resolved_at && now - e->resolved_at < cache_seconds) {
+                *out = e->addresses;
+                hit = 1;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return hit;
+}
+
+static void cache_store(const char *name, const cshm_address_list *addresses)
+{
+    double now = cshm_mono_now();
+    pthread_mutex_lock(&cache_lock);
+    cache_entry *slot = NULL;
+    for (size_t i = 0; i < CSHM_RESOLVE_CACHE_NAMES && slot == NULL; i++)
+        if (cache[i].used && strcasecmp(cache[i].name, name) == 0)
+            slot = &cache[i];
+    for (size_t i = 0; i < CSHM_RESOLVE_CACHE_NAMES && slot == NULL; i++)
+        if (!cache[i].used)
+            slot = &cache[i];
+    if (slot == NULL) {
+        slot = &cache[0];
+        for (size_t i = 1; i < CSHM_RESOLVE_CACHE_NAMES; i++)
+            if (cache[i].resolved_at < slot->resolved_at)
+                slot = &cache[i];
+    }
+    slot->used = 1;
+    slot->resolved_at = now;
+    snprintf(slot->name, sizeof slot->name, "%s", name);
+    slot->addresses = *addresses;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+void cshm_resolve_cache_clear(void)
+{
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&cache_lock);
+    memset(cache, 0, sizeof cache);
+    pthread_mutex_unlock(&cache_lock);
 }
 
 /* ---- one lookup on its own thread ----------------------------------------- */
@@ -297,8 +378,8 @@ static int resolve_on_thread(cshm_resolve_lookup_fn *fn, void *arg, const char *
 /* ---- entry points ------------------------------------------------------------ */
 
 int cshm_resolve_with(cshm_resolve_lookup_fn *lookup_fn, void *arg, const char *host,
-                      uint16_t port, double deadline, cshm_address_list *out, char *error,
-                      size_t error_size)
+                      uint16_t port, double deadline, double cache_seconds,
+                      cshm_address_list *out, char *error, size_t error_size)
 {
     double started = cshm_mono_now();
     out->count = 0;
@@ -310,19 +391,25 @@ int cshm_resolve_with(cshm_resolve_lookup_fn *lookup_fn, void *arg, const char *
         return 0;
     }
     pthread_once(&atfork_once, register_atfork);
+    if (cache_seconds > 0 && cache_find(host, cache_seconds, out)) {
+        set_port(out, port);
+        return 0;
+    }
     if (resolve_on_thread(lookup_fn, arg, host, started, deadline, out, error, error_size) != 0) {
         out->count = 0;
         return -1;
     }
+    if (cache_seconds > 0)
+        cache_store(host, out);
     set_port(out, port);
     return 0;
 }
 
-int cshm_resolve(const char *host, uint16_t port, double deadline, cshm_address_list *out,
-                 char *error, size_t error_size)
+int cshm_resolve(const char *host, uint16_t port, double deadline, double cache_seconds,
+                 cshm_address_list *out, char *error, size_t error_size)
 {
-    return cshm_resolve_with(cshm_resolve_getaddrinfo, NULL, host, port, deadline, out, error,
-                             error_size);
+    return cshm_resolve_with(cshm_resolve_getaddrinfo, NULL, host, port, deadline, cache_seconds,
+                             out, error, error_size);
 }
 
 uint64_t cshm_resolve_lookups_started(void)

@@ -19,9 +19,10 @@
  *  - Fork-safe as far as this file goes: nothing a lookup needs lives in
  *    state that a fork child inherits from threads it does not have.  A
  *    pthread_atfork child handler gives back every block of the pool (the
- *    threads and callers that held them are not in the child).  A lookup in
- *    a child works whenever the child was forked, even while lookup threads
- *    of the parent were running.
+ *    threads and callers that held them are not in the child) and releases
+ *    the cache lock, which the prepare handler holds across fork() so that no
+ *    child inherits it taken.  A lookup in a child works whenever the child
+ *    was forked, even while lookup threads of the parent were running.
  *    glibc's getaddrinfo_a() was given up for exactly this: its request
  *    queue and helper-thread count are process-global, so a child forked
  *    while a helper was alive (about a second after any lookup) waited
@@ -32,11 +33,16 @@
  *    interface list for sorting addresses).  A child forked at exactly such
  *    a moment of a parent's lookup thread can never resolve a name (about
  *    1 fork in 5000 while lookups run without pause; none when no lookup is
- *    running).  Its lookups then time
+ *    running, which the cache makes the usual case).  Its lookups then time
  *    out and, once CSHM_RESOLVE_MAX_PENDING are stuck, fail at once with
  *    the reason above: numeric addresses keep working.
  *  - Numeric addresses (IPv4, IPv6 without brackets) are converted locally:
- *    no thread.
+ *    no thread, no cache.
+ *  - Successful resolutions of names are cached process-wide for the number
+ *    of seconds the caller passes (its tend interval), up to
+ *    CSHM_RESOLVE_CACHE_NAMES names (the oldest is evicted).  Failures are
+ *    never cached: the next tend asks again.  The cache lock is never held
+ *    across anything that blocks.
  *  - Failures write a short lower-case reason into the caller's buffer and
  *    return -1 (cshm_format_error), like the rest of the network layer.
  */
@@ -51,6 +57,8 @@
 #define CSHM_RESOLVE_MAX_ADDRESSES 16
 /* Lookups still running (abandoned ones included) before new ones fail. */
 #define CSHM_RESOLVE_MAX_PENDING 8
+/* Names the cache keeps. */
+#define CSHM_RESOLVE_CACHE_NAMES 64
 
 typedef struct cshm_address_list {
     struct sockaddr_storage addresses[CSHM_RESOLVE_MAX_ADDRESSES];
@@ -60,11 +68,12 @@ typedef struct cshm_address_list {
 
 /* The addresses of host (a name, or an IPv4 or IPv6 address without
  * brackets), each with port set, IPv4 and IPv6 only, in the resolver's
- * order.  deadline is in cshm_mono_now() seconds.  Returns 0, or -1 with the reason in error
+ * order.  deadline is in cshm_mono_now() seconds; cache_seconds <= 0 neither
+ * uses nor fills the cache.  Returns 0, or -1 with the reason in error
  * ("cannot resolve 'h': ...", "timed out after 2.0 s resolving 'h'", "the
  * resolver is not answering: 8 lookups still pending"). */
-int cshm_resolve(const char *host, uint16_t port, double deadline, cshm_address_list *out,
-                 char *error, size_t error_size);
+int cshm_resolve(const char *host, uint16_t port, double deadline, double cache_seconds,
+                 cshm_address_list *out, char *error, size_t error_size);
 
 /* ---- internal: for the tests ---------------------------------------------
  *
@@ -84,13 +93,16 @@ int cshm_resolve_getaddrinfo(const char *name, cshm_address_list *out, void *arg
 /* cshm_resolve() with lookup (and arg, which must outlive the lookup thread,
  * since an abandoned lookup still calls it) in place of getaddrinfo(). */
 int cshm_resolve_with(cshm_resolve_lookup_fn *lookup, void *arg, const char *host,
-                      uint16_t port, double deadline, cshm_address_list *out, char *error,
-                      size_t error_size);
+                      uint16_t port, double deadline, double cache_seconds,
+                      cshm_address_list *out, char *error, size_t error_size);
 
 /* Lookup threads started so far (a fork child goes on from its parent's
  * count), and blocks of the pool still held (by a lookup thread that has
  * not finished or by a caller that has not yet read its answer). */
 uint64_t cshm_resolve_lookups_started(void);
 unsigned cshm_resolve_lookups_pending(void);
+
+/* Empties the cache. */
+void cshm_resolve_cache_clear(void);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * test_resolve.c - name resolution: numeric addresses without a thread,
  * "localhost" through getaddrinfo(), the deadline and the pending bound with
- * a lookup that cannot finish, and lookups in fork children
+ * a lookup that cannot finish, the cache, and lookups in fork children
  * forked at any moment after (or during) a lookup of the parent.
  *
  * A lookup that hangs on demand cannot be had from the system here (no
@@ -161,13 +161,17 @@ static int wait_for_threads(int threads)
     }
 }
 
-/* In a fork child: resolve "localhost" within 3 s and leave with 0, or 1
- * with the reason on stderr. */
-static void child_resolves_localhost(void)
+/* In a fork child: resolve "localhost" afresh (no cache) within 3 s, and
+ * with also_cached once more through the cache (its lock must not have been
+ * inherited taken); leave with 0, or 1 with the reason on stderr. */
+static void child_resolves_localhost(int also_cached)
 {
     cshm_address_list list;
     char error[160] = "";
-    int rc = cshm_resolve("localhost", 6379, cshm_mono_now() + 3, &list, error, sizeof error);
+    int rc = cshm_resolve("localhost", 6379, cshm_mono_now() + 3, 0, &list, error, sizeof error);
+    if (rc == 0 && also_cached)
+        rc = cshm_resolve("localhost", 6379, cshm_mono_now() + 3, 60, &list, error,
+                          sizeof error);
     if (rc != 0 || list.count == 0) {
         fprintf(stderr, "    fork child %d: %s\n", (int)getpid(), error);
         _exit(1);
@@ -176,13 +180,13 @@ static void child_resolves_localhost(void)
 }
 
 /* Forks a child that runs child_resolves_localhost(); returns its pid. */
-static pid_t fork_resolver(void)
+static pid_t fork_resolver(int also_cached)
 {
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0)
-        child_resolves_localhost();
+        child_resolves_localhost(also_cached);
     return pid;
 }
 
@@ -206,16 +210,16 @@ static void test_resolve_numeric_without_thread(void)
     cshm_address_list list;
     char error[160] = "";
     uint64_t started = cshm_resolve_lookups_started();
-    CHECK(cshm_resolve("127.0.0.1", 7000, cshm_mono_now() + 1, &list, error,
+    CHECK(cshm_resolve("127.0.0.1", 7000, cshm_mono_now() + 1, 10, &list, error,
                        sizeof error) == 0);
     CHECK(list.count == 1 && list.addresses[0].ss_family == AF_INET && port_of(&list, 0) == 7000);
-    CHECK(cshm_resolve("::1", 7001, cshm_mono_now() + 1, &list, error, sizeof error) == 0);
+    CHECK(cshm_resolve("::1", 7001, cshm_mono_now() + 1, 0, &list, error, sizeof error) == 0);
     CHECK(list.count == 1 && list.addresses[0].ss_family == AF_INET6 && port_of(&list, 0) == 7001);
     /* Even with the deadline already gone: nothing to wait for. */
-    CHECK(cshm_resolve("10.1.2.3", 1, cshm_mono_now() - 1, &list, error, sizeof error) == 0);
+    CHECK(cshm_resolve("10.1.2.3", 1, cshm_mono_now() - 1, 0, &list, error, sizeof error) == 0);
     CHECK(cshm_resolve_lookups_started() == started);
 
-    CHECK(cshm_resolve("", 1, cshm_mono_now() + 1, &list, error, sizeof error) == -1);
+    CHECK(cshm_resolve("", 1, cshm_mono_now() + 1, 0, &list, error, sizeof error) == -1);
     CHECK(strcmp(error, "invalid host name (0 bytes)") == 0);
 }
 
@@ -226,7 +230,7 @@ static void test_resolve_localhost(void)
     sigset_t before, after;
     pthread_sigmask(SIG_BLOCK, NULL, &before);
     uint64_t started = cshm_resolve_lookups_started();
-    CHECK(cshm_resolve("localhost", 6379, cshm_mono_now() + 5, &list, error, sizeof error) ==
+    CHECK(cshm_resolve("localhost", 6379, cshm_mono_now() + 5, 0, &list, error, sizeof error) ==
           0);
     if (list.count == 0)
         fprintf(stderr, "    localhost: %s\n", error);
@@ -248,7 +252,7 @@ static void test_resolve_invalid_name_fails_within_deadline(void)
     cshm_address_list list;
     char error[160] = "";
     double started = cshm_mono_now();
-    CHECK(cshm_resolve("no-such-host.invalid", 6379, started + 2, &list, error,
+    CHECK(cshm_resolve("no-such-host.invalid", 6379, started + 2, 0, &list, error,
                        sizeof error) == -1);
     CHECK(strncmp(error, "cannot resolve 'no-such-host.invalid': ", 39) == 0 ||
           strcmp(error, "timed out after 2.0 s resolving 'no-such-host.invalid'") == 0);
@@ -263,7 +267,7 @@ static void test_resolve_deadline_abandons_a_stuck_lookup(void)
     cshm_address_list list;
     char error[160] = "";
     double started = cshm_mono_now();
-    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "stuck.test", 1, started + 0.2, &list,
+    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "stuck.test", 1, started + 0.2, 0, &list,
                             error, sizeof error) == -1);
     double waited = cshm_mono_now() - started;
     CHECK(strcmp(error, "timed out after 0.2 s resolving 'stuck.test'") == 0);
@@ -281,12 +285,12 @@ static void test_resolve_deadline_abandons_a_stuck_lookup(void)
     pthread_mutex_unlock(&the_gate.lock);
 
     /* An answer in time is returned, with the caller's port. */
-    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "quick.test", 9, cshm_mono_now() + 5, &list,
-                            error, sizeof error) == 0);
+    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "quick.test", 9, cshm_mono_now() + 5, 0,
+                            &list, error, sizeof error) == 0);
     CHECK(list.count == 1 && port_of(&list, 0) == 9);
     gate_set(1, EAI_NONAME);
-    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "gone.test", 9, cshm_mono_now() + 5, &list,
-                            error, sizeof error) == -1);
+    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "gone.test", 9, cshm_mono_now() + 5, 0,
+                            &list, error, sizeof error) == -1);
     CHECK(strncmp(error, "cannot resolve 'gone.test': ", 28) == 0);
     gate_set(0, 0);
     CHECK(settle(5));
@@ -301,7 +305,7 @@ static void test_resolve_pending_bound(void)
     for (int i = 0; i < CSHM_RESOLVE_MAX_PENDING; i++) {
         char name[32];
         snprintf(name, sizeof name, "stuck-%d.test", i);
-        CHECK(cshm_resolve_with(gated_lookup, &the_gate, name, 1, cshm_mono_now() + 0.02, &list,
+        CHECK(cshm_resolve_with(gated_lookup, &the_gate, name, 1, cshm_mono_now() + 0.02, 0, &list,
                                 error, sizeof error) == -1);
         CHECK(strstr(error, "timed out") != NULL);
     }
@@ -309,23 +313,90 @@ static void test_resolve_pending_bound(void)
 
     uint64_t started = cshm_resolve_lookups_started();
     double at = cshm_mono_now();
-    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "one-more.test", 1, at + 5, &list, error,
+    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "one-more.test", 1, at + 5, 0, &list, error,
                             sizeof error) == -1);
     CHECK(cshm_mono_now() - at < 1.0);   /* at once, not at the deadline */
     CHECK(strcmp(error, "the resolver is not answering: 8 lookups still pending (not resolving "
                         "'one-more.test')") == 0);
     /* The bound is the process's, whatever the lookup function. */
-    CHECK(cshm_resolve("localhost", 1, cshm_mono_now() + 5, &list, error, sizeof error) == -1);
+    CHECK(cshm_resolve("localhost", 1, cshm_mono_now() + 5, 0, &list, error, sizeof error) == -1);
     CHECK(strncmp(error, "the resolver is not answering: 8 lookups", 40) == 0);
     CHECK(cshm_resolve_lookups_started() == started);
     /* Numeric addresses need no lookup. */
-    CHECK(cshm_resolve("127.0.0.1", 1, cshm_mono_now() + 5, &list, error, sizeof error) == 0);
+    CHECK(cshm_resolve("127.0.0.1", 1, cshm_mono_now() + 5, 0, &list, error, sizeof error) == 0);
 
     gate_set(1, 0);
     CHECK(settle(5));
-    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "one-more.test", 1, cshm_mono_now() + 5, &list,
-                            error, sizeof error) == 0);
+    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "one-more.test", 1, cshm_mono_now() + 5, 0,
+                            &list, error, sizeof error) == 0);
     gate_set(0, 0);
+    CHECK(settle(5));
+}
+
+static void test_resolve_cache(void)
+{
+    CHECK(settle(30));
+    cshm_resolve_cache_clear();
+    cshm_address_list first, second;
+    char error[160] = "";
+    uint64_t started = cshm_resolve_lookups_started();
+    CHECK(cshm_resolve("localhost", 6379, cshm_mono_now() + 5, 0.5, &first, error,
+                       sizeof error) == 0);
+    CHECK(cshm_resolve_lookups_started() == started + 1);
+    /* Within cache_seconds: no thread, the same addresses, the new port. */
+    CHECK(cshm_resolve("localhost", 6380, cshm_mono_now() + 5, 0.5, &second, error,
+                       sizeof error) == 0);
+    CHECK(cshm_resolve_lookups_started() == started + 1);
+    CHECK(second.count == first.count && first.count > 0);
+    for (size_t i = 0; i < first.count && i < second.count; i++) {
+        CHECK(port_of(&second, i) == 6380);
+        CHECK(second.lengths[i] == first.lengths[i]);
+        CHECK(first.addresses[i].ss_family == second.addresses[i].ss_family);
+        if (first.addresses[i].ss_family == AF_INET)
+            CHECK(((struct sockaddr_in *)&first.addresses[i])->sin_addr.s_addr ==
+                  ((struct sockaddr_in *)&second.addresses[i])->sin_addr.s_addr);
+    }
+    /* cache_seconds 0 neither reads nor fills the cache. */
+    CHECK(cshm_resolve("localhost", 6379, cshm_mono_now() + 5, 0, &second, error, sizeof error) ==
+          0);
+    CHECK(cshm_resolve_lookups_started() == started + 2);
+    /* Expired: resolved again. */
+    usleep(600 * 1000);
+    CHECK(cshm_resolve("localhost", 6379, cshm_mono_now() + 5, 0.5, &second, error,
+                       sizeof error) == 0);
+    CHECK(cshm_resolve_lookups_started() == started + 3);
+    CHECK(cshm_resolve("localhost", 6379, cshm_mono_now() + 5, 0.5, &second, error,
+                       sizeof error) == 0);
+    CHECK(cshm_resolve_lookups_started() == started + 3);
+
+    /* Failures are not cached. */
+    gate_set(1, EAI_NONAME);
+    started = cshm_resolve_lookups_started();
+    for (int i = 0; i < 2; i++)
+        CHECK(cshm_resolve_with(gated_lookup, &the_gate, "fails.test", 1, cshm_mono_now() + 5, 60,
+                                &second, error, sizeof error) == -1);
+    CHECK(cshm_resolve_lookups_started() == started + 2);
+
+    /* Bounded: one name more than it keeps evicts the oldest. */
+    gate_set(1, 0);
+    char name[32];
+    for (int i = 0; i <= CSHM_RESOLVE_CACHE_NAMES; i++) {
+        snprintf(name, sizeof name, "name-%d.test", i);
+        CHECK(cshm_resolve_with(gated_lookup, &the_gate, name, 1, cshm_mono_now() + 5, 60,
+                                &second, error, sizeof error) == 0);
+    }
+    started = cshm_resolve_lookups_started();
+    snprintf(name, sizeof name, "name-%d.test", CSHM_RESOLVE_CACHE_NAMES);
+    CHECK(cshm_resolve_with(gated_lookup, &the_gate, name, 1, cshm_mono_now() + 5, 60, &second,
+                            error, sizeof error) == 0);
+    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "name-1.test", 1, cshm_mono_now() + 5, 60,
+                            &second, error, sizeof error) == 0);
+    CHECK(cshm_resolve_lookups_started() == started);
+    CHECK(cshm_resolve_with(gated_lookup, &the_gate, "name-0.test", 1, cshm_mono_now() + 5, 60,
+                            &second, error, sizeof error) == 0);
+    CHECK(cshm_resolve_lookups_started() == started + 1);
+    gate_set(0, 0);
+    cshm_resolve_cache_clear();
     CHECK(settle(5));
 }
 
@@ -341,12 +412,12 @@ static void test_resolve_in_children_forked_after_a_lookup(void)
     for (size_t i = 0; i < sizeof delays_ms / sizeof delays_ms[0]; i++) {
         cshm_address_list list;
         char error[160] = "";
-        CHECK(cshm_resolve("localhost", 6379, cshm_mono_now() + 5, &list, error,
+        CHECK(cshm_resolve("localhost", 6379, cshm_mono_now() + 5, 0, &list, error,
                            sizeof error) == 0);
         usleep((useconds_t)delays_ms[i] * 1000);
         if (FORK_NEEDS_QUIET_THREADS)
             CHECK(wait_for_threads(threads));
-        pid_t pid = fork_resolver();
+        pid_t pid = fork_resolver(i % 2);
         CHECK(pid > 0);
         int ok = child_succeeded(pid);
         if (!ok)
@@ -362,8 +433,8 @@ typedef struct hammer {
     int failures;    /* atomic */
 } hammer;
 
-/* Lookups without pause, so that forks land inside lookups and inside
- * lookup threads.  Through
+/* Lookups without pause, half of them through the cache, so that forks land
+ * inside lookups, inside lookup threads and inside the cache lock.  Through
  * the gate held open rather than getaddrinfo(): glibc does not reset the
  * lock of its resolv.conf state (nor that of its interface cache, used to
  * sort addresses) across fork(), so a child forked while a parent thread is
@@ -374,11 +445,11 @@ typedef struct hammer {
 static void *hammer_lookups(void *arg)
 {
     hammer *h = arg;
-    while (!__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE)) {
+    for (int i = 0; !__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE); i++) {
         cshm_address_list list;
         char error[160];
         if (cshm_resolve_with(gated_lookup, &the_gate, "hammer.test", 1, cshm_mono_now() + 5,
-                              &list, error, sizeof error) != 0)
+                              (i & 1) ? 60 : 0, &list, error, sizeof error) != 0)
             __atomic_add_fetch(&h->failures, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&h->lookups, 1, __ATOMIC_RELAXED);
     }
@@ -403,7 +474,7 @@ static void test_resolve_in_children_forked_during_lookups(void)
         usleep((useconds_t)(i % 4) * 300);
         if (cshm_resolve_lookups_pending() > 0)
             forked_while_pending++;
-        pid_t pid = fork_resolver();
+        pid_t pid = fork_resolver(1);
         CHECK(pid > 0);
         if (!child_succeeded(pid))
             failed++;
@@ -416,6 +487,7 @@ static void test_resolve_in_children_forked_during_lookups(void)
      * running lookup thread: the deterministic case is the next test. */
     printf("     (%d of 24 forks while a lookup thread ran)\n", forked_while_pending);
     gate_set(0, 0);
+    cshm_resolve_cache_clear();
     CHECK(settle(5));
 }
 
@@ -435,7 +507,7 @@ static void test_resolve_in_child_of_a_parent_with_stuck_lookups(void)
     char error[160] = "";
     for (int i = 0; i < CSHM_RESOLVE_MAX_PENDING; i++)
         CHECK(cshm_resolve_with(gated_lookup, &the_gate, "stuck.test", 1, cshm_mono_now() + 0.02,
-                                &list, error, sizeof error) == -1);
+                                0, &list, error, sizeof error) == -1);
     /* Parked in the gate: in none of the sanitizers' locks either. */
     double until = cshm_mono_now() + 5;
     while (gate_inside() < CSHM_RESOLVE_MAX_PENDING && cshm_mono_now() < until)
@@ -448,7 +520,7 @@ static void test_resolve_in_child_of_a_parent_with_stuck_lookups(void)
     if (pid == 0) {
         if (cshm_resolve_lookups_pending() != 0)
             _exit(3);
-        child_resolves_localhost();
+        child_resolves_localhost(1);
     }
     CHECK(pid > 0);
     CHECK(child_succeeded(pid));
@@ -465,6 +537,7 @@ void suite_resolve(void)
     RUN(test_resolve_invalid_name_fails_within_deadline);
     RUN(test_resolve_deadline_abandons_a_stuck_lookup);
     RUN(test_resolve_pending_bound);
+    RUN(test_resolve_cache);
     RUN(test_resolve_in_children_forked_after_a_lookup);
     RUN(test_resolve_in_children_forked_during_lookups);
     RUN(test_resolve_in_child_of_a_parent_with_stuck_lookups);
