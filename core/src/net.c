@@ -5,6 +5,11 @@
  * which bounds a lookup by the caller's deadline and keeps working in fork
  * children.  All I/O uses MSG_DONTWAIT and poll(), so it never blocks even
  * on a socket someone else left in blocking mode.
+ *
+ * The socket registry is a fixed array because the fork child handler that
+ * walks it should do nothing but close() and plain stores: no allocation,
+ * no pointers into memory another thread of the parent may have been
+ * changing at the moment of the fork.
  */
 #include "net.h"
 
@@ -14,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +28,77 @@
 #include "clock.h"
 #include "error.h"
 #include "resolve.h"
+
+/* fd + 1 of each registered socket, 0 for a free entry; under registry_lock
+ * (taken across fork(), so the child handler sees a settled array). */
+static int registry[CSHM_NET_REGISTRY_MAX];
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void before_fork(void)
+{
+    pthread_mutex_lock(&registry_lock);
+}
+
+static void after_fork_in_parent(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* The child's copies of the parent's cluster connections go at once: a
+ * child that kept them would hold the parent's TCP connections open after
+ * the parent closed them, and any byte it wrote would corrupt the parent's
+ * request stream. */
+static void after_fork_in_child(void)
+{
+    for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
+        if (registry[i] != 0) {
+            close(registry[i] - 1);
+            registry[i] = 0;
+        }
+    }
+    /* Only the forking thread exists here, and it took the lock. */
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+}
+
+/* socket() and its registry entry, with no fork() in between. */
+static int open_registered(int family)
+{
+    pthread_mutex_lock(&registry_lock);
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    int saved = errno;
+    if (fd >= 0) {
+        for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
+            if (registry[i] == 0) {
+                registry[i] = fd + 1;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    errno = saved;
+    return fd;
+}
+
+/* Out of the registry, then close(): the registry must never name a number
+ * that is free again, or a fork child would close whatever reused it. */
+static void close_registered(int fd)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
+        if (registry[i] == fd + 1) {
+            registry[i] = 0;
+            break;
+        }
+    }
+    close(fd);
+    pthread_mutex_unlock(&registry_lock);
+}
 
 /* strerror text with a lower-case first letter, to read well after "host:port: ". */
 static void errno_text(int err, char *out, size_t out_size)
@@ -61,7 +138,7 @@ static int wait_for(int fd, short events, double deadline)
 static int connect_one(const struct sockaddr_storage *address, socklen_t length, double deadline,
                        int *fd_out, int *failure)
 {
-    int fd = socket(address->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    int fd = open_registered(address->ss_family);
     if (fd < 0) {
         *failure = errno;
         return 1;
@@ -71,12 +148,12 @@ static int connect_one(const struct sockaddr_storage *address, socklen_t length,
     if (connect(fd, (const struct sockaddr *)address, length) != 0) {
         if (errno != EINPROGRESS && errno != EINTR) {
             *failure = errno;
-            close(fd);
+            close_registered(fd);
             return 1;
         }
         int ready = wait_for(fd, POLLOUT, deadline);
         if (ready == 0) {
-            close(fd);
+            close_registered(fd);
             return -1;
         }
         int so_error = 0;
@@ -87,7 +164,7 @@ static int connect_one(const struct sockaddr_storage *address, socklen_t length,
             so_error = errno;
         if (so_error != 0) {
             *failure = so_error;
-            close(fd);
+            close_registered(fd);
             return 1;
         }
     }
@@ -108,6 +185,8 @@ int cshm_net_connect(const char *host, uint16_t port, double deadline, double ca
         cshm_format_error(error, error_size, "invalid port 0");
         return -1;
     }
+    /* Before the first socket: a fork must find the child handler in place. */
+    pthread_once(&atfork_once, register_atfork);
     if (cshm_resolve(host, port, deadline, cache_seconds, &list, error, error_size) != 0)
         return -1;
     int failure = 0;
@@ -203,7 +282,7 @@ ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadlin
 void cshm_net_close(int *fd)
 {
     if (*fd >= 0) {
-        close(*fd);
+        close_registered(*fd);
         *fd = -1;
     }
 }
