@@ -13,7 +13,8 @@
  *    bounded: the blocks come from a fixed pool of CSHM_RESOLVE_MAX_PENDING.
  *    Past it a lookup fails at once, without a thread, with "the resolver is
  *    not answering: N lookups still pending": a resolver that hangs costs a
- *    few threads, never an unbounded number, and no memory is allocated.
+ *    few threads, never an unbounded number, and lookup blocks are never
+ *    allocated.
  *  - Lookup threads run with every signal blocked: signals belong to the
  *    application, which cannot expect them on a thread it does not know of.
  *  - Fork-safe as far as this file goes: nothing a lookup needs lives in
