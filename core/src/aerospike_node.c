@@ -64,7 +64,8 @@ static int connect_node(cshm_as_io *io, cshm_as_node *n, char *why, size_t why_s
         return CSHM_AS_OK;
     if (aborted(io))
         return CSHM_AS_ABORTED;
-    return cshm_net_connect(n->host, n->port, deadline_of(io), &n->fd, why, why_size) == 0
+    return cshm_net_connect(n->host, n->port, deadline_of(io), io->tend_interval, &n->fd, why,
+                            why_size) == 0
                ? CSHM_AS_OK
                : CSHM_AS_FAILED;
 }

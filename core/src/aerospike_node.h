@@ -46,12 +46,14 @@ typedef struct cshm_as_node {
     int reported;                 /* its failure was logged; log the recovery once */
 } cshm_as_node;
 
-/* What every request needs: the tend context, a reusable response buffer
- * and the expected cluster name ("" = none). */
+/* What every request needs: the tend context, a reusable response buffer,
+ * the expected cluster name ("" = none) and the tend interval (seconds a
+ * resolved host name is reused by a reconnect; 0 = look it up each time). */
 typedef struct cshm_as_io {
     cshm_tend_ctx *ctx;
     cshm_info_response *response;
     const char *cluster_name;
+    double tend_interval;
 } cshm_as_io;
 
 /* Connects (if needed) and runs one request on the node's tend socket. */

@@ -779,6 +779,7 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     cshm_info_response_init(&d->response);
     d->io.response = &d->response;
     d->io.cluster_name = d->cluster_name;
+    d->io.tend_interval = config->options.tend_interval;
     *state = d;
     return 0;
 }

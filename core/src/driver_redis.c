@@ -52,6 +52,7 @@ typedef struct redis_state {
     int has_user, has_password;
     char user[CSHM_USER_MAX];
     char password[CSHM_PASSWORD_MAX];
+    double tend_interval;          /* seconds a resolved host name is reused */
 
     int fd;                        /* -1 when not connected */
     endpoint connected;
@@ -216,7 +217,8 @@ static int ask_topology(redis_state *s, const endpoint *e, double deadline, cshm
 static int open_connection(redis_state *s, const endpoint *e, double deadline, cshm_tend_ctx *ctx,
                            char *why, size_t why_size)
 {
-    if (cshm_net_connect(e->host, e->port, deadline, &s->fd, why, why_size) != 0)
+    if (cshm_net_connect(e->host, e->port, deadline, s->tend_interval, &s->fd, why,
+                         why_size) != 0)
         return TRY_FAILED;
     s->connected = *e;
     s->shards_unknown = 0;
@@ -363,6 +365,7 @@ static int redis_create(const cshm_config *config, void **state, cshm_error *err
     if (s == NULL)
         return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory creating the Redis driver");
     s->fd = -1;
+    s->tend_interval = config->options.tend_interval;
     s->seed_count = config->seed_count < CSHM_MAX_SEEDS ? config->seed_count : CSHM_MAX_SEEDS;
     memcpy(s->seeds, config->seeds, s->seed_count * sizeof s->seeds[0]);
     s->has_user = config->has_user;

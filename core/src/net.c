@@ -1,44 +1,104 @@
 /*
  * net.c - see net.h.
  *
- * Name resolution: numeric addresses are converted locally; names go through
- * getaddrinfo_a() so that a hanging DNS server cannot hold the caller past
- * its deadline.  A lookup abandoned at its deadline may still be running in
- * glibc's helper thread, so its memory is shared between us and the
- * completion notification and freed by whichever lets go last (a reference
- * count of two).  All I/O uses MSG_DONTWAIT and poll(), so it never blocks
- * even on a socket someone else left in blocking mode.
+ * Names and numeric addresses both go through cshm_resolve() (resolve.h),
+ * which bounds a lookup by the caller's deadline and keeps working in fork
+ * children.  All I/O uses MSG_DONTWAIT and poll(), so it never blocks even
+ * on a socket someone else left in blocking mode.
+ *
+ * The socket registry is a fixed array because the fork child handler that
+ * walks it should do nothing but close() and plain stores: no allocation,
+ * no pointers into memory another thread of the parent may have been
+ * changing at the moment of the fork.
  */
 #include "net.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "clock.h"
-#include "clustershm.h"
 #include "error.h"
+#include "resolve.h"
 
-/* A name with more addresses than this is tried on its first ones only. */
-#define MAX_ADDRESSES 16
+/* fd + 1 of each registered socket, 0 for a free entry; under registry_lock
+ * (taken across fork(), so the child handler sees a settled array). */
+static int registry[CSHM_NET_REGISTRY_MAX];
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-typedef struct address_list {
-    struct sockaddr_storage addresses[MAX_ADDRESSES];
-    socklen_t lengths[MAX_ADDRESSES];
-    size_t count;
-} address_list;
+static void before_fork(void)
+{
+    pthread_mutex_lock(&registry_lock);
+}
+
+static void after_fork_in_parent(void)
+{
+    pthread_mutex_unlock(&registry_lock);
+}
+
+/* The child's copies of the parent's cluster connections go at once: a
+ * child that kept them would hold the parent's TCP connections open after
+ * the parent closed them, and any byte it wrote would corrupt the parent's
+ * request stream. */
+static void after_fork_in_child(void)
+{
+    for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
+        if (registry[i] != 0) {
+            close(registry[i] - 1);
+            registry[i] = 0;
+        }
+    }
+    /* Only the forking thread exists here, and it took the lock. */
+    pthread_mutex_unlock(&registry_lock);
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child);
+}
+
+/* socket() and its registry entry, with no fork() in between. */
+static int open_registered(int family)
+{
+    pthread_mutex_lock(&registry_lock);
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    int saved = errno;
+    if (fd >= 0) {
+        for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
+            if (registry[i] == 0) {
+                registry[i] = fd + 1;
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    errno = saved;
+    return fd;
+}
+
+/* Out of the registry, then close(): the registry must never name a number
+ * that is free again, or a fork child would close whatever reused it. */
+static void close_registered(int fd)
+{
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
+        if (registry[i] == fd + 1) {
+            registry[i] = 0;
+            break;
+        }
+    }
+    close(fd);
+    pthread_mutex_unlock(&registry_lock);
+}
 
 /* strerror text with a lower-case first letter, to read well after "host:port: ". */
 static void errno_text(int err, char *out, size_t out_size)
@@ -74,135 +134,11 @@ static int wait_for(int fd, short events, double deadline)
     }
 }
 
-static int numeric_address(const char *host, uint16_t port, address_list *out)
-{
-    struct sockaddr_in v4;
-    struct sockaddr_in6 v6;
-    memset(&v4, 0, sizeof v4);
-    memset(&v6, 0, sizeof v6);
-    if (inet_pton(AF_INET, host, &v4.sin_addr) == 1) {
-        v4.sin_family = AF_INET;
-        v4.sin_port = htons(port);
-        memcpy(&out->addresses[0], &v4, sizeof v4);
-        out->lengths[0] = sizeof v4;
-        out->count = 1;
-        return 1;
-    }
-    if (inet_pton(AF_INET6, host, &v6.sin6_addr) == 1) {
-        v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons(port);
-        memcpy(&out->addresses[0], &v6, sizeof v6);
-        out->lengths[0] = sizeof v6;
-        out->count = 1;
-        return 1;
-    }
-    return 0;
-}
-
-/* One asynchronous lookup, shared with glibc's completion notification. */
-typedef struct lookup {
-    struct gaicb request;
-    struct addrinfo hints;
-    char name[CSHM_HOST_MAX];
-    char service[8];
-    int references;
-} lookup;
-
-static void lookup_release(lookup *l)
-{
-    if (__atomic_sub_fetch(&l->references, 1, __ATOMIC_ACQ_REL) == 0) {
-        if (l->request.ar_result != NULL)
-            freeaddrinfo(l->request.ar_result);
-        free(l);
-    }
-}
-
-static void lookup_finished(union sigval value)
-{
-    lookup_release(value.sival_ptr);
-}
-
-static int resolve_name(const char *host, uint16_t port, double deadline, double started,
-                        address_list *out, char *error, size_t error_size)
-{
-    size_t host_len = strlen(host);
-    if (host_len == 0 || host_len >= CSHM_HOST_MAX) {
-        cshm_format_error(error, error_size, "invalid host name (%zu bytes)", host_len);
-        return -1;
-    }
-    lookup *l = calloc(1, sizeof *l);
-    if (l == NULL) {
-        cshm_format_error(error, error_size, "out of memory resolving '%.64s'", host);
-        return -1;
-    }
-    memcpy(l->name, host, host_len + 1);
-    snprintf(l->service, sizeof l->service, "%u", (unsigned)port);
-    l->hints.ai_family = AF_UNSPEC;
-    l->hints.ai_socktype = SOCK_STREAM;
-    l->hints.ai_protocol = IPPROTO_TCP;
-    l->hints.ai_flags = AI_NUMERICSERV;
-    l->request.ar_name = l->name;
-    l->request.ar_service = l->service;
-    l->request.ar_request = &l->hints;
-    l->references = 2;
-
-    struct sigevent notify;
-    memset(&notify, 0, sizeof notify);
-    notify.sigev_notify = SIGEV_THREAD;
-    notify.sigev_notify_function = lookup_finished;
-    notify.sigev_value.sival_ptr = l;
-    struct gaicb *list[1] = {&l->request};
-    int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, &notify);
-    if (rc != 0) {
-        /* Not queued: no notification will come. */
-        free(l);
-        cshm_format_error(error, error_size, "cannot resolve '%.64s': %s", host, gai_strerror(rc));
-        return -1;
-    }
-    while ((rc = gai_error(&l->request)) == EAI_INPROGRESS) {
-        double left = deadline - cshm_mono_now();
-        if (left <= 0)
-            break;
-        struct timespec wait = cshm_timespec_from_seconds(left);
-        const struct gaicb *const *waiting = (const struct gaicb *const *)list;
-        gai_suspend(waiting, 1, &wait);
-    }
-    if (rc == EAI_INPROGRESS) {
-        if (gai_cancel(&l->request) == EAI_CANCELED)
-            lookup_release(l);   /* dequeued: the notification's reference too */
-        lookup_release(l);
-        cshm_format_error(error, error_size, "timed out after %.1f s resolving '%.64s'",
-                  budget_of(started, deadline), host);
-        return -1;
-    }
-    if (rc != 0) {
-        lookup_release(l);
-        cshm_format_error(error, error_size, "cannot resolve '%.64s': %s", host, gai_strerror(rc));
-        return -1;
-    }
-    out->count = 0;
-    for (const struct addrinfo *ai = l->request.ar_result; ai != NULL && out->count < MAX_ADDRESSES;
-         ai = ai->ai_next) {
-        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-            ai->ai_addrlen > sizeof out->addresses[0])
-            continue;
-        memcpy(&out->addresses[out->count], ai->ai_addr, ai->ai_addrlen);
-        out->lengths[out->count] = ai->ai_addrlen;
-        out->count++;
-    }
-    lookup_release(l);
-    if (out->count == 0) {
-        cshm_format_error(error, error_size, "cannot resolve '%.64s': no IPv4 or IPv6 address", host);
-        return -1;
-    }
-    return 0;
-}
-
 /* 0 connected, 1 this address failed (*failure = errno), -1 deadline passed. */
 static int connect_one(const struct sockaddr_storage *address, socklen_t length, double deadline,
                        int *fd_out, int *failure)
 {
-    int fd = socket(address->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    int fd = open_registered(address->ss_family);
     if (fd < 0) {
         *failure = errno;
         return 1;
@@ -212,12 +148,12 @@ static int connect_one(const struct sockaddr_storage *address, socklen_t length,
     if (connect(fd, (const struct sockaddr *)address, length) != 0) {
         if (errno != EINPROGRESS && errno != EINTR) {
             *failure = errno;
-            close(fd);
+            close_registered(fd);
             return 1;
         }
         int ready = wait_for(fd, POLLOUT, deadline);
         if (ready == 0) {
-            close(fd);
+            close_registered(fd);
             return -1;
         }
         int so_error = 0;
@@ -228,7 +164,7 @@ static int connect_one(const struct sockaddr_storage *address, socklen_t length,
             so_error = errno;
         if (so_error != 0) {
             *failure = so_error;
-            close(fd);
+            close_registered(fd);
             return 1;
         }
     }
@@ -239,18 +175,19 @@ static int connect_one(const struct sockaddr_storage *address, socklen_t length,
     return 0;
 }
 
-int cshm_net_connect(const char *host, uint16_t port, double deadline, int *fd_out,
-                     char *error, size_t error_size)
+int cshm_net_connect(const char *host, uint16_t port, double deadline, double cache_seconds,
+                     int *fd_out, char *error, size_t error_size)
 {
     double started = cshm_mono_now();
-    address_list list;
+    cshm_address_list list;
     *fd_out = -1;
     if (port == 0) {
         cshm_format_error(error, error_size, "invalid port 0");
         return -1;
     }
-    if (!numeric_address(host, port, &list) &&
-        resolve_name(host, port, deadline, started, &list, error, error_size) != 0)
+    /* Before the first socket: a fork must find the child handler in place. */
+    pthread_once(&atfork_once, register_atfork);
+    if (cshm_resolve(host, port, deadline, cache_seconds, &list, error, error_size) != 0)
         return -1;
     int failure = 0;
     for (size_t i = 0; i < list.count; i++) {
@@ -345,7 +282,7 @@ ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadlin
 void cshm_net_close(int *fd)
 {
     if (*fd >= 0) {
-        close(*fd);
+        close_registered(*fd);
         *fd = -1;
     }
 }

@@ -53,6 +53,7 @@ static const struct {
     {"crc16", suite_crc16},
     {"resp", suite_resp},
     {"redis_parse", suite_redis_parse},
+    {"resolve", suite_resolve},
     {"net", suite_net},
     {"driver_redis", suite_driver_redis},
     {"segment", suite_segment},

@@ -23,6 +23,7 @@ void suite_config(void);
 void suite_crc16(void);
 void suite_resp(void);
 void suite_redis_parse(void);
+void suite_resolve(void);
 void suite_net(void);
 void suite_driver_redis(void);
 void suite_segment(void);
