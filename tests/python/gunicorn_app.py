@@ -7,9 +7,17 @@ the pid that made it, so the test can tell workers apart.
 
     GET  /status?hold=SECONDS   {"pid", "status"} after sleeping SECONDS
     POST /route  (hex keys, one per line)   {"pid", "routes": ["host:port"]}
+    GET  /late?hold=SECONDS     {"pid", "status"} of a second client that each
+                                worker connects at its first request (after
+                                the fork), when CSHM_TEST_LATE_KEY is set
+
+The late client resolves the URL's host names in the worker itself: with
+--preload that is a process forked moments after the master resolved the
+same names.
 """
 import json
 import os
+import threading
 import time
 from urllib.parse import parse_qs
 
@@ -20,12 +28,30 @@ CLIENT = clustershm.connect(os.environ["CSHM_TEST_URL"], key=int(os.environ["CSH
                             connect_timeout=0.5)
 
 
+_late = None
+_late_lock = threading.Lock()
+
+
+def late_client():
+    global _late
+    with _late_lock:
+        if _late is None:
+            _late = clustershm.connect(os.environ["CSHM_TEST_URL"],
+                                       key=int(os.environ["CSHM_TEST_LATE_KEY"]),
+                                       tend_interval=0.2, takeover_timeout=3,
+                                       connect_timeout=1.5)
+        return _late
+
+
 def app(environ, start_response):
     path = environ.get("PATH_INFO", "")
     query = parse_qs(environ.get("QUERY_STRING", ""))
     if path == "/status":
         time.sleep(float(query.get("hold", ["0"])[0]))
         answer = {"pid": os.getpid(), "status": CLIENT.status()}
+    elif path == "/late":
+        time.sleep(float(query.get("hold", ["0"])[0]))
+        answer = {"pid": os.getpid(), "status": late_client().status()}
     elif path == "/route":
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         keys = [bytes.fromhex(line) for line in body.decode().split("\n")]

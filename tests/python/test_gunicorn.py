@@ -9,14 +9,22 @@ tender (it connected before forking), so it is stopped (SIGSTOP) for longer
 than takeover_timeout first: a worker takes over, and the master, resumed,
 follows.
 
+With --preload and seeds given by host name (localhost), every worker's
+second client connects after the fork and resolves the name in the worker,
+moments after the master resolved it: glibc's getaddrinfo_a state copied by
+fork() used to leave such a child unable to resolve anything, so the pool's
+tender timed out "resolving 'localhost'".
+
 Invariants: gunicorn runs this interpreter (the venv's) on a free port of
 8400-8499 and is stopped at teardown; every wait has a deadline.
 """
 import os
+import random
 import signal
 import subprocess
 import sys
 import threading
+import time
 
 import gunicorn
 import pytest
@@ -30,7 +38,7 @@ WORKERS = 8
 
 
 class Gunicorn:
-    def __init__(self, tmp_path, url, key, preload):
+    def __init__(self, tmp_path, url, key, preload, env=None):
         self.port = next(p for p in HTTP_PORTS if port_is_free(p))
         self.log_path = str(tmp_path / "gunicorn.log")
         argv = [sys.executable, "-m", "gunicorn", "-w", str(WORKERS),
@@ -41,7 +49,8 @@ class Gunicorn:
         if gunicorn.version_info >= (27,):
             # Its control socket has one default path for every instance.
             argv += ["--no-control-socket"]
-        env = dict(os.environ, CSHM_TEST_URL=url, CSHM_TEST_KEY=str(key), PYTHONPATH=HERE)
+        env = dict(os.environ, CSHM_TEST_URL=url, CSHM_TEST_KEY=str(key), PYTHONPATH=HERE,
+                   **(env or {}))
         self.proc = procs.spawn(argv + ["gunicorn_app:app"], env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
@@ -55,7 +64,7 @@ class Gunicorn:
     def workers(self):
         return sorted(children(self.proc.pid))
 
-    def statuses(self, timeout=30):
+    def statuses(self, timeout=30, path="/status"):
         """{pid: status} of every current worker: rounds of 8 concurrent
         requests that each hold their sync worker 0.5 s, so a round spreads
         over the workers; repeated until each current worker answered."""
@@ -63,7 +72,7 @@ class Gunicorn:
 
         def request(out):
             try:
-                a = http(self.port, "/status?hold=0.5")
+                a = http(self.port, path + "?hold=0.5")
                 out[a["pid"]] = a["status"]
             except OSError:
                 pass            # a worker being replaced: the next round
@@ -174,3 +183,54 @@ def test_gunicorn_workers_share_one_tender(preload, tmp_path, redis_url, shm_key
     assert rc == 0, g.log()
     # The workers' and the master's exits closed their clients.
     assert shm.info(shm_key)["nattch"] == 0
+
+
+def fresh(status):
+    return not status["stale"] and status["age"] < 5 and not status["last_error"]
+
+
+def test_gunicorn_preload_resolves_host_names_after_fork(tmp_path, redis_url, shm_keys):
+    url = redis_url.replace("127.0.0.1", "localhost")
+    assert "localhost" in url
+    key, late_key = shm_keys(0), shm_keys(1)
+    g = Gunicorn(tmp_path, url, key, preload=True, env={"CSHM_TEST_LATE_KEY": str(late_key)})
+    try:
+        master = g.proc.pid
+        wait_for(lambda: settled(g, key, master), 30, "one tender in the pool")
+        # Each worker connects its late client now, resolving localhost in a
+        # process forked right after the master resolved it.
+        late = g.statuses(path="/late")
+        assert all(fresh(st) for st in late.values()), late
+        assert sorted(st["role"] for st in late.values()).count("tender") == 1, late
+        # Whoever holds the role is killed at random times; gunicorn forks a
+        # replacement each time, and every worker's map stays fresh.
+        rng = random.Random(8)
+        for _ in range(4):
+            time.sleep(rng.uniform(0, 1))
+            tender = stat(late_key)["tender_pid"]
+            assert tender in g.workers()
+            os.kill(tender, signal.SIGKILL)
+            wait_for(lambda: tender not in g.workers() and len(g.workers()) == WORKERS, 30,
+                     "gunicorn to replace the killed worker")
+            late = wait_for(lambda: (lambda sts: sts if all(fresh(st) for st in sts.values())
+                                     else None)(g.statuses(path="/late")),
+                            30, "every worker's late client to be fresh again")
+            new = stat(late_key)["tender_pid"]
+            assert new != tender and new in g.workers(), (new, tender)
+        # The preloaded client too: its role moves off the master to a worker
+        # (which tends with its own resolver) and the map stays fresh.
+        os.kill(master, signal.SIGSTOP)
+        try:
+            wait_for(lambda: stat(key)["tender_pid"] in g.workers(), 30,
+                     "a worker to take over from the stopped master")
+        finally:
+            os.kill(master, signal.SIGCONT)
+        sts = wait_for(lambda: (lambda x: x if all(fresh(st) for st in x.values()) else None)(
+            g.statuses()), 30, "every worker's preloaded client to be fresh")
+        assert len(sts) == WORKERS
+    except BaseException:
+        print(g.log())
+        raise
+    finally:
+        rc = g.stop()
+    assert rc == 0, g.log()
