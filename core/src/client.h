@@ -48,6 +48,7 @@ struct cshm_client {
     cshm_tend_record record;           /* what the next publish reports */
     int has_map;                       /* published holds a real map (not EMPTY) */
     uint32_t epoch;                    /* our epoch while tender */
+    uint32_t lock_index;               /* the owner lock we hold while tender */
     uint32_t refresh_seen;             /* refresh_seq when the last tend started */
     int was_stale;
     uint32_t reported_flags;

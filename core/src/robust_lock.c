@@ -104,6 +104,11 @@ uint32_t cshm_robust_owner_tid(const cshm_robust_lock *lock)
     return word & FUTEX_TID_MASK;
 }
 
+int cshm_robust_has_waiters(const cshm_robust_lock *lock)
+{
+    return (__atomic_load_n(&lock->word, __ATOMIC_ACQUIRE) & FUTEX_WAITERS) != 0;
+}
+
 int cshm_robust_held(const cshm_robust_owner *owner, const cshm_robust_lock *lock)
 {
     return cshm_robust_owner_tid(lock) == (uint32_t)owner->tid;

@@ -79,6 +79,10 @@ void cshm_robust_unlock(cshm_robust_owner *owner, cshm_robust_lock *lock);
 void cshm_robust_wait(cshm_robust_lock *lock, double seconds);
 void cshm_robust_wake_all(cshm_robust_lock *lock);
 
+/* 1 when some thread has slept on the lock (cshm_robust_wait) since it was
+ * last released: FUTEX_WAITERS, which only a release clears. */
+int cshm_robust_has_waiters(const cshm_robust_lock *lock);
+
 /* The owner TID recorded in the word (0 when free or when the owner died). */
 uint32_t cshm_robust_owner_tid(const cshm_robust_lock *lock);
 

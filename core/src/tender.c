@@ -16,11 +16,13 @@
  *    free owner lock of the ring and bumps the epoch ("usurps").  The old
  *    tender still holds its own lock; when it resumes, its heartbeat and
  *    publish compare-and-swaps fail on the epoch and it becomes a follower.
- *  - Failing: a tender whose tends keep failing while other processes are
- *    attached publishes why, releases the role and backs off before it
- *    competes again, so a process with better luck tends.  A tender that
- *    succeeds never steps down, and nothing but close, death or silence
- *    takes the role from it.
+ *  - Failing: a tender whose tends keep failing while another process
+ *    waits for the role publishes why, releases the role and backs off
+ *    before it competes again, so a process with better luck tends.  A
+ *    tender that succeeds never steps down, and nothing but close, death or
+ *    silence takes the role from it.  The role is never left vacant for
+ *    long: with nobody waiting a failing tender keeps it, and a role that
+ *    stays free is taken back even during a backoff.
  *
  * Invariants:
  *  - Only a thread whose epoch is the state word's epoch changes the
@@ -62,6 +64,10 @@ enum { TEND_DONE, TEND_LOST, TEND_STEP_DOWN };
  * window * BACKOFF_MAX_FACTOR, with +-25% jitter so processes that failed
  * together do not return together. */
 #define BACKOFF_MAX_FACTOR 16.0
+/* A process in backoff takes a role that stayed vacant this many check
+ * periods: longer than a process that failed before yields (one period), so
+ * any other candidate takes it first. */
+#define VACANCY_GRACE_PERIODS 2
 
 static int stopping(const cshm_client *c)
 {
@@ -171,15 +177,21 @@ static void report_flags(cshm_client *c, const cshm_map *map)
     c->reported_flags = flags & ~(CSHM_MAP_STALE | CSHM_MAP_EMPTY);
 }
 
-/* Should a tender that just failed give the role to another process? */
+/* Should a tender that just failed give the role to another process?  Only
+ * when one is waiting for it: followers that may compete sleep on our owner
+ * lock and so set its FUTEX_WAITERS bit, while processes that stepped down
+ * themselves sleep elsewhere during their backoff.  Without a waiter nobody
+ * would take the role, and a vacant role tends nothing: the map would stay
+ * stale after the cluster came back, which is worse than tending alone.
+ * (A waiter that has since left makes the bit stale: then nobody takes the
+ * role, and we take it back after a short grace, see acquire().) */
 static int should_step_down(cshm_client *c, double now)
 {
     if (c->failures_in_row == 0 || !c->shared)
         return 0;
     if (c->failures_in_row < STEP_DOWN_FAILURES && now - c->last_success < step_down_window(c))
         return 0;
-    /* Alone, nobody can do better: keep tending (and keep the map stale). */
-    return cshm_segment_attached(&c->segment) > 1;
+    return cshm_robust_has_waiters(&c->segment.header->owner_locks[c->lock_index]);
 }
 
 /* Newest first: the history shows each failing reason when every process
@@ -506,6 +518,7 @@ static int acquire(cshm_client *c)
     uint32_t last_epoch = cshm_state_epoch(__atomic_load_n(&h->state, __ATOMIC_ACQUIRE));
     double last_change = cshm_mono_now();
     double period = check_period(c);
+    double vacant_since = 0;
 
     while (!stopping(c)) {
         uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
@@ -513,12 +526,25 @@ static int acquire(cshm_client *c)
         double now = cshm_mono_now();
 
         if (now < c->backoff_until) {
-            /* Out of the election: neither take a free lock nor usurp. */
-            if (others_succeed(c))
+            /* Out of the election: neither take a free lock nor usurp,
+             * unless the role stays vacant (every process backs off): then
+             * we take it back rather than leave the map untended. */
+            if (others_succeed(c)) {
                 c->backoff_until = 0;
-            double left = c->backoff_until - now;
-            pause_unless_stopped(c, left < period ? left : period);
-            continue;
+            } else if (cshm_robust_owner_tid(&h->owner_locks[index]) != 0) {
+                vacant_since = 0;
+            } else if (vacant_since == 0) {
+                vacant_since = now;
+            } else if (now - vacant_since >= VACANCY_GRACE_PERIODS * period) {
+                int taken = try_lock_named(c, state);
+                if (taken >= 0)
+                    return taken;
+            }
+            if (now < c->backoff_until) {
+                double left = c->backoff_until - now;
+                pause_unless_stopped(c, left < period ? left : period);
+                continue;
+            }
         }
         if (cshm_robust_owner_tid(&h->owner_locks[index]) == 0 && c->step_downs_in_row > 0) {
             /* We failed as tender before: let a process without that
@@ -573,6 +599,7 @@ static void *thread_main(void *arg)
         int index = acquire(c);
         if (index < 0)
             break;
+        c->lock_index = (uint32_t)index;
         int ended = tender_session(c);
         /* Release whether we stopped, lost or stepped down: a lost session's
          * lock is the old one of the ring, and releasing it frees it for
