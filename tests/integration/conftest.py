@@ -23,7 +23,7 @@ import pytest
 from support import keys as keyset_mod
 from support import shm
 from support.cluster import FRESH_BASES, RedisCluster, free_block
-from support.worker import BINARY, CLI, Worker
+from support.worker import BINARY, CLI, LAYOUT, Worker
 
 SESSION_PORTS = range(7100, 7106)
 KEYSET_SIZE = 10000
@@ -65,7 +65,7 @@ def _failed(request):
 
 @pytest.fixture(scope="session", autouse=True)
 def binaries():
-    for path in (BINARY, CLI):
+    for path in (BINARY, CLI, LAYOUT):
         if not os.access(path, os.X_OK):
             pytest.exit("%s is missing: run `make all` first (make test-integration does)" % path,
                         returncode=2)

@@ -17,6 +17,7 @@ from . import procs
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BINARY = os.environ.get("CSHM_WORKER", os.path.join(ROOT, "build", "cshm-worker"))
 CLI = os.environ.get("CSHM_CLI", os.path.join(ROOT, "build", "clustershm"))
+LAYOUT = os.path.join(ROOT, "build", "cshm-layout")
 
 DEFAULT_TIMEOUT = 30.0
 
