@@ -49,9 +49,13 @@ def test_tender_that_cannot_reach_the_cluster_steps_down_to_one_that_can(
 
     # A dies: N, the only process left, takes over at once, and cannot tend.
     a.kill()
-    wait_for(lambda: n.status()["role"] == "tender", 10, "N to take over from the killed tender")
-    s = n.status()
-    assert s["owner_pid"] == n.pid and s["dead_takeovers"] >= 1, s
+    # The counters travel in the snapshots: dead_takeovers shows once N has
+    # published its first tend, a moment after it took the role.
+    def n_took_over():
+        s = n.status()
+        return s if s["role"] == "tender" and s["dead_takeovers"] >= 1 else None
+    s = wait_for(n_took_over, 10, "N to take over from the killed tender and publish")
+    assert s["owner_pid"] == n.pid, s
 
     # Alone, a failing tender keeps the role and the map, marked stale.
     def failing_alone():
@@ -131,7 +135,13 @@ def test_when_every_process_fails_the_role_rotates_with_backoff_and_nobody_spins
     step_downs = {}
     while time.monotonic() - start < window:
         sts = statuses(ws)
-        assert len(tenders(ws, sts)) <= 1, "two tenders at once: %s" % [s["role"] for s in sts]
+        if len(tenders(ws, sts)) > 1:
+            # The workers answer one after the other: a handoff between two
+            # answers shows the old and the new tender.  Two real tenders
+            # would both still be there at once.
+            sts = statuses(ws)
+            assert len(tenders(ws, sts)) <= 1, "two tenders: %s" % [
+                (s["pid"], s["role"], s["epoch"]) for s in sts]
         for s in sts:
             assert s["stale"] and s["last_error"], "a stale map must say why: %s" % s
             assert s["nodes"] == 3, "the last good map must be kept: %s" % s
