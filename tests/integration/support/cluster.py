@@ -86,7 +86,8 @@ class RedisCluster:
         for p in self.ports:
             self._start_server(p)
         for p in self.ports:
-            procs.wait_for(lambda p=p: self.call(p, "PING") == "PONG", 20, "redis-server on port %d" % p)
+            procs.wait_for(lambda p=p: self.call(p, "PING") == "PONG", 20,
+                           "redis-server on port %d" % p)
         argv = ["redis-cli"] + self._cli_auth() + ["--cluster", "create"]
         argv += ["%s:%d" % (HOST, p) for p in self.ports]
         argv += ["--cluster-replicas", str(self.replicas), "--cluster-yes"]
