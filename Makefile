@@ -50,13 +50,14 @@ LIB = $(BUILD)/libclustershm.a
 CLI = $(BUILD)/clustershm
 CTEST = $(BUILD)/ctest
 WORKER = $(BUILD)/cshm-worker
+LAYOUT = $(BUILD)/cshm-layout
 BENCH = $(BUILD)/bench-core
 
 PYTHON ?= python3
 
 .PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-simulator demo clean
 
-all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(BENCH)
+all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(BENCH)
 
 $(BUILD)/obj/core/%.o: core/src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -76,6 +77,9 @@ $(CLI): core/cli/clustershm.c $(LIB) $(HEADERS)
 
 $(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(LAYOUT): tests/tools/cshm-layout.c $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 $(BENCH): bench/bench_core.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@

@@ -22,11 +22,10 @@ import pytest
 
 from support import keys as keyset_mod
 from support import shm
-from support.cluster import RedisCluster, port_is_free
-from support.worker import BINARY, CLI, Worker
+from support.cluster import FRESH_BASES, RedisCluster, free_block
+from support.worker import BINARY, CLI, LAYOUT, Worker
 
 SESSION_PORTS = range(7100, 7106)
-FRESH_BASES = range(7110, 7190, 10)
 KEYSET_SIZE = 10000
 KEYSET_SEED = int(os.environ.get("CSHM_TEST_SEED", "20240601"))
 TEST_DEADLINE = 180  # seconds: a test running longer is hung, not slow
@@ -66,7 +65,7 @@ def _failed(request):
 
 @pytest.fixture(scope="session", autouse=True)
 def binaries():
-    for path in (BINARY, CLI):
+    for path in (BINARY, CLI, LAYOUT):
         if not os.access(path, os.X_OK):
             pytest.exit("%s is missing: run `make all` first (make test-integration does)" % path,
                         returncode=2)
@@ -88,15 +87,10 @@ def make_cluster(tmp_path):
     """Factory of fresh clusters for destructive tests; all stopped after."""
     started = []
 
-    def make(masters=3, replicas=1):
-        size = masters * (1 + replicas)
-        for base in FRESH_BASES:
-            ports = range(base, base + size)
-            if all(port_is_free(p) and port_is_free(p + 10000) for p in ports):
-                break
-        else:
-            raise RuntimeError("no free block of ports in 7110-7189")
-        c = RedisCluster(ports, tmp_path / ("cluster-%d" % base), replicas=replicas)
+    def make(masters=3, replicas=1, password=None):
+        ports = free_block(FRESH_BASES, masters * (1 + replicas))
+        c = RedisCluster(ports, tmp_path / ("cluster-%d" % ports[0]), replicas=replicas,
+                         password=password)
         started.append(c)
         return c.start()
 
@@ -124,10 +118,10 @@ def pool(request, tmp_path, shm_keys):
     the test failed."""
     made = []
 
-    def make(n, env=None, prefix="w"):
+    def make(n, env=None, prefix="w", wrap=None):
         out = []
         for _ in range(n):
-            w = Worker(tmp_path, "%s%02d" % (prefix, len(made)), env=env)
+            w = Worker(tmp_path, "%s%02d" % (prefix, len(made)), env=env, wrap=wrap)
             made.append(w)
             out.append(w)
         return out

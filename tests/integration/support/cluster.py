@@ -9,6 +9,11 @@ the truth right after start reads a settled cluster.
 
 The truth comes from the servers, never from the library under test:
 CLUSTER KEYSLOT for key -> slot, CLUSTER SHARDS for slot -> master.
+
+A cluster made with `password` runs every node with requirepass and
+masterauth; every query of the tests (and redis-cli) then authenticates as
+the default user, so truth queries keep working whatever ACL users a test
+adds or breaks.
 """
 import os
 import signal
@@ -17,10 +22,13 @@ import subprocess
 
 
 from . import procs
-from .resp import Connection, RespError, call, pairs, text
+from .resp import Connection, RespError, call as resp_call, pairs, text
 
 SLOTS = 16384
 HOST = "127.0.0.1"
+# Fresh clusters of destructive tests start at one of these ports (their
+# bus ports are +10000); see conftest.py for the whole port plan.
+FRESH_BASES = range(7110, 7190, 10)
 
 
 def port_is_free(port):
@@ -33,14 +41,40 @@ def port_is_free(port):
             return False
 
 
+def free_block(bases, size):
+    """The first ports base..base+size-1 of bases whose ports and cluster
+    bus ports (+10000) are all free."""
+    for base in bases:
+        ports = range(base, base + size)
+        if all(port_is_free(p) and port_is_free(p + 10000) for p in ports):
+            return ports
+    raise RuntimeError("no free block of %d ports in %s" % (size, bases))
+
+
 class RedisCluster:
-    def __init__(self, ports, workdir, replicas=1, node_timeout_ms=2000):
+    def __init__(self, ports, workdir, replicas=1, node_timeout_ms=2000, password=None):
         self.ports = list(ports)
         self.workdir = str(workdir)
         self.replicas = replicas
         self.node_timeout_ms = node_timeout_ms
+        self.password = password
         self.procs = {}
         self.dead = set()
+
+    def call(self, port, *args, timeout=10.0):
+        """One command on node `port`, authenticated when the cluster has a
+        password."""
+        return resp_call(port, *args, timeout=timeout, auth=self.password)
+
+    def connection(self, port, timeout=10.0):
+        return Connection(HOST, port, timeout, auth=self.password)
+
+    def on_every_node(self, *args):
+        """The same command on every live node; their answers by port."""
+        return {p: self.call(p, *args) for p in self.live_ports}
+
+    def _cli_auth(self):
+        return ["-a", self.password, "--no-auth-warning"] if self.password else []
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -52,8 +86,10 @@ class RedisCluster:
         for p in self.ports:
             self._start_server(p)
         for p in self.ports:
-            procs.wait_for(lambda p=p: call(p, "PING") == "PONG", 20, "redis-server on port %d" % p)
-        argv = ["redis-cli", "--cluster", "create"] + ["%s:%d" % (HOST, p) for p in self.ports]
+            procs.wait_for(lambda p=p: self.call(p, "PING") == "PONG", 20,
+                           "redis-server on port %d" % p)
+        argv = ["redis-cli"] + self._cli_auth() + ["--cluster", "create"]
+        argv += ["%s:%d" % (HOST, p) for p in self.ports]
         argv += ["--cluster-replicas", str(self.replicas), "--cluster-yes"]
         out = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         if out.returncode != 0 or "[OK] All 16384 slots covered" not in out.stdout:
@@ -85,6 +121,8 @@ class RedisCluster:
             "--dir", d,
             "--logfile", os.path.join(d, "redis.log"),
         ]
+        if self.password:
+            argv += ["--requirepass", self.password, "--masterauth", self.password]
         self.procs[port] = procs.spawn(argv, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -104,12 +142,28 @@ class RedisCluster:
             self.procs[port].wait(timeout=10)
             self.dead.add(port)
 
+    def restart_node(self, port):
+        """Starts a killed node again on its directory: it reloads its
+        nodes.conf and rejoins the cluster with the same id and slots."""
+        assert port in self.dead, "node %d is not down" % port
+        wait_port_closed(port)
+        wait_port_closed(port + 10000)
+        self._start_server(port)
+        self.dead.discard(port)
+        procs.wait_for(lambda: self.call(port, "PING") == "PONG", 20,
+                       "redis-server on port %d to restart" % port)
+
     @property
     def live_ports(self):
         return [p for p in self.ports if p not in self.dead]
 
-    def url(self, count=3):
-        return "redis://" + ",".join("%s:%d" % (HOST, p) for p in self.live_ports[:count])
+    def url(self, count=3, user=None, password=None):
+        """redis://[user:password@]seeds; user and password must need no
+        %-encoding (the tests choose them)."""
+        creds = ""
+        if password is not None:
+            creds = "%s:%s@" % (user or "", password)
+        return "redis://" + creds + ",".join("%s:%d" % (HOST, p) for p in self.live_ports[:count])
 
     # ---- truth -----------------------------------------------------------
 
@@ -117,7 +171,7 @@ class RedisCluster:
         """CLUSTER SHARDS as a list of {"slots": [(lo, hi)], "nodes": [dict]}."""
         port = port or self.live_ports[0]
         out = []
-        for shard in call(port, "CLUSTER", "SHARDS"):
+        for shard in self.call(port, "CLUSTER", "SHARDS"):
             s = pairs(shard)
             flat = s["slots"]
             nodes = []
@@ -143,7 +197,7 @@ class RedisCluster:
         return owners
 
     def node_id(self, port):
-        return text(call(port, "CLUSTER", "MYID"))
+        return text(self.call(port, "CLUSTER", "MYID"))
 
     def masters(self, port=None):
         """[(port, id, slot_count)] of every master that owns slots."""
@@ -165,7 +219,7 @@ class RedisCluster:
 
     def keyslots(self, keys):
         """CLUSTER KEYSLOT of every key, in one pipeline."""
-        with Connection(HOST, self.live_ports[0], timeout=30) as c:
+        with self.connection(self.live_ports[0], timeout=30) as c:
             replies = c.pipeline([("CLUSTER", "KEYSLOT", k) for k in keys])
         for r in replies:
             if isinstance(r, RespError):
@@ -175,7 +229,7 @@ class RedisCluster:
     def _settled(self):
         views = []
         for p in self.live_ports:
-            info = text(call(p, "CLUSTER", "INFO", timeout=3))
+            info = text(self.call(p, "CLUSTER", "INFO", timeout=3))
             if "cluster_state:ok" not in info:
                 return False
             shards = self.shards(p)
@@ -194,7 +248,8 @@ class RedisCluster:
                        interval=0.1)
 
     def reshard(self, from_id, to_id, slots, timeout=120):
-        argv = ["redis-cli", "--cluster", "reshard", "%s:%d" % (HOST, self.live_ports[0]),
+        argv = ["redis-cli"] + self._cli_auth() + [
+                "--cluster", "reshard", "%s:%d" % (HOST, self.live_ports[0]),
                 "--cluster-from", from_id, "--cluster-to", to_id,
                 "--cluster-slots", str(slots), "--cluster-yes"]
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
@@ -208,7 +263,7 @@ class RedisCluster:
         total = 0
         per_command = {}
         for p in self.live_ports:
-            for line in text(call(p, "INFO", "commandstats")).splitlines():
+            for line in text(self.call(p, "INFO", "commandstats")).splitlines():
                 if not line.startswith(prefix):
                     continue
                 name, _, fields = line.partition(":")
@@ -216,6 +271,41 @@ class RedisCluster:
                 total += calls
                 per_command[name] = per_command.get(name, 0) + calls
         return total, per_command
+
+
+class CommandStats:
+    """INFO commandstats of every live node, read on connections opened (and
+    authenticated) before `reset`, so the test's own queries add nothing
+    but the INFO calls themselves."""
+
+    def __init__(self, cluster):
+        self.conns = {p: cluster.connection(p) for p in cluster.live_ports}
+
+    def reset(self):
+        for c in self.conns.values():
+            c.call("CONFIG", "RESETSTAT")
+
+    def calls(self, name):
+        """calls= of cmdstat_<name> (e.g. "auth", "cluster|shards") summed
+        over the nodes, and per port."""
+        per_port = {}
+        for p, c in self.conns.items():
+            per_port[p] = 0
+            for line in text(c.call("INFO", "commandstats")).splitlines():
+                stat, _, fields = line.partition(":")
+                if stat == "cmdstat_" + name:
+                    per_port[p] = int(dict(f.split("=") for f in fields.split(","))["calls"])
+        return sum(per_port.values()), per_port
+
+    def close(self):
+        for c in self.conns.values():
+            c.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def wait_port_closed(port, timeout=10):

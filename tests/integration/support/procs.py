@@ -6,6 +6,7 @@ it is killed itself and no finalizer runs; `wait_for` is the only way tests
 wait, and it always ends, with an AssertionError naming what did not happen.
 """
 import ctypes
+import os
 import signal
 import subprocess
 import time
@@ -56,3 +57,17 @@ def stop_process(proc, grace=5.0):
         proc.wait(timeout=grace)
     except ProcessLookupError:
         pass
+
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of every thread of process pid so far, from
+    /proc/PID/stat (utime and stime, fields 14 and 15)."""
+    with open("/proc/%d/stat" % pid) as f:
+        data = f.read()
+    # The command name (field 2) may hold spaces and parentheses: the
+    # fields we want come after its last ')'.
+    fields = data[data.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK

@@ -4,7 +4,9 @@ of the library under test.
 Invariants: every argument goes out as a bulk string (so binary keys travel
 byte for byte); every socket operation has a timeout; an error reply is
 returned as a RespError value (not raised) by `pipeline`, and raised by
-`call`, so a pipeline of many commands never loses its place in the stream.
+`call`, so a pipeline of many commands never loses its place in the stream;
+a connection made with `auth` (a password, or (user, password)) sends AUTH
+first and raises when the server refuses it.
 """
 import socket
 
@@ -24,12 +26,25 @@ def encode(args):
     return b"".join(out)
 
 
+def auth_args(auth):
+    """AUTH's arguments for a password or a (user, password) pair."""
+    if isinstance(auth, (tuple, list)):
+        return ("AUTH",) + tuple(auth)
+    return ("AUTH", auth)
+
+
 class Connection:
-    def __init__(self, host, port, timeout=10.0):
+    def __init__(self, host, port, timeout=10.0, auth=None):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.settimeout(timeout)
         self.buf = bytearray()
         self.pos = 0
+        if auth is not None:
+            try:
+                self.call(*auth_args(auth))
+            except BaseException:
+                self.close()
+                raise
 
     def close(self):
         try:
@@ -98,9 +113,9 @@ class Connection:
         return reply
 
 
-def call(port, *args, host="127.0.0.1", timeout=10.0):
+def call(port, *args, host="127.0.0.1", timeout=10.0, auth=None):
     """One command on a short-lived connection."""
-    with Connection(host, port, timeout) as c:
+    with Connection(host, port, timeout, auth=auth) as c:
         return c.call(*args)
 
 

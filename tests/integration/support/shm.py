@@ -88,6 +88,24 @@ def remove(key):
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def fnv1a32(data, h=0x811C9DC5):
+    for byte in data:
+        h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def derived_keys(identity, alternates=8):
+    """The keys a cluster identity ("redis:h1:p1,h2:p2", seeds sorted) may
+    use without the key option: the documented default key
+    0x43000000 | (FNV-1a-32(identity) & 0xFFFFFF), then the alternates for
+    other credentials, FNV-1a-32 of identity + "#i" (core/src/config.c)."""
+    out = []
+    for i in range(alternates):
+        text = identity if i == 0 else "%s#%d" % (identity, i)
+        out.append(0x43000000 | (fnv1a32(text.encode()) & 0x00FFFFFF))
+    return out
+
+
 class TestKeys:
     """SysV keys of one test: prefix | (crc32(node id) & 0xFFFF) << 4, + 0..15.
     Each key's segment is removed before its first use (left over by an

@@ -17,6 +17,7 @@ from . import procs
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BINARY = os.environ.get("CSHM_WORKER", os.path.join(ROOT, "build", "cshm-worker"))
 CLI = os.environ.get("CSHM_CLI", os.path.join(ROOT, "build", "clustershm"))
+LAYOUT = os.path.join(ROOT, "build", "cshm-layout")
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -40,12 +41,15 @@ class WorkerError(AssertionError):
 
 
 class Worker:
-    def __init__(self, logdir, name, env=None):
+    """wrap: argv run in front of the worker binary, which it must exec (so
+    the process keeps the pid we see), e.g. ["unshare", "--net"]."""
+
+    def __init__(self, logdir, name, env=None, wrap=None):
         self.name = name
         self.log_path = os.path.join(str(logdir), "%s.log" % name)
         self._log = open(self.log_path, "wb")
-        self.proc = procs.spawn([BINARY], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=self._log, env=env)
+        self.proc = procs.spawn(list(wrap or []) + [BINARY], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=self._log, env=env)
         self.pid = self.proc.pid
         self._buf = b""
 
