@@ -178,20 +178,23 @@ static void report_flags(cshm_client *c, const cshm_map *map)
 }
 
 /* Should a tender that just failed give the role to another process?  Only
- * when one is waiting for it: followers that may compete sleep on our owner
- * lock and so set its FUTEX_WAITERS bit, while processes that stepped down
- * themselves sleep elsewhere during their backoff.  Without a waiter nobody
- * would take the role, and a vacant role tends nothing: the map would stay
- * stale after the cluster came back, which is worse than tending alone.
- * (A waiter that has since left makes the bit stale: then nobody takes the
- * role, and we take it back after a short grace, see acquire().) */
+ * when one may be waiting for it: followers that may compete sleep on our
+ * owner lock and so set its FUTEX_WAITERS bit, while processes that stepped
+ * down themselves sleep elsewhere during their backoff.  Without a waiter
+ * nobody would take the role, and a vacant role tends nothing: the map would
+ * stay stale after the cluster came back, which is worse than tending
+ * alone.  The bit can be stale (it is cleared only by a release, and we may
+ * have set it ourselves while we waited for this lock), so alone we never
+ * step down, and when nobody takes the role we take it back after a short
+ * grace (see acquire()); the word is fresh from then on. */
 static int should_step_down(cshm_client *c, double now)
 {
     if (c->failures_in_row == 0 || !c->shared)
         return 0;
     if (c->failures_in_row < STEP_DOWN_FAILURES && now - c->last_success < step_down_window(c))
         return 0;
-    return cshm_robust_has_waiters(&c->segment.header->owner_locks[c->lock_index]);
+    return cshm_robust_has_waiters(&c->segment.header->owner_locks[c->lock_index]) &&
+           cshm_segment_attached(&c->segment) > 1;
 }
 
 /* Newest first: the history shows each failing reason when every process
