@@ -11,6 +11,8 @@ Invariants:
     fresh clusters on ports 7110-7189;
   - ports 7190-7199 are never listened on by the fixtures: tests use them
     for "nothing there" seeds and for fake servers of their own;
+  - CSHM_TEST_INSTANCE=N moves every port by 1000 * N and hashes other keys,
+    so two runs on one machine never meet;
   - every test gets SysV keys of its own (0x5C5xxxx0 + i, from its node id)
     and every segment at those keys is removed before and after the test,
     after its workers are gone.
@@ -22,10 +24,9 @@ import pytest
 
 from support import keys as keyset_mod
 from support import shm
-from support.cluster import FRESH_BASES, RedisCluster, free_block
+from support.cluster import FRESH_BASES, SESSION_PORTS, RedisCluster, free_block
 from support.worker import BINARY, CLI, LAYOUT, Worker
 
-SESSION_PORTS = range(7100, 7106)
 KEYSET_SIZE = 10000
 KEYSET_SEED = int(os.environ.get("CSHM_TEST_SEED", "20240601"))
 TEST_DEADLINE = 180  # seconds: a test running longer is hung, not slow

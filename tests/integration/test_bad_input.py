@@ -2,7 +2,7 @@
 message naming the problem, and nothing that is not ours is written.
 
 Codes (clustershm.h): -1 CONFIG, -2 CLUSTER, -3 SEGMENT, -4 TIMEOUT.
-Config errors use seeds on ports where nothing listens (7190, 7191): the URL
+Config errors use seeds on ports where nothing listens (NOWHERE_PORTS): the URL
 and options must be rejected before any network or segment work.
 """
 import os
@@ -13,10 +13,11 @@ import time
 import pytest
 
 from support import shm
+from support.cluster import NOWHERE_PORTS
 from support.procs import spawn, stop_process
 
 CONFIG, CLUSTER, SEGMENT, TIMEOUT = -1, -2, -3, -4
-NOWHERE = "redis://127.0.0.1:7190,127.0.0.1:7191"
+NOWHERE = "redis://127.0.0.1:%d,127.0.0.1:%d" % (NOWHERE_PORTS[0], NOWHERE_PORTS[1])
 
 
 @pytest.mark.parametrize("url, words", [
@@ -118,12 +119,12 @@ def test_no_seed_reachable_is_a_cluster_error_within_connect_timeout(pool, shm_k
     a = w.connect(NOWHERE, key=shm_key, connect_timeout=1)
     elapsed = time.monotonic() - start
     assert a["ok"] is False and a["code"] == CLUSTER, a
-    assert "7190" in a["error"] or "seed" in a["error"].lower(), a["error"]
+    assert str(NOWHERE_PORTS[0]) in a["error"] or "seed" in a["error"].lower(), a["error"]
     # Bounded by connect_timeout (plus generous slack for a loaded machine).
     assert elapsed < 1 + 5, "connect took %.1f s with connect_timeout=1" % elapsed
 
 
-@pytest.mark.parametrize("mode, port", [("hang", 7192), ("garbage", 7193)])
+@pytest.mark.parametrize("mode, port", [("hang", NOWHERE_PORTS[2]), ("garbage", NOWHERE_PORTS[3])])
 def test_broken_server_cannot_stall_connect(pool, shm_key, mode, port):
     server = spawn([sys.executable, os.path.join(os.path.dirname(__file__), "support",
                                                  "fakeserver.py"), str(port), mode],

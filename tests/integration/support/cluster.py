@@ -28,7 +28,13 @@ SLOTS = 16384
 HOST = "127.0.0.1"
 # Fresh clusters of destructive tests start at one of these ports (their
 # bus ports are +10000); see conftest.py for the whole port plan.
-FRESH_BASES = range(7110, 7190, 10)
+# CSHM_TEST_INSTANCE=N (default 0) moves every port of the suite by
+# 1000 * N, so several runs (worktrees, CI jobs) can share a machine.
+PORT_SHIFT = 1000 * int(os.environ.get("CSHM_TEST_INSTANCE", "0"))
+SESSION_PORTS = range(7100 + PORT_SHIFT, 7106 + PORT_SHIFT)
+FRESH_BASES = range(7110 + PORT_SHIFT, 7190 + PORT_SHIFT, 10)
+# Never listened on by the fixtures: for "nothing there" seeds and fakes.
+NOWHERE_PORTS = range(7190 + PORT_SHIFT, 7200 + PORT_SHIFT)
 
 
 def port_is_free(port):

@@ -6,6 +6,7 @@ under test.  Invariant: `remove` only ever touches the key it is given.
 """
 import ctypes
 import subprocess
+import os
 import zlib
 
 IPC_CREAT = 0o1000
@@ -114,7 +115,10 @@ class TestKeys:
     __test__ = False  # not a test class, whatever pytest's name matching says
 
     def __init__(self, nodeid, prefix):
-        self.base = prefix | ((zlib.crc32(nodeid.encode()) & 0xFFFF) << 4)
+        # Another suite instance (CSHM_TEST_INSTANCE) hashes other keys.
+        instance = os.environ.get("CSHM_TEST_INSTANCE", "0")
+        name = nodeid if instance == "0" else "%s:%s" % (instance, nodeid)
+        self.base = prefix | ((zlib.crc32(name.encode()) & 0xFFFF) << 4)
         self.used = set()
 
     def __call__(self, i=0):
