@@ -26,6 +26,7 @@
 #include "resp.h"
 #include "resp_text.h"
 #include "test.h"
+#include "test_ports.h"
 
 void suite_driver_redis(void);
 
@@ -220,21 +221,6 @@ static int eventually(int *counter, int expected)
     return seen(counter) == expected;
 }
 
-static uint16_t closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&address, length) == 0 &&
-        getsockname(fd, (struct sockaddr *)&address, &length) == 0)
-        port = ntohs(address.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* ---- replies naming given ports ------------------------------------------ */
 
 static void node_id(char out[41], uint16_t port)
@@ -375,7 +361,7 @@ static void test_driver_tends_with_shards_on_one_connection(void)
     fake_server a = {0};
     CHECK(fake_start(&a) == 0);
     resp_text reply;
-    uint16_t ports[2] = {a.port, closed_port()};
+    uint16_t ports[2] = {a.port, test_closed_port()};
     shards_reply(&reply, 2, ports);
     fake_set_shards(&a, reply.bytes, reply.len);
     harness h;
@@ -528,7 +514,7 @@ static void test_driver_hanging_server_times_out(void)
 
 static void test_driver_unreachable_lists_every_candidate(void)
 {
-    uint16_t ports[2] = {closed_port(), closed_port()};
+    uint16_t ports[2] = {test_closed_port(), test_closed_port()};
     if (ports[1] == ports[0])
         ports[1]++;
     harness h;
@@ -574,7 +560,7 @@ static void test_driver_partial_failure_is_reported(void)
     resp_text reply;
     shards_reply(&reply, 1, &a.port);
     fake_set_shards(&a, reply.bytes, reply.len);
-    uint16_t seeds[2] = {closed_port(), a.port};
+    uint16_t seeds[2] = {test_closed_port(), a.port};
     harness h;
     CHECK(harness_open(&h, 2, seeds, NULL, NULL) == 0);
     CHECK(harness_tend(&h) == CSHM_TEND_OK);

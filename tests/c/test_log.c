@@ -28,6 +28,7 @@
 #include "log.h"
 #include "resp_text.h"
 #include "test.h"
+#include "test_ports.h"
 
 /* ---- a recording handler -------------------------------------------------- */
 
@@ -288,21 +289,6 @@ static void test_flush_waits_within_its_bound(void)
 
 /* ---- (d) a robust mutex taken in a handler, process SIGKILLed ------------- */
 
-static uint16_t closed_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = 0};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&address, length) == 0 &&
-        getsockname(fd, (struct sockaddr *)&address, &length) == 0)
-        port = ntohs(address.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static pthread_mutex_t *child_mutex;
 static int child_pipe = -1;
 
@@ -348,7 +334,7 @@ static void test_robust_mutex_in_a_handler_is_released_when_the_process_dies(voi
     pthread_mutexattr_destroy(&attr);
     int fds[2];
     CHECK(pipe(fds) == 0);
-    uint16_t port = closed_port();
+    uint16_t port = test_closed_port();
 
     pid_t pid = fork();
     if (pid == 0) {

@@ -21,6 +21,7 @@
 #include "net.h"
 #include "resolve.h"
 #include "test.h"
+#include "test_ports.h"
 
 void suite_net(void);
 
@@ -53,16 +54,6 @@ static int listen_loopback(int family, int backlog, uint16_t *port)
     *port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&address)->sin_port
                                     : ((struct sockaddr_in6 *)&address)->sin6_port);
     return fd;
-}
-
-/* A port on 127.0.0.1 where nothing listens (bound, then released). */
-static uint16_t closed_port(void)
-{
-    uint16_t port = 0;
-    int fd = listen_loopback(AF_INET, 1, &port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 static void test_net_connect_numeric_and_by_name(void)
@@ -116,7 +107,7 @@ static void test_net_connect_failures(void)
 {
     char error[CSHM_NET_ERROR_MAX] = "";
     int fd = 123;
-    CHECK(cshm_net_connect("127.0.0.1", closed_port(), cshm_mono_now() + 2, 0, &fd, error,
+    CHECK(cshm_net_connect("127.0.0.1", test_closed_port(), cshm_mono_now() + 2, 0, &fd, error,
                            sizeof error) == -1);
     CHECK(fd == -1);
     CHECK(strcmp(error, "connection refused") == 0);
@@ -141,7 +132,7 @@ static void test_net_connect_failures(void)
 
     /* A small error buffer is filled, truncated, never overrun. */
     char tiny[8];
-    CHECK(cshm_net_connect("127.0.0.1", closed_port(), cshm_mono_now() + 2, 0, &fd, tiny,
+    CHECK(cshm_net_connect("127.0.0.1", test_closed_port(), cshm_mono_now() + 2, 0, &fd, tiny,
                            sizeof tiny) == -1);
     CHECK(strcmp(tiny, "connect") == 0);
 }
