@@ -75,12 +75,8 @@ def binaries():
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     """The shared 6-node cluster: 3 masters, 3 replicas."""
-    c = RedisCluster(SESSION_PORTS, tmp_path_factory.mktemp("cluster-session"))
-    try:
-        c.start()
+    with RedisCluster(SESSION_PORTS, tmp_path_factory.mktemp("cluster-session")) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture

@@ -35,12 +35,9 @@ OPTS = dict(tend_interval=TEND, takeover_timeout=30, connect_timeout=2)
 @pytest.fixture(scope="module")
 def auth_cluster(tmp_path_factory):
     ports = free_block(FRESH_BASES, 3)
-    c = RedisCluster(ports, tmp_path_factory.mktemp("cluster-auth"), replicas=0, password=ADMIN)
-    try:
-        c.start()
+    with RedisCluster(ports, tmp_path_factory.mktemp("cluster-auth"), replicas=0,
+                      password=ADMIN) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture

@@ -73,12 +73,8 @@ def deadline():
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory):
     """A 6-node Redis Cluster (3 masters, 3 replicas) the tests never change."""
-    c = RedisCluster(REDIS_PORTS, tmp_path_factory.mktemp("redis"))
-    try:
-        c.start()
+    with RedisCluster(REDIS_PORTS, tmp_path_factory.mktemp("redis")) as c:
         yield c
-    finally:
-        c.stop()
 
 
 @pytest.fixture(scope="session")

@@ -189,6 +189,12 @@ def fresh(status):
     return not status["stale"] and status["age"] < 5 and not status["last_error"]
 
 
+def all_fresh(g, path="/status"):
+    """{pid: status} when every current worker's client at path is fresh."""
+    sts = g.statuses(path=path)
+    return sts if all(fresh(st) for st in sts.values()) else None
+
+
 def test_gunicorn_preload_resolves_host_names_after_fork(tmp_path, redis_url, shm_keys):
     url = redis_url.replace("127.0.0.1", "localhost")
     assert "localhost" in url
@@ -212,9 +218,8 @@ def test_gunicorn_preload_resolves_host_names_after_fork(tmp_path, redis_url, sh
             os.kill(tender, signal.SIGKILL)
             wait_for(lambda: tender not in g.workers() and len(g.workers()) == WORKERS, 30,
                      "gunicorn to replace the killed worker")
-            late = wait_for(lambda: (lambda sts: sts if all(fresh(st) for st in sts.values())
-                                     else None)(g.statuses(path="/late")),
-                            30, "every worker's late client to be fresh again")
+            wait_for(lambda: all_fresh(g, "/late"), 30,
+                     "every worker's late client to be fresh again")
             new = stat(late_key)["tender_pid"]
             assert new != tender and new in g.workers(), (new, tender)
         # The preloaded client too: its role moves off the master to a worker
@@ -225,8 +230,7 @@ def test_gunicorn_preload_resolves_host_names_after_fork(tmp_path, redis_url, sh
                      "a worker to take over from the stopped master")
         finally:
             os.kill(master, signal.SIGCONT)
-        sts = wait_for(lambda: (lambda x: x if all(fresh(st) for st in x.values()) else None)(
-            g.statuses()), 30, "every worker's preloaded client to be fresh")
+        sts = wait_for(lambda: all_fresh(g), 30, "every worker's preloaded client to be fresh")
         assert len(sts) == WORKERS
     except BaseException:
         print(g.log())

@@ -132,6 +132,18 @@ class RedisCluster:
         self.procs[port] = procs.spawn(argv, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def __enter__(self):
+        """`with RedisCluster(...) as c:` starts it and always stops it."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
     def stop(self):
         for proc in self.procs.values():
             if proc.poll() is None:
