@@ -40,12 +40,16 @@ class WorkerError(AssertionError):
 
 
 class Worker:
-    def __init__(self, logdir, name, env=None):
+    def __init__(self, logdir, name, env=None, binary=None, credentials=None):
+        """binary: another copy of the worker (one that another user may
+        execute); credentials: Popen's user, group and extra_groups, set in
+        the child before it execs (PR_SET_PDEATHSIG is set after them, so
+        it survives the change of uid).  The log is opened here, by us."""
         self.name = name
         self.log_path = os.path.join(str(logdir), "%s.log" % name)
         self._log = open(self.log_path, "wb")
-        self.proc = procs.spawn([BINARY], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=self._log, env=env)
+        self.proc = procs.spawn([binary or BINARY], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=self._log, env=env, **(credentials or {}))
         self.pid = self.proc.pid
         self._buf = b""
 
