@@ -280,20 +280,127 @@ static int check_permissions(const struct shmid_ds *ds, const cshm_config *confi
     return 0;
 }
 
+/* The kernel's limits on SysV segments and what is in use now (Linux
+ * IPC_INFO and SHM_INFO, which any user may ask), to tell which limit a
+ * failed create hit.  0, or -1 when the kernel does not say. */
+typedef struct shm_limits {
+    unsigned long long shmmax;         /* bytes of one segment */
+    unsigned long long shmall;         /* pages of all segments together */
+    unsigned long long shmmni;         /* number of segments */
+    unsigned long long used_pages;
+    unsigned long long used_ids;
+    unsigned long long page_size;
+} shm_limits;
+
+static int read_shm_limits(shm_limits *out)
+{
+#if defined(IPC_INFO) && defined(SHM_INFO)
+    struct shminfo info;
+    struct shm_info usage;
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || shmctl(0, IPC_INFO, (struct shmid_ds *)(void *)&info) < 0 ||
+        shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&usage) < 0)
+        return -1;
+    out->shmmax = info.shmmax;
+    out->shmall = info.shmall;
+    out->shmmni = info.shmmni;
+    out->used_pages = usage.shm_tot;
+    out->used_ids = usage.used_ids < 0 ? 0 : (unsigned long long)usage.used_ids;
+    out->page_size = (unsigned long long)page;
+    return 0;
+#else
+    (void)out;
+    return -1;
+#endif
+}
+
+/* Owner, group and mode of the segment at key, from /proc/sysvipc/shm,
+ * which every user may read (IPC_STAT needs read permission on the segment
+ * itself).  0, or -1 when it is not listed there. */
+static int shm_owner_of(uint32_t key, unsigned *uid, unsigned *gid, unsigned *mode)
+{
+    FILE *f = fopen("/proc/sysvipc/shm", "re");
+    if (f == NULL)
+        return -1;
+    char line[512];
+    int rc = -1;
+    if (fgets(line, sizeof line, f) != NULL) { /* the column names */
+        while (rc != 0 && fgets(line, sizeof line, f) != NULL) {
+            int k;
+            unsigned perms, u, g;
+            /* key shmid perms size cpid lpid nattch uid gid ... */
+            if (sscanf(line, "%d %*d %o %*s %*s %*s %*s %u %u", &k, &perms, &u, &g) == 4 &&
+                (uint32_t)k == key) {
+                *uid = u;
+                *gid = g;
+                *mode = perms & 0777;
+                rc = 0;
+            }
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+/* One message per cause, each with the command that removes it.  For a
+ * failed create the kernel's limits tell which one was hit, checked in the
+ * kernel's order (shmmax, then shmall, then shmmni). */
 static int shm_failure(int err, uint32_t key, uint64_t size, cshm_error *error)
 {
-    if (err == EINVAL)
+    shm_limits lim;
+    int have_limits = (err == EINVAL || err == ENOSPC) && size > 0 && read_shm_limits(&lim) == 0;
+    if (err == EINVAL && (!have_limits || size > lim.shmmax))
+        return have_limits
+                   ? cshm_fail(error, CSHM_ERR_SEGMENT,
+                               "cannot create a %llu-byte segment at key 0x%08x: over the "
+                               "kernel's limit on one segment (kernel.shmmax = %llu bytes); raise "
+                               "it to at least %llu bytes with `sysctl -w kernel.shmmax=%llu`, "
+                               "or lower max_nodes/max_namespaces",
+                               (unsigned long long)size, (unsigned)key, lim.shmmax,
+                               (unsigned long long)size, (unsigned long long)size)
+                   : cshm_fail(error, CSHM_ERR_SEGMENT,
+                               "cannot create a %llu-byte segment at key 0x%08x: over the "
+                               "kernel's limit; raise it with `sysctl -w kernel.shmmax=%llu`, or "
+                               "lower max_nodes/max_namespaces",
+                               (unsigned long long)size, (unsigned)key,
+                               (unsigned long long)size);
+    if (err == ENOSPC && have_limits) {
+        unsigned long long pages = (size + lim.page_size - 1) / lim.page_size;
+        if (lim.used_pages > lim.shmall || pages > lim.shmall - lim.used_pages)
+            return cshm_fail(error, CSHM_ERR_SEGMENT,
+                             "cannot create a %llu-byte segment (%llu pages of %llu bytes) at key "
+                             "0x%08x: the kernel's limit on all segments together is reached "
+                             "(kernel.shmall = %llu pages, %llu in use); raise it to at least %llu "
+                             "pages with `sysctl -w kernel.shmall=%llu`, or remove unused "
+                             "segments (`clustershm list`, `ipcs -m`)",
+                             (unsigned long long)size, pages, lim.page_size, (unsigned)key,
+                             lim.shmall, lim.used_pages, lim.used_pages + pages,
+                             lim.used_pages + pages);
+    }
+    if (err == ENOSPC && have_limits && lim.used_ids >= lim.shmmni)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
-                         "cannot create a %llu-byte segment at key 0x%08x: over the kernel's "
-                         "limit; raise it with `sysctl -w kernel.shmmax=%llu`, or lower "
-                         "max_nodes/max_namespaces",
-                         (unsigned long long)size, (unsigned)key, (unsigned long long)size);
+                         "cannot create a segment at key 0x%08x: the kernel's limit on the number "
+                         "of segments is reached (kernel.shmmni = %llu, %llu in use); raise it "
+                         "to at least %llu with `sysctl -w kernel.shmmni=%llu`, or remove unused "
+                         "segments (`clustershm list`, `ipcs -m`)",
+                         (unsigned)key, lim.shmmni, lim.used_ids, lim.used_ids + 1,
+                         lim.used_ids + 1);
     if (err == ENOSPC)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
                          "cannot create a %llu-byte segment at key 0x%08x: the kernel's segment "
                          "count or total is exhausted; raise `sysctl kernel.shmmni` or "
                          "`kernel.shmall`, or remove unused segments (`clustershm list`)",
                          (unsigned long long)size, (unsigned)key);
+    unsigned uid, gid, mode;
+    if (err == EACCES && shm_owner_of(key, &uid, &gid, &mode) == 0)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "permission denied for the segment at key 0x%08x (owner uid %u, group "
+                         "%u, mode 0%o) to this process (uid %u, group %u): run it as uid %u, or "
+                         "share the segment through a group: run every process with that group "
+                         "as its effective group and with mode=0660 (remove a segment created "
+                         "0600 first, `clustershm rm`); or use another key",
+                         (unsigned)key, uid, gid, mode, (unsigned)geteuid(), (unsigned)getegid(),
+                         uid);
     if (err == EACCES)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
                          "permission denied for the segment at key 0x%08x: it belongs to another "

@@ -41,15 +41,19 @@ class WorkerError(AssertionError):
 
 
 class Worker:
-    """wrap: argv run in front of the worker binary, which it must exec (so
-    the process keeps the pid we see), e.g. ["unshare", "--net"]."""
-
-    def __init__(self, logdir, name, env=None, wrap=None):
+    def __init__(self, logdir, name, env=None, wrap=None, binary=None, credentials=None):
+        """wrap: argv run in front of the worker binary, which it must exec
+        (so the process keeps the pid we see), e.g. ["unshare", "--net"];
+        binary: another copy of the worker (one that another user may
+        execute); credentials: Popen's user, group and extra_groups, set in
+        the child before it execs (PR_SET_PDEATHSIG is set after them, so
+        it survives the change of uid).  The log is opened here, by us."""
         self.name = name
         self.log_path = os.path.join(str(logdir), "%s.log" % name)
         self._log = open(self.log_path, "wb")
-        self.proc = procs.spawn(list(wrap or []) + [BINARY], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=self._log, env=env)
+        self.proc = procs.spawn(list(wrap or []) + [binary or BINARY], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=self._log, env=env,
+                                **(credentials or {}))
         self.pid = self.proc.pid
         self._buf = b""
 
