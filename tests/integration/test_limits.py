@@ -131,13 +131,13 @@ def test_shmmax_names_the_segment_size_in_bytes(sysctls, cluster, pool, shm_key)
     the segment really has that size."""
     [w] = pool(1)
     refusal, _, value, fixed = refused_then_fixed(w, cluster, shm_key, "shmmax",
-                                                  lambda usage: shm.HEADER_SIZE)
+                                                  lambda usage: shm.layout()["header_size"])
     msg = refusal["error"]
     assert fixed["ok"], fixed
     size = shm.info(shm_key)["size"]
-    assert value == size > shm.HEADER_SIZE, (value, size)
+    assert value == size > shm.layout()["header_size"], (value, size)
     for words in ("0x%08x" % shm_key, "%d-byte segment" % size,
-                  "kernel.shmmax = %d bytes" % shm.HEADER_SIZE, "at least %d bytes" % size):
+                  "kernel.shmmax = %d bytes" % shm.layout()["header_size"], "at least %d bytes" % size):
         assert words in msg, "message %r does not say %r" % (msg, words)
     _names_only(msg, "shmmax")
 

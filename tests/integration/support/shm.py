@@ -5,8 +5,9 @@ The tests create foreign segments and read segments back through libc
 under test.  Invariant: `remove` only ever touches the key it is given.
 """
 import ctypes
-import subprocess
+import json
 import os
+import subprocess
 import sys
 import zlib
 
@@ -103,68 +104,52 @@ def snapshot(shmid, size):
 
 # ---- the header of a clustershm segment, seen from outside -----------------
 
-LAYOUT_VERSION = 2
-HEADER_SIZE = 8192
-_u32, _u64 = ctypes.c_uint32, ctypes.c_uint64
+_layout = None
 
 
-class Header(ctypes.Structure):
-    """The write-once part of cshm_seg_header (core/src/segment.h, layout
-    version 2), written by the creator before READY and never again.  The
-    control words follow at the next multiple of 64 (_Alignas(64))."""
-    _fields_ = [
-        # prefix
-        ("magic", ctypes.c_char * 8), ("init_state", _u32), ("layout_version", _u32),
-        ("header_size", _u32), ("byte_order", _u32), ("total_size", _u64),
-        # layout
-        ("driver_kind", _u32), ("pointer_size", _u32), ("shape", _u32 * 5),
-        ("slot_count", _u32), ("owner_lock_count", _u32), ("lock_size", _u32),
-        ("node_entry_size", _u32), ("record_size", _u32), ("reserved0", _u32),
-        ("payload_size", _u64), ("slot_stride", _u64), ("slots_offset", _u64),
-        # identity
-        ("creator_uid", _u32), ("creator_pid", _u32), ("created_at_ms", _u64), ("mode", _u32),
-        ("identity_len", _u32), ("identity", ctypes.c_char * 512),
-        ("credentials_kind", _u32), ("credentials_iterations", _u32),
-        ("credentials_salt", ctypes.c_ubyte * 16), ("credentials_fingerprint", ctypes.c_ubyte * 32),
-        # timing
-        ("tend_interval_us", _u64), ("takeover_timeout_us", _u64),
-        ("min_refresh_interval_us", _u64), ("op_timeout_us", _u64),
-    ]
+def layout():
+    """Offsets of the header (build/cshm-layout, from segment.h itself: the
+    tests keep no copy of the layout)."""
+    global _layout
+    if _layout is None:
+        root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+        out = subprocess.run([os.path.join(root, "build", "cshm-layout")], check=True,
+                             capture_output=True, text=True).stdout
+        _layout = json.loads(out)
+    return _layout
 
 
-WRITE_ONCE_END = (ctypes.sizeof(Header) + 63) // 64 * 64   # padding included: zeros
-STATE_OFFSET = WRITE_ONCE_END            # (epoch << 32) | (lock << 8) | (slot + 1)
-HEARTBEAT_OFFSET = STATE_OFFSET + 8      # the only word a healthy idle tender keeps moving
-SLOT_HEAD = 64                           # cshm_slot_head: seq, epoch, reserved
+def _word(data, offset):
+    return int.from_bytes(data[offset:offset + 8], sys.byteorder)
 
 
 class View:
     """The words of a segment copy (snapshot()) that tell who tends it and
     what is published: the write-once header, the state word and the
-    published slot's seqlock counter."""
+    published slot's seqlock counter.  The prefix (magic at 0, layout
+    version at 12) means the same in every layout version."""
 
     def __init__(self, data):
+        L = layout()
         self.data = data
-        self.header = Header.from_buffer_copy(data[:ctypes.sizeof(Header)])
-        h = self.header
-        if h.magic != b"CLSHMSEG" or h.layout_version != LAYOUT_VERSION \
-                or h.header_size != HEADER_SIZE:
+        version = int.from_bytes(data[12:16], sys.byteorder)
+        if data[:8] != b"CLSHMSEG" or version != L["layout_version"]:
             raise AssertionError("not a clustershm segment of layout version %d (magic %r, "
-                                 "version %d): update support/shm.py's Header"
-                                 % (LAYOUT_VERSION, h.magic, h.layout_version))
-        self.write_once = data[:WRITE_ONCE_END]
-        self.state = int.from_bytes(data[STATE_OFFSET:STATE_OFFSET + 8], sys.byteorder)
+                                 "version %d)" % (L["layout_version"], data[:8], version))
+        self.write_once = data[:L["control_start"]]
+        self.state = _word(data, L["state"])
         self.epoch = self.state >> 32
         self.slot = (self.state & 0xFF) - 1        # -1: nothing published yet
         if self.slot >= 0:
-            at = HEADER_SIZE + self.slot * h.slot_stride
-            self.seq = int.from_bytes(data[at:at + 8], sys.byteorder)
+            at = L["header_size"] + self.slot * _word(data, L["slot_stride"])
+            self.seq = _word(data, at)
         else:
             self.seq = None
 
     def without_heartbeat(self):
         """Every byte but the heartbeat word."""
-        return self.data[:HEARTBEAT_OFFSET] + self.data[HEARTBEAT_OFFSET + 8:]
+        hb = layout()["heartbeat"]
+        return self.data[:hb] + self.data[hb + 8:]
 
 
 def remove(key):
