@@ -437,6 +437,26 @@ static int others_succeed(const cshm_client *c)
            counts.tended_at_ms > c->stepped_down_at_ms;
 }
 
+/* Holding owner lock `index`: move the state word from `seen` to the next
+ * epoch on that lock, and take office.  Returns 1 (we are the tender;
+ * *old_pid is the previous tender's pid, for the log), or 0 when the state
+ * word moved meanwhile: another process won, and the lock is released. */
+static int claim_epoch(cshm_client *c, uint32_t index, uint64_t seen, uint32_t *old_pid)
+{
+    cshm_seg_header *h = c->segment.header;
+    uint64_t desired =
+        cshm_state_make(cshm_state_epoch(seen) + 1, index, cshm_state_slot_plus_one(seen));
+    if (!__atomic_compare_exchange_n(&h->state, &seen, desired, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        cshm_robust_unlock(&c->robust, &h->owner_locks[index]);
+        return 0;
+    }
+    *old_pid = cshm_segment_tender_pid(h);
+    c->epoch = cshm_state_epoch(desired);
+    take_office(c);
+    return 1;
+}
+
 /* Take the next free owner lock of the ring and bump the epoch past a tender
  * whose heartbeat stopped.  Returns the lock index or -1. */
 static int usurp(cshm_client *c, uint64_t state)
@@ -447,16 +467,9 @@ static int usurp(cshm_client *c, uint64_t state)
         uint32_t index = (current + k) % CSHM_OWNER_LOCKS;
         if (cshm_robust_trylock(&c->robust, &h->owner_locks[index]) == CSHM_LOCK_BUSY)
             continue;
-        uint64_t desired =
-            cshm_state_make(cshm_state_epoch(state) + 1, index, cshm_state_slot_plus_one(state));
-        if (!__atomic_compare_exchange_n(&h->state, &state, desired, 0, __ATOMIC_ACQ_REL,
-                                         __ATOMIC_ACQUIRE)) {
-            cshm_robust_unlock(&c->robust, &h->owner_locks[index]);
+        uint32_t old_pid;
+        if (!claim_epoch(c, index, state, &old_pid))
             return -1;
-        }
-        uint32_t old_pid = cshm_segment_tender_pid(h);
-        c->epoch = cshm_state_epoch(desired);
-        take_office(c);
         c->pending_hung++;
         cshm_log(CSHM_LOG_WARNING,
                  "segment 0x%08x: tender pid %u sent no heartbeat for %g s (takeover_timeout); "
@@ -484,18 +497,14 @@ static int try_lock_named(cshm_client *c, uint64_t state)
     if (got == CSHM_LOCK_BUSY)
         return -1;
     uint64_t now_state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
-    uint64_t desired = cshm_state_make(cshm_state_epoch(now_state) + 1, index,
-                                       cshm_state_slot_plus_one(now_state));
-    if (cshm_state_lock(now_state) != index ||
-        !__atomic_compare_exchange_n(&h->state, &now_state, desired, 0, __ATOMIC_ACQ_REL,
-                                     __ATOMIC_ACQUIRE)) {
+    uint32_t old_pid;
+    if (cshm_state_lock(now_state) != index) {
         /* The ring moved on (a takeover) while we looked: not ours. */
         cshm_robust_unlock(&c->robust, &h->owner_locks[index]);
         return -1;
     }
-    uint32_t old_pid = cshm_segment_tender_pid(h);
-    c->epoch = cshm_state_epoch(desired);
-    take_office(c);
+    if (!claim_epoch(c, index, now_state, &old_pid))
+        return -1;
     if (got == CSHM_LOCK_ACQUIRED_OWNER_DIED) {
         c->pending_dead++;
         cshm_log(CSHM_LOG_WARNING,
