@@ -4,7 +4,7 @@ package needs, so `pecl install` of the tgz builds what the repository builds.
     python3 tests/php/check_package.py          # exit 1 and the fix when not
     python3 tests/php/check_package.py --print  # the <contents> it should have
 
-The files: config.m4, README.md, ext-php/* (sources, stub, generated
+The files: config.m4, README.md, LICENSE, ext-php/* (sources, stub, generated
 arginfo), core/src/* and core/include/* (the core is compiled into the
 extension) and tests/phpt/* (run by `make test` of the phpize build).  The
 version must be the core's CSHM_VERSION.
@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NS = "{http://pear.php.net/dtd/package-2.0}"
-ROLES = [("config.m4", "src"), ("README.md", "doc"), ("ext-php/*", "src"),
+ROLES = [("config.m4", "src"), ("README.md", "doc"), ("LICENSE", "doc"), ("ext-php/*", "src"),
          ("core/include/*", "src"), ("core/src/*", "src"), ("tests/phpt/*", "test")]
 
 
