@@ -12,6 +12,8 @@
 #                          official Aerospike client against it)
 #   make python       the Python extension as an abi3 wheel in build/wheel
 #   make test-python  pytest against that wheel installed in a fresh venv
+#   make test-python-matrix  the same wheel and suite on CPython 3.10, 3.11,
+#                     3.12 and 3.13 (PYTHON_VERSIONS), one venv each
 #   make php          the PHP extension with phpize, out of tree: build/php/obj/modules/clustershm.so
 #   make test-php     .phpt, PHPUnit and PHP-FPM pool tests, built and then pecl-installed
 #   make demo         a pool of workers sharing one tender on a local Redis Cluster
@@ -121,14 +123,15 @@ test: deps
 	$(MAKE) test-c-valgrind
 	$(MAKE) test-simulator
 	$(MAKE) test-integration
-	$(MAKE) test-python
+	$(MAKE) test-python-matrix
 	$(MAKE) test-php
 
 # The wheel is tested installed, not from the sources: build/venv-py is made
 # afresh, sees the base interpreter's pytest and gunicorn (scripts/deps.sh),
 # and gets the wheel without an index.  CSHM_WERROR=1: warnings fail the build.
-.PHONY: python test-python
+.PHONY: python test-python test-python-matrix
 PY_VENV = $(BUILD)/venv-py
+PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
 
 python:
 	rm -rf $(BUILD)/wheel
@@ -139,6 +142,18 @@ test-python: all python
 	$(PYTHON) -m venv --system-site-packages $(PY_VENV)
 	$(PY_VENV)/bin/python -m pip install --quiet --no-deps --no-index $(BUILD)/wheel/clustershm-*.whl
 	$(PY_VENV)/bin/python -m pytest -v tests/python
+
+# The one cp310-abi3 wheel, built once, on every CPython it claims: each
+# interpreter (scripts/python-path.sh) gets a venv of its own.
+test-python-matrix: all python
+	set -e; for v in $(PYTHON_VERSIONS); do \
+		interpreter=$$(scripts/python-path.sh $$v); \
+		echo "== the wheel on CPython $$v ($$interpreter)"; \
+		rm -rf $(PY_VENV)$$v; \
+		$$interpreter -m venv --system-site-packages $(PY_VENV)$$v; \
+		$(PY_VENV)$$v/bin/python -m pip install --quiet --no-deps --no-index $(BUILD)/wheel/clustershm-*.whl; \
+		$(PY_VENV)$$v/bin/python -m pytest -v tests/python; \
+	done
 
 # The PHP extension is built the way pecl builds it: phpize in a copy of the
 # sources it needs (build/php/src), configure and make in build/php/obj, so

@@ -67,16 +67,42 @@ need_py aerospike aerospike
 # gunicorn serves the Python extension's pre-fork tests (make test-python).
 need_py gunicorn gunicorn
 
-if [ ${#py_missing[@]} -gt 0 ]; then
-    echo "deps: installing with $PYTHON -m pip: ${py_missing[*]}"
-    pip_args=(install --quiet "${py_missing[@]}")
-    # Debian's own python3 refuses system-wide pip installs (PEP 668,
-    # EXTERNALLY-MANAGED); pyenv's interpreter has no such marker.
-    if compgen -G "$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" >/dev/null; then
+# pip_install PYTHON PACKAGE...: Debian's own python3 refuses system-wide pip
+# installs (PEP 668, EXTERNALLY-MANAGED); pyenv's interpreters have no such
+# marker.
+pip_install() {
+    local python=$1
+    shift
+    local pip_args=(install --quiet "$@")
+    if compgen -G "$("$python" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')/EXTERNALLY-MANAGED" >/dev/null; then
         pip_args+=(--break-system-packages)
     fi
-    "$PYTHON" -m pip "${pip_args[@]}"
+    "$python" -m pip "${pip_args[@]}"
+}
+
+if [ ${#py_missing[@]} -gt 0 ]; then
+    echo "deps: installing with $PYTHON -m pip: ${py_missing[*]}"
+    pip_install "$PYTHON" "${py_missing[@]}"
 fi
+
+# `make test-python-matrix` tests the one abi3 wheel on every CPython it
+# claims (3.10 and later): each needs pytest and gunicorn.  pyenv (the CI
+# image's) installs a missing version; without pyenv the interpreters must
+# be on PATH.
+for minor in ${PYTHON_VERSIONS:-3.10 3.11 3.12 3.13}; do
+    if ! "$(dirname "$0")/python-path.sh" "$minor" >/dev/null 2>&1 && command -v pyenv >/dev/null 2>&1; then
+        echo "deps: installing CPython $minor with pyenv"
+        pyenv install --skip-existing "$minor"
+    fi
+    interpreter=$("$(dirname "$0")/python-path.sh" "$minor")
+    matrix_missing=()
+    "$interpreter" -c 'import pytest' >/dev/null 2>&1 || matrix_missing+=(pytest)
+    "$interpreter" -c 'import gunicorn' >/dev/null 2>&1 || matrix_missing+=(gunicorn)
+    if [ ${#matrix_missing[@]} -gt 0 ]; then
+        echo "deps: installing with $interpreter -m pip: ${matrix_missing[*]}"
+        pip_install "$interpreter" "${matrix_missing[@]}"
+    fi
+done
 
 echo "deps: all present: redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')," \
     "gcc $(gcc -dumpfullversion), $("$PYTHON" -m pytest --version 2>&1 | head -1)"
