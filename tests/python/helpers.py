@@ -19,10 +19,14 @@ from support.resp import call
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 CLI = os.path.join(ROOT, "build", "clustershm")
-REDIS_PORTS = range(7400, 7406)
-DEAD_PORT = 7490            # nothing listens on 7490-7499 unless a test does
-SIM_BASE = 3200             # simulator nodes 3200.., control port 3209
-HTTP_PORTS = range(8400, 8500)
+# CSHM_TEST_INSTANCE=N moves every port by 10000 * N (and the SysV keys, see
+# support/shm.py), so another run of the suite on the machine never meets
+# this one.
+PORT_SHIFT = 10000 * int(os.environ.get("CSHM_TEST_INSTANCE", "0"))
+REDIS_PORTS = range(7400 + PORT_SHIFT, 7406 + PORT_SHIFT)
+DEAD_PORT = 7490 + PORT_SHIFT   # nothing listens on 7490-7499 unless a test does
+SIM_BASE = 3200 + PORT_SHIFT    # simulator nodes 3200.., control port 3209
+HTTP_PORTS = range(8400 + PORT_SHIFT, 8500 + PORT_SHIFT)
 
 
 def header_version():
