@@ -197,6 +197,30 @@ int cshm_route(cshm_client *client, const cshm_key *key, const char *namespace_n
 int cshm_nodes(cshm_client *client, cshm_node_info *nodes, size_t capacity, size_t *count,
                cshm_error *error);
 
+/* One range of consecutive partitions (Redis slots) with the same owners.
+ * Node indices refer to the nodes array of the same cshm_shards() call. */
+#define CSHM_SHARD_REPLICAS_MAX 7
+typedef struct cshm_shard {
+    uint32_t first;            /* first partition of the range */
+    uint32_t last;             /* last partition, inclusive */
+    int master;                /* node index; -1 when the range has no master */
+    uint32_t replica_count;
+    int replicas[CSHM_SHARD_REPLICAS_MAX];   /* node indices, in map order */
+} cshm_shard;
+
+/* The whole table of one consistent snapshot (for clients that keep their
+ * own connection per node, e.g. a redis-py subclass): its nodes (as
+ * cshm_nodes), the ranges of partitions with their master and replicas
+ * (Aerospike: of namespace_name, required; Redis: ignored) and the map's
+ * generation (+1 at every changed map, so a caller can tell whether its
+ * copy is current).  Each array is filled up to its capacity and the full
+ * counts are returned: retry with larger arrays when they exceed them.  A
+ * segment with no map yet gives counts of 0. */
+int cshm_shards(cshm_client *client, const char *namespace_name, cshm_node_info *nodes,
+                size_t node_capacity, size_t *node_count, cshm_shard *shards,
+                size_t shard_capacity, size_t *shard_count, uint64_t *generation,
+                cshm_error *error);
+
 int cshm_status(cshm_client *client, cshm_status_info *status, cshm_error *error);
 
 /* Ask the tender (this process or another) to tend now.  Requests from every

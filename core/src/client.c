@@ -1,6 +1,6 @@
 /*
- * client.c - the public API: connect, close, route, partition, nodes, status,
- * request_refresh, refresh_wait.
+ * client.c - the public API: connect, close, route, partition, status,
+ * request_refresh, refresh_wait (nodes and shards: table.c).
  *
  * Invariants:
  *  - Read calls never block on the tender: they read the published slot under
@@ -75,7 +75,7 @@ static int adopt_after_fork(cshm_client *c, cshm_error *error)
     return cshm_thread_start(c, error);
 }
 
-static int ready_for_calls(cshm_client *c, cshm_error *error)
+int cshm_client_ready(cshm_client *c, cshm_error *error)
 {
     if (c == NULL)
         return cshm_fail(error, CSHM_ERR_STATE, "client is NULL (closed or never connected)");
@@ -232,7 +232,7 @@ int cshm_close(cshm_client *c)
 int cshm_partition(cshm_client *c, const cshm_key *key, const char *set, uint32_t *partition,
                    cshm_error *error)
 {
-    int rc = ready_for_calls(c, error);
+    int rc = cshm_client_ready(c, error);
     if (rc != 0)
         return rc;
     return c->config.driver->partition(key, set, partition, error);
@@ -241,7 +241,7 @@ int cshm_partition(cshm_client *c, const cshm_key *key, const char *set, uint32_
 int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, const char *set,
                int replica, cshm_route_result *out, cshm_error *error)
 {
-    int rc = ready_for_calls(c, error);
+    int rc = cshm_client_ready(c, error);
     if (rc != 0)
         return rc;
     if (replica < 0)
@@ -262,50 +262,6 @@ int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, 
                                error);
 }
 
-int cshm_nodes(cshm_client *c, cshm_node_info *nodes, size_t capacity, size_t *count,
-               cshm_error *error)
-{
-    int rc = ready_for_calls(c, error);
-    if (rc != 0)
-        return rc;
-    /* Only callers of nodes() pay for a private copy of the map. */
-    if (c->view.payload == NULL && cshm_map_init(&c->view, &c->segment.shape) != 0)
-        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
-    rc = cshm_snapshot_read(&c->segment, &c->view, NULL, NULL, error);
-    if (rc > 0) {
-        *count = 0;
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    const cshm_map *m = &c->view;
-    uint32_t n = m->counts->node_count;
-    *count = n;
-    for (uint32_t i = 0; i < n && i < capacity; i++) {
-        memset(&nodes[i], 0, sizeof nodes[i]);
-        memcpy(nodes[i].name, m->nodes[i].name, sizeof nodes[i].name);
-        memcpy(nodes[i].host, m->nodes[i].host, sizeof nodes[i].host);
-        nodes[i].port = m->nodes[i].port;
-        nodes[i].active = m->nodes[i].active;
-        nodes[i].is_master = m->nodes[i].is_master;
-    }
-    uint32_t *masters = calloc(n ? n : 1, sizeof *masters);
-    uint32_t *replicas = calloc(n ? n : 1, sizeof *replicas);
-    if (masters == NULL || replicas == NULL) {
-        free(masters);
-        free(replicas);
-        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory");
-    }
-    cshm_map_count_partitions(m, masters, replicas);
-    for (uint32_t i = 0; i < n && i < capacity; i++) {
-        nodes[i].partitions = masters[i];
-        nodes[i].replica_partitions = replicas[i];
-    }
-    free(masters);
-    free(replicas);
-    return 0;
-}
-
 static void copy_step_downs(cshm_status_info *s, const cshm_tend_record *r)
 {
     s->step_down_count = r->step_down_count;
@@ -322,7 +278,7 @@ static void copy_step_downs(cshm_status_info *s, const cshm_tend_record *r)
 
 int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
 {
-    int rc = ready_for_calls(c, error);
+    int rc = cshm_client_ready(c, error);
     if (rc != 0)
         return rc;
     cshm_seg_header *h = c->segment.header;
@@ -374,7 +330,7 @@ int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
 
 int cshm_request_refresh(cshm_client *c, cshm_error *error)
 {
-    int rc = ready_for_calls(c, error);
+    int rc = cshm_client_ready(c, error);
     if (rc != 0)
         return rc;
     cshm_seg_header *h = c->segment.header;
@@ -393,7 +349,7 @@ int cshm_refresh_wait(cshm_client *c, double timeout, int *newer, cshm_error *er
 {
     if (newer != NULL)
         *newer = 0;
-    int rc = ready_for_calls(c, error);
+    int rc = cshm_client_ready(c, error);
     if (rc != 0)
         return rc;
     if (!(timeout >= 0 && timeout <= 3600))

@@ -68,6 +68,10 @@ struct cshm_client {
     cshm_map view;                     /* allocated at the first nodes() */
 };
 
+/* The check every API call starts with: a NULL client is an error, and in a
+ * fork child the client is adopted (client.c).  0 or a cshm_code. */
+int cshm_client_ready(cshm_client *client, cshm_error *error);
+
 /* Process-wide counter bumped in every fork child (see client.c). */
 uint64_t cshm_current_fork_generation(void);
 

@@ -747,6 +747,62 @@ static void test_client_threads_in_one_process(void)
     fake_stop(&f);
 }
 
+
+/* The whole table of a snapshot: ranges with their owners, nodes, generation. */
+static void test_client_shards(void)
+{
+    static fake_server f;
+    static resp_text reply;
+    memset(&f, 0, sizeof f);
+    CHECK(fake_start(&f) == 0);
+    /* Three masters; only the first is a server: the map is what counts. */
+    uint16_t ports[3] = {f.port, test_closed_port(), test_closed_port()};
+    shards_reply(&reply, 3, ports);
+    fake_set_shards(&f, reply.bytes, reply.len);
+
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%u", (unsigned)f.port);
+    cshm_options o;
+    cshm_options_init(&o);
+    o.shared = 0;
+    o.tend_interval = 60;
+    o.takeover_timeout = 120;
+    cshm_client *c = NULL;
+    cshm_error e;
+    CHECK(cshm_connect(url, &o, &c, &e) == 0);
+
+    cshm_node_info nodes[4];
+    cshm_shard shards[4];
+    size_t node_count = 0, shard_count = 0;
+    uint64_t generation = 0;
+    CHECK(cshm_shards(c, NULL, nodes, 4, &node_count, shards, 4, &shard_count, &generation,
+                      &e) == 0);
+    CHECK(node_count == 3 && shard_count == 3 && generation == 1);
+    uint32_t next = 0;
+    for (size_t i = 0; i < shard_count && i < 4; i++) {
+        CHECK(shards[i].first == next);
+        CHECK(shards[i].last == (uint32_t)((i + 1) * 16384 / 3 - 1));
+        CHECK(shards[i].master >= 0 && shards[i].master < 3);
+        CHECK(shards[i].replica_count == 0);
+        if (shards[i].master >= 0 && shards[i].master < 3)
+            CHECK(nodes[shards[i].master].port == ports[i]);
+        next = shards[i].last + 1;
+    }
+    CHECK(next == 16384);
+    /* Every slot's route agrees with its range. */
+    for (uint32_t slot = 0; slot < 16384; slot += 97) {
+        size_t i = slot * 3 / 16384;
+        CHECK(shards[i].first <= slot && slot <= shards[i].last);
+    }
+
+    /* Arrays too small: filled as far as they go, full counts returned. */
+    cshm_shard one;
+    CHECK(cshm_shards(c, NULL, nodes, 1, &node_count, &one, 1, &shard_count, NULL, &e) == 0);
+    CHECK(node_count == 3 && shard_count == 3 && one.first == 0);
+    cshm_close(c);
+    fake_stop(&f);
+}
+
 void suite_driver_redis(void)
 {
     RUN(test_driver_shape);
@@ -761,4 +817,5 @@ void suite_driver_redis(void)
     RUN(test_driver_reconnects_after_close);
     RUN(test_driver_abort);
     RUN(test_client_threads_in_one_process);
+    RUN(test_client_shards);
 }

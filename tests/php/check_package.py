@@ -3,6 +3,7 @@ package needs, so `pecl install` of the tgz builds what the repository builds.
 
     python3 tests/php/check_package.py          # exit 1 and the fix when not
     python3 tests/php/check_package.py --print  # the <contents> it should have
+    python3 tests/php/check_package.py --write  # put that <contents> into package.xml
 
 The files: config.m4, README.md, LICENSE, ext-php/* (sources, stub, generated
 arginfo), core/src/* and core/include/* (the core is compiled into the
@@ -53,11 +54,25 @@ def contents_xml(files):
     return "\n".join(lines)
 
 
+def write_contents(files):
+    """Replaces package.xml's <contents> element (the real one, after the
+    header comment that mentions it) with the wanted one."""
+    path = os.path.join(ROOT, "package.xml")
+    with open(path) as f:
+        text = f.read()
+    start = text.index("\n  <contents>") + 1
+    end = text.index("</contents>", start) + len("</contents>")
+    with open(path, "w") as f:
+        f.write(text[:start] + contents_xml(files) + text[end:])
+
+
 def main():
     files = wanted()
     if "--print" in sys.argv:
         print(contents_xml(files))
         return 0
+    if "--write" in sys.argv:
+        write_contents(files)
     tree = ET.parse(os.path.join(ROOT, "package.xml")).getroot()
     have = listed(tree)
     problems = []
@@ -75,8 +90,8 @@ def main():
         problems.append("package.xml version %s differs from CSHM_VERSION %s" % (release, version))
     if problems:
         print("\n".join(problems))
-        print("fix: paste the output of `python3 tests/php/check_package.py --print` into "
-              "package.xml's <contents>, and keep <version> equal to CSHM_VERSION")
+        print("fix: `python3 tests/php/check_package.py --write` rewrites package.xml's "
+              "<contents>; keep <version> equal to CSHM_VERSION")
         return 1
     print("package.xml lists all %d files" % len(files))
     return 0
