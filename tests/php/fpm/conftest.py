@@ -70,8 +70,21 @@ def _children(pid):
         return {int(p) for p in f.read().split()}
 
 
+def phpredis_extensions():
+    """The extensions to load, in order, for phpredis under php-fpm -n (no
+    conf.d): Debian's redis.so needs igbinary first (msgpack where built
+    with it)."""
+    for names in (["redis"], ["igbinary", "redis"], ["igbinary", "msgpack", "redis"]):
+        argv = ["php", "-n"] + ["-dextension=" + n for n in names]
+        out = subprocess.run(argv + ["-r", "echo class_exists('Redis') ? 'yes' : 'no';"],
+                             capture_output=True, text=True, timeout=30)
+        if out.stdout.strip() == "yes" and "Warning" not in out.stderr:
+            return names
+    pytest.fail("phpredis cannot be loaded: scripts/deps.sh installs php8.2-redis")
+
+
 class Pool:
-    def __init__(self, workdir, max_requests=0):
+    def __init__(self, workdir, max_requests=0, extensions=()):
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = _free_port()
@@ -92,8 +105,11 @@ catch_workers_output = yes
 decorate_workers_output = no
 """)
         ext = os.environ["CSHM_PHP_EXT"]
-        argv = [FPM, "-n", "-F", "-y", conf, "-d", "extension=" + ext,
-                "-d", "display_errors=stderr", "-d", "log_errors=1"]
+        argv = [FPM, "-n", "-F", "-y", conf]
+        # The extensions before ours (phpredis, for the package's scripts).
+        for name in list(extensions) + [ext]:
+            argv += ["-d", "extension=" + name]
+        argv += ["-d", "display_errors=stderr", "-d", "log_errors=1"]
         if os.geteuid() == 0:
             argv.append("-R")
         self.proc = procs.spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -117,13 +133,15 @@ decorate_workers_output = no
         except OSError:
             return ""
 
-    def get(self, query, timeout=30):
-        """One request to route.php; its decoded JSON answer."""
+    def get(self, query, timeout=30, script=SCRIPT):
+        """One request to a script of www/ (route.php by default); its
+        decoded JSON answer."""
         qs = urlencode(query)
+        name = "/" + os.path.basename(script)
         headers, body, err = fastcgi.request(("127.0.0.1", self.port), {
             "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
-            "SCRIPT_FILENAME": SCRIPT, "SCRIPT_NAME": "/route.php",
-            "REQUEST_URI": "/route.php?" + qs, "QUERY_STRING": qs,
+            "SCRIPT_FILENAME": script, "SCRIPT_NAME": name,
+            "REQUEST_URI": name + "?" + qs, "QUERY_STRING": qs,
             "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": "localhost",
             "REMOTE_ADDR": "127.0.0.1", "SERVER_PORT": "80",
         }, timeout=timeout)
@@ -133,10 +151,10 @@ decorate_workers_output = no
             raise AssertionError("not JSON from the pool: %r %r\n%s" % (body[:500], err[:500],
                                                                        self.log_text()))
 
-    def burst(self, queries, workers=CHILDREN):
+    def burst(self, queries, workers=CHILDREN, script=SCRIPT):
         """The queries sent concurrently (one connection each); answers in order."""
         with ThreadPoolExecutor(max_workers=workers) as ex:
-            return list(ex.map(self.get, queries))
+            return list(ex.map(lambda q: self.get(q, script=script), queries))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -152,8 +170,8 @@ decorate_workers_output = no
 def pool(tmp_path, shm_keys):
     made = []
 
-    def make(max_requests=0):
-        p = Pool(tmp_path / ("pool%d" % len(made)), max_requests)
+    def make(max_requests=0, extensions=()):
+        p = Pool(tmp_path / ("pool%d" % len(made)), max_requests, extensions)
         made.append(p)
         return p
 
