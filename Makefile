@@ -12,6 +12,9 @@
 #                          official Aerospike client against it)
 #   make python       the Python extension as an abi3 wheel in build/wheel
 #   make test-python  pytest against that wheel installed in a fresh venv
+#   make test-python-asan  the same suite against a wheel built with ASan+UBSan
+#                     (build/asan/wheel, venv build/asan/venv-py), the ASan
+#                     runtime preloaded into the interpreter
 #   make php          the PHP extension with phpize, out of tree: build/php/obj/modules/clustershm.so
 #   make test-php     .phpt, PHPUnit and PHP-FPM pool tests, built and then pecl-installed
 #   make demo         a pool of workers sharing one tender on a local Redis Cluster
@@ -123,6 +126,7 @@ test: deps
 	$(MAKE) test-integration
 	$(MAKE) test-python
 	$(MAKE) test-php
+	$(MAKE) test-python-asan
 
 # The wheel is tested installed, not from the sources: build/venv-py is made
 # afresh, sees the base interpreter's pytest and gunicorn (scripts/deps.sh),
@@ -139,6 +143,44 @@ test-python: all python
 	$(PYTHON) -m venv --system-site-packages $(PY_VENV)
 	$(PY_VENV)/bin/python -m pip install --quiet --no-deps --no-index $(BUILD)/wheel/clustershm-*.whl
 	$(PY_VENV)/bin/python -m pytest -v tests/python
+
+# The bindings under ASan+UBSan: the core and the binding are compiled with
+# the sanitizers (build/asan/...), the interpreters are not, so the ASan
+# runtime is preloaded into them (it must be in the process before any
+# instrumented code; libubsan comes in as a dependency of the module) and
+# every process a test starts inherits it.  Reports are written to
+# build/asan/reports (log_path), because many of those processes (gunicorn
+# and php-fpm workers) have their stderr discarded; any report fails the
+# target and is printed.  abort_on_error=1: a process that hit a report dies
+# by SIGABRT, never with an exit status a test could take for its own.
+SAN_DIR = $(BUILD)/asan
+SAN_REPORTS = $(abspath $(SAN_DIR)/reports)
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LIBASAN = $(shell $(CC) -print-file-name=libasan.so)
+# SAN_PRELOAD and SAN_ASAN_OPTIONS are set per target.
+SAN_ENV = LD_PRELOAD=$(SAN_PRELOAD) \
+	ASAN_OPTIONS=$(SAN_ASAN_OPTIONS):halt_on_error=1:abort_on_error=1:log_path=$(SAN_REPORTS)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$(SAN_REPORTS)/ubsan
+SAN_CHECK = if ls $(SAN_REPORTS)/* >/dev/null 2>&1; then cat $(SAN_REPORTS)/*; \
+	echo "sanitizer reports: $(SAN_REPORTS)"; exit 1; fi
+
+# Python: CSHM_SANITIZE=1 makes setup.py add the flags (and build under
+# build/asan/py).  detect_leaks=0: CPython does not free its own state at
+# exit, and a leak suppression matches any frame of a stack, so one for the
+# interpreter would hide our module's leaks too; the core's leaks are
+# checked by test-c-asan and test-c-valgrind.  PYTHONMALLOC=malloc: Python
+# objects and buffers the binding touches come from malloc, where ASan sees
+# them, not from pymalloc's arenas.
+.PHONY: test-python-asan test-php-asan
+test-python-asan: SAN_PRELOAD = $(LIBASAN)
+test-python-asan: SAN_ASAN_OPTIONS = detect_leaks=0
+test-python-asan: all
+	CSHM_SANITIZE=1 $(MAKE) BUILD=$(SAN_DIR) python
+	rm -rf $(SAN_DIR)/venv-py $(SAN_REPORTS)
+	mkdir -p $(SAN_REPORTS)
+	$(PYTHON) -m venv --system-site-packages $(SAN_DIR)/venv-py
+	$(SAN_DIR)/venv-py/bin/python -m pip install --quiet --no-deps --no-index $(SAN_DIR)/wheel/clustershm-*.whl
+	$(SAN_ENV) PYTHONMALLOC=malloc $(SAN_DIR)/venv-py/bin/python -m pytest -v tests/python; rc=$$?; $(SAN_CHECK); exit $$rc
 
 # The PHP extension is built the way pecl builds it: phpize in a copy of the
 # sources it needs (build/php/src), configure and make in build/php/obj, so
