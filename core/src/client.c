@@ -1,6 +1,6 @@
 /*
  * client.c - the public API: connect, close, route, partition, nodes, status,
- * request_refresh, refresh_wait.
+ * verify_snapshot, request_refresh, refresh_wait.
  *
  * Invariants:
  *  - Read calls never block on the tender: they read the published slot under
@@ -304,6 +304,16 @@ int cshm_nodes(cshm_client *c, cshm_node_info *nodes, size_t capacity, size_t *c
     free(masters);
     free(replicas);
     return 0;
+}
+
+int cshm_verify_snapshot(cshm_client *c, cshm_error *error)
+{
+    int rc = ready_for_calls(c, error);
+    if (rc != 0)
+        return rc;
+    if (c->view.payload == NULL && cshm_map_init(&c->view, &c->segment.shape) != 0)
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
+    return cshm_snapshot_verify(&c->segment, &c->view, error);
 }
 
 static void copy_step_downs(cshm_status_info *s, const cshm_tend_record *r)

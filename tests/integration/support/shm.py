@@ -73,6 +73,16 @@ def write(shmid, data):
         _libc.shmdt(addr)
 
 
+def write_at(shmid, offset, data):
+    """data at offset of the segment (a stray write, as any same-uid
+    process could make)."""
+    addr = _attach(shmid)
+    try:
+        ctypes.memmove(addr + offset, data, len(data))
+    finally:
+        _libc.shmdt(addr)
+
+
 def read(shmid, size):
     addr = _attach(shmid)
     try:
