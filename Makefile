@@ -51,13 +51,14 @@ CLI = $(BUILD)/clustershm
 CTEST = $(BUILD)/ctest
 WORKER = $(BUILD)/cshm-worker
 LAYOUT = $(BUILD)/cshm-layout
+MONITOR = $(BUILD)/cshm-monitor
 BENCH = $(BUILD)/bench-core
 
 PYTHON ?= python3
 
 .PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-simulator demo clean
 
-all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(BENCH)
+all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(MONITOR) $(BENCH)
 
 $(BUILD)/obj/core/%.o: core/src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -80,6 +81,9 @@ $(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
 
 $(LAYOUT): tests/tools/cshm-layout.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+$(MONITOR): tests/tools/cshm-monitor.c $(LIB) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BENCH): bench/bench_core.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@

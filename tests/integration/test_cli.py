@@ -91,10 +91,14 @@ def test_stat_reports_a_snapshot_that_fails_its_checksum(cluster, pool, shm_key)
         assert "checksum mismatch" in j["snapshot_error"], j["snapshot_error"]
         text = run_cli("stat", "--key", "0x%x" % shm_key)
         assert "checksum mismatch" in text.stdout, text.stdout
+        answer = ws[0].cmd("verify")
+        assert answer["ok"] is False and answer["code"] == -3, answer
+        assert "checksum mismatch" in answer["error"]
         # route() reads what it uses and still answers.
         assert ws[1].route(b"user:1")["port"] in cluster.ports
     finally:
         shm.write_at(seg["shmid"], where, bytes([before]))
+    assert ws[0].ok("verify")
     assert json.loads(run_cli("stat", "--key", "0x%x" % shm_key, "--json").stdout)["snapshot_ok"]
 
 
