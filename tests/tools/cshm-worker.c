@@ -849,9 +849,9 @@ static void cmd_verifyloop(int argc, char **argv)
                 v.refreshes++;
             else
                 count_error(&v, &refresh_error);
-            if (yield && yield_role(&v) != 0)
-                break;
         }
+        if (yield && yield_role(&v) != 0)
+            break;
     }
     fprintf(stdout,
             "{\"ok\":true,\"reads\":%ld,\"verifies\":%ld,\"routes\":%ld,\"refreshes\":%ld,"

@@ -12,6 +12,7 @@ import zlib
 IPC_CREAT = 0o1000
 IPC_EXCL = 0o2000
 IPC_RMID = 0
+SHM_RDONLY = 0o10000
 
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 _libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
@@ -58,8 +59,8 @@ def create(key, data, mode=0o600, size=None):
     return shmid
 
 
-def _attach(shmid):
-    addr = _libc.shmat(shmid, None, 0)
+def _attach(shmid, flags=0):
+    addr = _libc.shmat(shmid, None, flags)
     if addr is None or addr == ctypes.c_void_p(-1).value:
         raise OSError(ctypes.get_errno(), "shmat(%d) failed" % shmid)
     return addr
@@ -71,6 +72,16 @@ def write(shmid, data):
         ctypes.memmove(addr, data, len(data))
     finally:
         _libc.shmdt(addr)
+
+
+def attach_readonly(shmid):
+    """The address of a read-only attachment (SHM_RDONLY: it can never
+    write into the segment); give it back with detach()."""
+    return _attach(shmid, SHM_RDONLY)
+
+
+def detach(addr):
+    _libc.shmdt(addr)
 
 
 def write_at(shmid, offset, data):
