@@ -161,6 +161,7 @@ def test_churn_leaves_one_tender_and_no_leaks(cluster, pool, shm_key, tmp_path):
 
     def replace(slot):
         slot.worker.kill()
+        slot.worker.stop()  # its pipes and log file: a soak kills thousands
         [slot.worker] = pool(1, prefix="p")
         slot.connected = False
         slot.pending = None

@@ -134,6 +134,7 @@ def test_sigkill_of_the_tender_never_tears_a_snapshot(cluster, pool, shm_key, tm
             victim.kill()  # reaps it
             if view.slots_being_written():
                 mid_publish += 1
+            victim.stop()  # its pipes and log file: a soak kills thousands
             candidates.remove(victim)
 
             def returned():
