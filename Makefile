@@ -2,13 +2,20 @@
 #
 #   make              build the core library, the CLI and the C tests into build/
 #   make deps         install what the build and the tests need (idempotent)
-#   make test         every suite: C, integration (pytest), the Python and PHP
-#                     bindings, plain and under sanitizers
+#   make test         every suite: C, integration and reliability (pytest), the
+#                     Python and PHP bindings, plain and under sanitizers
 #   make test-c       the C unit suite
 #   make test-c-asan  the C unit suite under AddressSanitizer + UBSan
 #   make test-c-tsan  the C unit suite under ThreadSanitizer
 #   make test-c-valgrind  the C unit suite under valgrind memcheck
 #   make test-integration  pytest against real Redis Clusters started by the tests
+#   make test-reliability  the reliability suites, bounded for CI (tests/reliability): the
+#                          tender SIGKILLed 100 times while 8 readers verify every snapshot,
+#                          30 SIGSTOP/SIGCONT rounds checked for fencing, 30 s of 64 processes
+#                          connecting, closing, forking, exec'ing and being killed; figures in
+#                          build/reliability/*.json and a summary at the end
+#   make soak         the same suites long (CSHM_SOAK=1): 1000 kills, 200 rounds, 5 minutes
+#                     of churn; prints the counts and latencies
 #   make test-simulator    the Aerospike cluster simulator's own suite (incl. the
 #                          official Aerospike client against it)
 #   make python       the Python extension as an abi3 wheel in build/wheel
@@ -60,13 +67,14 @@ CLI = $(BUILD)/clustershm
 CTEST = $(BUILD)/ctest
 WORKER = $(BUILD)/cshm-worker
 LAYOUT = $(BUILD)/cshm-layout
+MONITOR = $(BUILD)/cshm-monitor
 BENCH = $(BUILD)/bench-core
 
 PYTHON ?= python3
 
-.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-simulator demo clean
+.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-reliability soak test-simulator demo clean
 
-all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(BENCH)
+all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(MONITOR) $(BENCH)
 
 $(BUILD)/obj/core/%.o: core/src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -89,6 +97,9 @@ $(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
 
 $(LAYOUT): tests/tools/cshm-layout.c $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+$(MONITOR): tests/tools/cshm-monitor.c $(LIB) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BENCH): bench/bench_core.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
@@ -119,6 +130,19 @@ test-c-valgrind: $(CTEST)
 test-integration: all
 	$(PYTHON) -m pytest -v tests/integration
 
+# -s: the suites print their figures as each test ends; summary.py prints
+# them together from build/reliability/ (removed first, so no figure is left
+# over from an earlier run).
+test-reliability: all
+	rm -rf build/reliability
+	$(PYTHON) -m pytest -v -s tests/reliability
+	@$(PYTHON) tests/reliability/summary.py
+
+soak: all
+	rm -rf build/reliability
+	CSHM_SOAK=1 $(PYTHON) -m pytest -v -s tests/reliability
+	@$(PYTHON) tests/reliability/summary.py
+
 test-simulator:
 	$(PYTHON) -m pytest -v tests/aerospike_sim_tests
 
@@ -130,6 +154,7 @@ test: deps
 	$(MAKE) test-c-valgrind
 	$(MAKE) test-simulator
 	$(MAKE) test-integration
+	$(MAKE) test-reliability
 	$(MAKE) test-python-matrix
 	$(MAKE) test-php
 	$(MAKE) test-python-asan

@@ -61,10 +61,15 @@ static int stat_segment(uint32_t key, int as_json)
         cshm_segment_close(&seg);
         return 1;
     }
+    /* The whole snapshot's verdict first (its own copy), then the copy we
+     * show, which is shown whatever its checksum says. */
+    cshm_error verify_error;
+    memset(&verify_error, 0, sizeof verify_error);
+    int verified = cshm_snapshot_verify(&seg, &map, &verify_error);
     uint64_t publisher_epoch = 0;
     cshm_tend_record record;
     memset(&record, 0, sizeof record);
-    int has_map = cshm_snapshot_read(&seg, &map, &record, &publisher_epoch, &error);
+    int has_map = cshm_snapshot_read_unverified(&seg, &map, &record, &publisher_epoch, &error);
     if (has_map < 0) {
         fprintf(stderr, "clustershm: %s\n", error.message);
         cshm_map_free(&map);
@@ -109,6 +114,9 @@ static int stat_segment(uint32_t key, int as_json)
                (unsigned long long)publisher_epoch, generation);
         printf("\"tended_at\":%.3f,\"age\":%.3f,\"stale\":%s,", tended_at, age,
                stale ? "true" : "false");
+        printf("\"snapshot_ok\":%s,\"snapshot_error\":", verified == 0 ? "true" : "false");
+        json_string(verified == 0 ? "" : verify_error.message);
+        printf(",");
         printf("\"has_map\":%s,\"tends\":%llu,\"tend_failures\":%llu,\"handoffs\":%llu,"
                "\"dead_takeovers\":%llu,\"hung_takeovers\":%llu,\"step_downs\":%llu,"
                "\"failures_in_row\":%u,",
@@ -164,6 +172,12 @@ static int stat_segment(uint32_t key, int as_json)
         printf("attached     %u processes\ntender pid   %u\nepoch        %u\n", attached,
                tender_pid, (unsigned)cshm_state_epoch(state));
         printf("generation   %llu\n", generation);
+        if (has_map != 0)
+            printf("snapshot     none published\n");
+        else if (verified == 0)
+            printf("snapshot     checksum ok\n");
+        else
+            printf("snapshot     %s\n", verify_error.message);
         if (tended_at > 0)
             printf("tended       %.1f s ago%s\n", age, stale ? " (STALE: cluster unreachable)" : "");
         else

@@ -1,6 +1,6 @@
 /*
  * client.c - the public API: connect, close, route, partition, status,
- * request_refresh, refresh_wait (nodes and shards: table.c).
+ * verify_snapshot, request_refresh, refresh_wait (nodes and shards: table.c).
  *
  * Invariants:
  *  - Read calls never block on the tender: they read the published slot under
@@ -294,6 +294,16 @@ int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, 
     }
     return cshm_snapshot_route(&c->segment, namespace_name, partition, (uint32_t)replica, out,
                                error);
+}
+
+int cshm_verify_snapshot(cshm_client *c, cshm_error *error)
+{
+    int rc = cshm_client_ready(c, error);
+    if (rc != 0)
+        return rc;
+    if (c->view.payload == NULL && cshm_map_init(&c->view, &c->segment.shape) != 0)
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
+    return cshm_snapshot_verify(&c->segment, &c->view, error);
 }
 
 static void copy_step_downs(cshm_status_info *s, const cshm_tend_record *r)

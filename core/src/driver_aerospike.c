@@ -784,6 +784,17 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     return 0;
 }
 
+/* Between tends only the cluster's nodes hold sockets (pending nodes live
+ * within one tend); each reconnects at its next info request. */
+static void aerospike_release(void *state)
+{
+    as_driver *d = state;
+    for (size_t i = 0; i < d->nodes.count; i++)
+        cshm_as_node_close(d->nodes.items[i]);
+    for (size_t i = 0; i < d->pending.count; i++)
+        cshm_as_node_close(d->pending.items[i]);
+}
+
 static void aerospike_destroy(void *state)
 {
     as_driver *d = state;
@@ -807,6 +818,7 @@ const cshm_driver_ops cshm_driver_aerospike = {
     .shape = aerospike_shape,
     .create = aerospike_create,
     .tend = aerospike_tend,
+    .release = aerospike_release,
     .destroy = aerospike_destroy,
     .partition = cshm_aerospike_partition,
 };

@@ -13,6 +13,7 @@
  * the server thread owns every socket it accepted until fake_stop().
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -389,6 +390,18 @@ static void harness_free(harness *h)
     cshm_map_free(&h->map);
 }
 
+static int open_descriptors(void)
+{
+    int count = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    while (readdir(d) != NULL)
+        count++;
+    closedir(d);
+    return count;
+}
+
 static int owner_name_is(const cshm_map *m, uint32_t p, uint32_t col, const char *name)
 {
     uint16_t idx = cshm_map_owner(m, 0, p, col);
@@ -432,6 +445,17 @@ static void test_driver_tends_the_spec_cluster(void)
 
     /* Steady state: one request per node per tend. */
     int a0 = fake_requests(&fc, 0), b0 = fake_requests(&fc, 1);
+    CHECK(harness_tend(&h, &ctx, no_abort) == CSHM_TEND_OK);
+    CHECK(fake_requests(&fc, 0) == a0 + 1 && fake_requests(&fc, 1) == b0 + 1);
+    CHECK(map_matches_spec(&h.map));
+
+    /* release() (the process is no longer tender) closes the connection to
+     * each node; the next tend reconnects, asks as in steady state and finds
+     * the same map. */
+    int with_connections = open_descriptors();
+    h.ops->release(h.state);
+    CHECK(open_descriptors() <= with_connections - 2);
+    a0 = fake_requests(&fc, 0), b0 = fake_requests(&fc, 1);
     CHECK(harness_tend(&h, &ctx, no_abort) == CSHM_TEND_OK);
     CHECK(fake_requests(&fc, 0) == a0 + 1 && fake_requests(&fc, 1) == b0 + 1);
     CHECK(map_matches_spec(&h.map));

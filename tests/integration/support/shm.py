@@ -84,6 +84,26 @@ def write(shmid, data):
         _libc.shmdt(addr)
 
 
+def attach_readonly(shmid):
+    """The address of a read-only attachment (SHM_RDONLY: it can never
+    write into the segment); give it back with detach()."""
+    return _attach(shmid, SHM_RDONLY)
+
+
+def detach(addr):
+    _libc.shmdt(addr)
+
+
+def write_at(shmid, offset, data):
+    """data at offset of the segment (a stray write, as any same-uid
+    process could make)."""
+    addr = _attach(shmid)
+    try:
+        ctypes.memmove(addr + offset, data, len(data))
+    finally:
+        _libc.shmdt(addr)
+
+
 def read(shmid, size):
     addr = _attach(shmid)
     try:
