@@ -78,8 +78,8 @@ $(CLI): core/cli/clustershm.c $(LIB) $(HEADERS)
 $(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(LAYOUT): tests/tools/cshm-layout.c $(HEADERS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+$(LAYOUT): tests/tools/cshm-layout.c $(LIB) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BENCH): bench/bench_core.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
