@@ -44,6 +44,13 @@ def segments():
     return out
 
 
+def info_by_shmid(shmid):
+    for row in segments().values():
+        if row["shmid"] == shmid:
+            return row
+    return None
+
+
 def info(key):
     return segments().get(key & 0xFFFFFFFF)
 
@@ -77,6 +84,23 @@ def read(shmid, size):
     addr = _attach(shmid)
     try:
         return ctypes.string_at(addr, size)
+    finally:
+        _libc.shmdt(addr)
+
+
+def write_at(shmid, offset, data):
+    """data into the segment at offset (the caller keeps it in bounds)."""
+    addr = _attach(shmid)
+    try:
+        ctypes.memmove(addr + offset, data, len(data))
+    finally:
+        _libc.shmdt(addr)
+
+
+def read_at(shmid, offset, size):
+    addr = _attach(shmid)
+    try:
+        return ctypes.string_at(addr + offset, size)
     finally:
         _libc.shmdt(addr)
 
