@@ -41,9 +41,12 @@ import pytest
 from support import injected
 from support import keys as K
 from support.cluster import HOST, NOWHERE_PORTS, PORT_SHIFT
-from support.checks import the_tender
 from support.procs import spawn, stop_process, wait_for
 from support.worker import WorkerError, broadcast, connect_all, statuses
+# The simulator's key files and route helpers (test_aerospike.py puts the
+# repository root on sys.path for tests.aerospike_sim).
+from test_aerospike import differences, expected_lines, make_keyfiles, route_files
+from tests.aerospike_sim.client import SimulatorProcess
 
 TEND = 0.25
 CONNECT_TIMEOUT = 0.5        # also the network step: one operation waits at most this
@@ -414,3 +417,354 @@ def test_whole_cluster_down_and_back(make_cluster, pool, shm_keys, keyset, keysl
     watch.recovered(c, back, "routes after the whole cluster came back")
     watch.recovered(c, back, "group B to follow after a refresh", group=watch.b)
     print("whole cluster down: %d probe rounds" % watch.rounds)
+
+
+# ---- Aerospike: the simulator, with every fault control it has ------------------------
+#
+# Routes are checked against the simulator's truth (its `truth` control and
+# its own digest code), as in test_aerospike.py, whose key files and route
+# helpers are reused.  Node faults leave ownership as it was, so routes must
+# equal the truth in every round while they last, not only after recovery.
+
+SIM_BLOCKS = range(3120 + PORT_SHIFT, 3150 + PORT_SHIFT, 10)   # nodes base..+8, control +9
+
+
+class Sim:
+    """One simulator process on a block of ports of this suite instance."""
+
+    def __init__(self, nodes=4, namespaces="test:2,bar:1"):
+        failures = []
+        for base in SIM_BLOCKS:
+            try:
+                self.proc = SimulatorProcess(nodes=nodes, base_port=base, namespaces=namespaces,
+                                             control_port=base + 9)
+            except RuntimeError as e:   # ports taken by another run: the next block
+                failures.append("%d: %s" % (base, e))
+                continue
+            self.base = base
+            return
+        raise RuntimeError("cannot start a simulator: %s" % "; ".join(failures))
+
+    def url(self):
+        return "aerospike://127.0.0.1:%d" % self.base
+
+    def call(self, op, **args):
+        return self.proc.call(op, **args)
+
+    def ports(self):
+        return {n["name"]: n["port"] for n in self.call("nodes")}
+
+    def members(self):
+        return self.call("truth", partitions=False)["members"]
+
+    def owners(self, namespace):
+        return self.call("truth", namespace=namespace)["namespaces"][namespace]["partitions"]
+
+    def close(self):
+        self.proc.close()
+
+
+@pytest.fixture
+def sim():
+    s = Sim()
+    yield s
+    s.close()
+
+
+class AsWatch:
+    """Groups A and B on one simulator, as Watch does for Redis."""
+
+    def __init__(self, pool, shm_keys, sim, tmp_path):
+        self.sim = sim
+        self.tmp_path = tmp_path
+        self.keyfiles = make_keyfiles(tmp_path, count=1000)
+        self.a = pool(3, prefix="a")
+        self.b = pool(2, prefix="b")
+        connect_all(self.a, sim.url(), key=shm_keys(0), **A_OPTS)
+        connect_all(self.b, sim.url(), key=shm_keys(1), **B_OPTS)
+        self.rounds = 0
+
+    def probe(self, group=None, truth=False, must_be_fresh=True, refresh_wait=True):
+        """One round: every worker routes the string keys in namespace test
+        (never failing), answers status, nodes and a 0.2 s refresh wait,
+        each within ANSWER_WITHIN; with truth, the routes must be the
+        simulator's."""
+        ws = group or self.a
+        kf = self.keyfiles[:1]
+        got = route_files(ws, "test", kf, self.tmp_path)
+        sts = broadcast(ws, "status", timeout=ANSWER_WITHIN)
+        broadcast(ws, "nodes", timeout=ANSWER_WITHIN)
+        if refresh_wait:
+            broadcast(ws[:1], "refreshwait 0.2", timeout=ANSWER_WITHIN)
+        self.rounds += 1
+        if must_be_fresh:
+            stale = [s for s in sts if s["stale"]]
+            assert not stale, "a node still answers, yet the map is stale: %s" % stale[0]
+        if truth:
+            expected = expected_lines(self.sim, "test", kf)
+            for w, g in zip(ws, got):
+                diff = differences(g, expected, kf)
+                assert not diff, "%r routes against the truth while a node is broken:\n%s" % (
+                    w, diff)
+        return sts
+
+    def tend_b(self):
+        before = self.b[0].status()["tends"]
+        self.b[-1].ok("refresh")
+
+        def tended():
+            s = self.b[0].status()
+            return s if s["tends"] > before else None
+        return wait_for(tended, RECOVERY, "group B's tender to tend once more")
+
+    def recovered(self, since, what, group=None):
+        """Every worker of the group: a map tended after since, not stale,
+        routes = truth for every key file, namespace and replica column."""
+        ws = group or self.a
+        state = {}
+
+        def check():
+            if ws is self.b:
+                ws[-1].ok("refresh")
+            sts = broadcast(ws, "status", timeout=ANSWER_WITHIN)
+            state["last"] = [(s["stale"], s["tended_at"] - since, s["last_error"]) for s in sts]
+            if any(s["stale"] or s["tended_at"] <= since for s in sts):
+                return False
+            for ns in ("test", "bar"):
+                for replica in range(len(self.sim.owners(ns)[0])):
+                    expected = expected_lines(self.sim, ns, self.keyfiles, replica)
+                    for w, got in zip(ws, route_files(ws, ns, self.keyfiles, self.tmp_path,
+                                                      replica)):
+                        diff = differences(got, expected, self.keyfiles)
+                        if diff:
+                            state["diff"] = "%r ns %s replica %d:\n%s" % (w, ns, replica, diff)
+                            return False
+            return True
+
+        try:
+            wait_for(check, RECOVERY, what, interval=0.05)
+        except (AssertionError, WorkerError) as e:
+            raise AssertionError("%s\nlast (stale, tended_at - since, last_error): %s\n%s"
+                                 % (e, state.get("last"), state.get("diff", "")))
+
+    def active(self, name):
+        return [n["active"] for n in self.a[0].nodes() if n["name"] == name]
+
+    def names(self):
+        return sorted(n["name"] for n in self.a[0].nodes())
+
+
+def as_named(status, name, words):
+    """last_error names the node and one of the reason words."""
+    text = status["last_error"]
+    print("last_error naming node %s: %r" % (name, text))
+    assert "node %s" % name in text, "last_error %r does not name node %s" % (text, name)
+    assert any(w in text for w in words), "last_error %r gives none of %s" % (text, words)
+
+
+# (kind, set_fault arguments, reason words in last_error).  A counted fault
+# fires for any client's requests: the count leaves room for group A's
+# tends before group B's, which comes right after the fault is set.
+NODE_FAULTS = [
+    ("hang", {}, ["timed out"]),
+    ("slow", {"delay": 3}, ["timed out"]),
+    ("garbage", {}, ["not an info"]),
+    ("truncated", {}, ["closed"]),
+    ("drop", {}, ["closed"]),
+    ("bad_value", {}, ["bad node value"]),
+    ("hang", {"only": ["partition-generation"]}, ["timed out"]),
+    ("garbage", {"count": 5}, ["not an info"]),
+]
+
+
+def test_aerospike_broken_nodes(sim, pool, shm_keys, tmp_path):
+    """Every kind of broken answer, in turn on each node (the seed too):
+    the node is reported inactive and named with the reason, the map is
+    never stale, routes stay the truth throughout, and once the fault is
+    cleared (or a counted fault is spent) the node is active again."""
+    watch = AsWatch(pool, shm_keys, sim, tmp_path)
+    members = sim.members()
+    for i, (kind, args, words) in enumerate(NODE_FAULTS):
+        victim = members[i % len(members)]
+        sim.call("set_fault", name=victim, kind=kind, **args)
+        injected.count("aerospike node fault: %s%s" % (kind, " " + str(args) if args else ""))
+        s = watch.tend_b()
+        as_named(s, victim, words)
+        assert not s["stale"], s
+        if "count" not in args:
+            def inactive():
+                watch.probe(truth=True)
+                return watch.active(victim) == [False]
+            wait_for(inactive, RECOVERY, "node %s (%s) to be reported inactive" % (victim, kind))
+            watch.probe(truth=True)
+            assert any("node %s" % victim in x["last_error"] for x in statuses(watch.a))
+            sim.call("clear_faults", name=victim)
+        cleared = time.time()
+
+        def active_again():
+            watch.probe(truth=True)
+            return watch.active(victim) == [True]
+        wait_for(active_again, RECOVERY, "node %s to be active after %s" % (victim, kind))
+        watch.recovered(cleared, "routes after %s on %s" % (kind, victim))
+    watch.recovered(time.time(), "group B after the faults", group=watch.b)
+
+
+def test_aerospike_membership_and_partition_generations(sim, pool, shm_keys, tmp_path):
+    """Nodes die with and without a rebalance, are evicted and restarted
+    (their generations start again lower), leave, come up initialising
+    (partition-generation -1) and join; partitions migrate; a bad replicas
+    value hides one node's new claims; a node lags under strong
+    consistency.  Routes never fail and follow the truth after each."""
+    watch = AsWatch(pool, shm_keys, sim, tmp_path)
+
+    def step(what, since=None):
+        watch.probe()
+        watch.recovered(since or time.time(), what)
+
+    seed = sim.members()[0]
+    sim.call("kill_node", name=seed)                    # the seed itself, rebalanced
+    injected.count("aerospike node killed (rebalance)")
+    s = watch.tend_b()
+    as_named(s, seed, ["refused", "closed", "reset"])
+    assert not s["stale"], s
+    step("routes after the seed died")
+    assert seed not in watch.names()
+    sim.call("restart_node", name=seed)
+    injected.count("aerospike node restarted")
+    step("routes after the seed came back with lower generations")
+    assert seed in watch.names()
+
+    victim = sim.members()[1]
+    sim.call("kill_node", name=victim, rebalance=False)  # still listed by its peers
+    injected.count("aerospike node killed (no rebalance)")
+    s = watch.tend_b()
+    as_named(s, victim, ["refused", "closed", "reset"])
+
+    def dead_inactive():
+        watch.probe(truth=True)
+        return watch.active(victim) == [False]
+    wait_for(dead_inactive, RECOVERY, "the dead member to be reported inactive")
+    sim.call("evict_node", name=victim)
+    injected.count("aerospike node evicted")
+    step("routes after the dead member was evicted")
+    sim.call("restart_node", name=victim)
+    injected.count("aerospike node restarted")
+    step("routes after the evicted node rejoined")
+
+    leaver = sim.members()[2]
+    sim.call("remove_node", name=leaver)
+    injected.count("aerospike node left")
+    step("routes after a node left")
+    added = sim.call("add_node", join=False)
+    injected.count("aerospike node initialising (partition-generation -1)")
+    for _ in range(4):
+        watch.probe(truth=True)
+    assert added["name"] not in watch.names(), "an initialising node no peer lists joined the map"
+    sim.call("join_node", name=added["name"])
+    injected.count("aerospike node joined")
+    step("routes after the initialising node joined")
+    assert added["name"] in watch.names()
+
+    a, b = sim.members()[:2]
+    moved = sim.call("migrate", namespace="test", to=b, count=500, source=a)
+    sim.call("migrate", namespace="bar", to=a, count=200)
+    injected.count("aerospike partition migration", 2)
+    assert len(moved) == 500
+    step("routes after migrations (partition-generations changed)")
+
+    owners_before = sim.owners("test")
+    sim.call("set_fault", name=b, kind="bad_value", only=["replicas"])
+    injected.count("aerospike node fault: bad_value {'only': ['replicas']}")
+    sim.call("migrate", namespace="test", to=b, count=100, source=a)
+    injected.count("aerospike partition migration")
+    s = watch.tend_b()
+    as_named(s, b, ["replicas"])
+    # None of B's unparsable claims applied: the moved partitions still go
+    # to their last known owner.
+    for _ in range(3):
+        watch.probe()
+    expected = expected_lines(sim, "test", watch.keyfiles, owners=owners_before)
+    for w, got in zip(watch.a, route_files(watch.a, "test", watch.keyfiles, tmp_path)):
+        assert not differences(got, expected, watch.keyfiles), w
+    sim.call("clear_faults", name=b)
+    step("routes after the replicas answer parses again")
+
+    sim.call("set_sc", namespace="test", enabled=True, regime=5)
+    step("routes after the switch to strong consistency")
+    sim.call("lag", name=a)
+    injected.count("aerospike node lagging (frozen replicas)")
+    sim.call("migrate", namespace="test", to=b, count=200, source=a)
+    injected.count("aerospike partition migration")
+    for _ in range(4):
+        watch.probe()
+    sim.call("lag", name=a, enabled=False)
+    sim.call("bump_regime", namespace="test")
+    injected.count("aerospike regime bump")
+    step("routes after the lagging node caught up")
+    print("aerospike membership: %d probe rounds" % watch.rounds)
+
+
+def test_aerospike_whole_cluster_down_and_back(sim, pool, shm_keys, tmp_path):
+    """Every node hangs, then every node dies without a rebalance: the map
+    is kept and stale with the reasons; after the faults clear and the
+    nodes restart, a fresh map follows the truth."""
+    watch = AsWatch(pool, shm_keys, sim, tmp_path)
+    owners_before = sim.owners("test")
+    members = sim.members()
+    expected = expected_lines(sim, "test", watch.keyfiles[:1], owners=owners_before)
+
+    def stale_everywhere(what, words):
+        def stale():
+            sts = watch.probe(must_be_fresh=False)
+            return sts if all(s["stale"] for s in sts) else None
+        sts = wait_for(stale, RECOVERY, what)
+        ports = sim.ports()
+        for s in sts:
+            text = s["last_error"]
+            # While it still holds the nodes, the tender names them; once it
+            # dropped them (5 failed tends, spec 2.8), it reseeds and names
+            # the addresses it tried.
+            assert text.startswith(("no node answered", "no seed could be used")), text
+            assert any(w in text for w in words), text
+            assert any("node %s" % m in text or "127.0.0.1:%d:" % ports[m] in text
+                       for m in members), text
+        for w, got in zip(watch.a, route_files(watch.a, "test", watch.keyfiles[:1], tmp_path)):
+            assert not differences(got, expected, watch.keyfiles[:1]), \
+                "%r: the last map changed" % w
+        s = watch.tend_b()
+        assert s["stale"] and s["last_error"], s
+
+    for name in members:
+        sim.call("set_fault", name=name, kind="hang")
+        injected.count("aerospike node fault: hang")
+    stale_everywhere("every worker to see the hanging cluster as stale", ["timed out"])
+    sim.call("clear_faults")
+    watch.recovered(time.time(), "routes after the hangs cleared")
+
+    for name in members:
+        sim.call("kill_node", name=name, rebalance=False)
+        injected.count("aerospike node killed (no rebalance)")
+    stale_everywhere("every worker to see the dead cluster as stale",
+                     ["refused", "closed", "reset"])
+    time.sleep(1.0)   # long enough for the tender to give up the nodes and reseed
+    # One node back, the others still down: the tender publishes a fresh map
+    # from what it reaches, and routes still answer for the partitions of
+    # the members that are down - the simulator's truth names them, as
+    # nothing rebalanced (spec 2.8: entries are not cleared on removal).
+    sim.call("restart_node", name=members[0])
+    injected.count("aerospike node restarted")
+    partial = time.time()
+
+    def fresh_map():
+        sts = watch.probe(must_be_fresh=False)
+        return all(not s["stale"] and s["tended_at"] > partial for s in sts)
+    wait_for(fresh_map, RECOVERY, "a fresh map with one node of %d back" % len(members))
+    for _ in range(3):
+        watch.probe(truth=True)
+    for name in members[1:]:
+        sim.call("restart_node", name=name)
+        injected.count("aerospike node restarted")
+    back = time.time()
+    watch.recovered(back, "routes after the whole cluster came back")
+    watch.recovered(back, "group B after a refresh", group=watch.b)
+    print("aerospike whole cluster: %d probe rounds" % watch.rounds)
