@@ -25,6 +25,7 @@ import sys
 import time
 from collections import Counter
 
+from support import injected
 from support import keys as K
 from support import shm
 from support.procs import spawn, stop_process
@@ -95,6 +96,7 @@ def test_scribbled_header_never_crashes_or_hangs_a_process(cluster, pool, shm_ke
         stop_process(scribbler)
     print("seed %s: %d writes, %d rounds of commands, answers %s"
           % (SEED, writes, rounds, dict(seen)))
+    injected.count("segment: words scribbled into a live header", writes)
     assert writes > 1000, "the scribbler hardly wrote (%d writes)" % writes
     assert scribbler.returncode == 0
 
@@ -227,6 +229,7 @@ def test_scribbled_whole_segment_never_crashes_hangs_or_writes_elsewhere(cluster
         stop_process(scribbler)
     print("seed %s: %d writes over %d regions of a %d-byte segment, %d rounds, answers %s"
           % (SEED, writes, len(regions), seg["size"], rounds, dict(seen)))
+    injected.count("segment: words scribbled anywhere in a live segment", writes)
     assert writes > 1000, "the scribbler hardly wrote (%d writes)" % writes
     assert scribbler.returncode == 0
 
@@ -381,6 +384,7 @@ def test_lying_headers_are_refused_cleanly_and_left_untouched(cluster, pool, shm
     results.append("segment smaller than its header says")
     assert shm.read(foreign, len(foreign_data)) == foreign_data, "a foreign segment was written"
     print("refused cleanly, nothing written: %d cases: %s" % (len(results), "; ".join(results)))
+    injected.count("segment: lying headers met by a fresh process", len(results))
 
 
 def published_slot(shmid, lay):
@@ -494,13 +498,15 @@ def test_bad_published_maps_give_clean_errors_from_route_and_nodes(cluster, pool
                     assert x["code"] == code and not x.get("worker"), (name, w, x)
                     for word in words:
                         assert word in x["error"], "%s: %r does not name %r" % (name, x, word)
-                assert not all(x["ok"] for x in got), "%s: %r saw nothing wrong: %s" % (name, w, got)
+                assert not all(x["ok"] for x in got), \
+                    "%s: %r saw nothing wrong: %s" % (name, w, got)
                 assert w.alive()
         finally:
             t.signal(signal.SIGCONT)
         cases.append(name)
     print("bad maps, clean errors: %d cases (%s), errors by code %s"
           % (len(cases), "; ".join(cases), dict(answers)))
+    injected.count("segment: lies in a published map", len(cases))
 
 
 def test_header_rewritten_during_attach_gives_whole_views_or_clean_errors(cluster, pool, shm_keys,
@@ -565,6 +571,9 @@ def test_header_rewritten_during_attach_gives_whole_views_or_clean_errors(cluste
     finally:
         stop_process(flipper)
     print("seed %s: %d header rewrites, attaches %s" % (SEED, rewrites, dict(outcome)))
+    injected.count("segment: header rewrites during attaches", rewrites)
+    injected.count("segment: attaches to a header being rewritten",
+                   outcome["attached"] + outcome["refused"])
     assert flipper.returncode == 0 and rewrites > 100, rewrites
     assert outcome["attached"] > 0 and outcome["refused"] > 0, outcome
     # The live tender never noticed: it uses the copy it validated.
