@@ -95,8 +95,8 @@ $(CLI): core/cli/clustershm.c $(LIB) $(HEADERS)
 $(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(LAYOUT): tests/tools/cshm-layout.c $(HEADERS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+$(LAYOUT): tests/tools/cshm-layout.c $(LIB) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(MONITOR): tests/tools/cshm-monitor.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@

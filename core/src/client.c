@@ -165,6 +165,20 @@ static int wait_for_map(cshm_client *c, cshm_error *error)
                              c->config.identity, c->own_error);
         double remaining = deadline - cshm_mono_now();
         if (remaining <= 0) {
+            /* A published map we cannot read (an index or count out of
+             * range, a seqlock that never settles) is why we waited in vain:
+             * say so, with the reader's own error, instead of a bare
+             * timeout that blames the cluster. */
+            cshm_map_counts counts;
+            cshm_error unreadable;
+            cshm_error_clear(&unreadable);
+            int read = cshm_snapshot_read_counts(&c->segment, &counts, NULL, &unreadable);
+            if (read < 0)
+                return cshm_fail(error, read,
+                                 "no usable cluster map within connect_timeout=%g s (tender pid "
+                                 "%u): %s",
+                                 timeout, (unsigned)cshm_segment_tender_pid(h),
+                                 unreadable.message);
             char last[CSHM_ERROR_TEXT];
             published_error(c, last, sizeof last);
             return cshm_fail(error, CSHM_ERR_TIMEOUT,

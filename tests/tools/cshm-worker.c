@@ -19,6 +19,10 @@
  *   apartition <set> <type> <key>                 (see "Aerospike typed keys")
  *   aroutefile <ns> <set> <type> <in> <out> [replica]
  *   afork <ns> <set> <type> <in> <out>            (fork, routing typed keys)
+ *   sandwich <below-shmid> <above-shmid> <segment-bytes>
+ *                                    foreign segments against both ends of
+ *                                    the next connect's segment (see
+ *                                    "Canaries")
  *
  * Invariants:
  *  - one input line -> one output line, always a JSON object with "ok";
@@ -36,6 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -986,6 +993,98 @@ static void cmd_afork(int argc, char **argv)
     fork_and_wait(&spec, argv[4], argv[5]);
 }
 
+/* ---- Canaries ------------------------------------------------------------
+ *
+ *   sandwich <below-shmid> <above-shmid> <segment-bytes>     before connect
+ *
+ * For tests that check that the library writes nothing outside its own
+ * segment: two foreign SysV segments ("canaries", which this worker never
+ * touches) are attached read-write with a hole of exactly the clustershm
+ * segment's size between them, and every gap of the address space above
+ * them that could take the segment is filled with an inaccessible
+ * reservation.  The kernel puts a mapping made without an address (the
+ * library's shmat) in the highest gap that fits, so the segment attached by
+ * the next connect lands in the hole, directly against both canaries: a
+ * write just past either end of it lands in a canary instead of a guard gap
+ * or another mapping.  The test checks where it landed in /proc/PID/maps.
+ * Answers the hole's range. */
+
+#define SANDWICH_FILLERS 64
+
+static unsigned long page_round(unsigned long n)
+{
+    unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
+    return (n + page - 1) & ~(page - 1);
+}
+
+static int segment_bytes(uint32_t shmid, unsigned long *size)
+{
+    struct shmid_ds ds;
+    if (shmctl((int)shmid, IPC_STAT, &ds) != 0)
+        return -1;
+    *size = page_round((unsigned long)ds.shm_segsz);
+    return 0;
+}
+
+static void *reserve(void *at, unsigned long size)
+{
+    return mmap(at, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+static void cmd_sandwich(int argc, char **argv)
+{
+    uint32_t below_id, above_id, bytes;
+    unsigned long below, above;
+    if (argc != 4 || parse_u32(argv[1], 10, &below_id) != 0 ||
+        parse_u32(argv[2], 10, &above_id) != 0 || parse_u32(argv[3], 10, &bytes) != 0) {
+        answer_worker_error("usage: sandwich <below-shmid> <above-shmid> <segment-bytes>");
+        return;
+    }
+    if (client != NULL) {
+        answer_worker_error("sandwich: before connect only");
+        return;
+    }
+    if (segment_bytes(below_id, &below) != 0 || segment_bytes(above_id, &above) != 0) {
+        answer_worker_error("sandwich: shmctl: %s", strerror(errno));
+        return;
+    }
+    unsigned long hole = page_round(bytes);
+    unsigned char *base = reserve(NULL, below + hole + above);
+    if (base == MAP_FAILED) {
+        answer_worker_error("sandwich: mmap: %s", strerror(errno));
+        return;
+    }
+    /* Fill the gaps above base that could take the segment (kept for the
+     * life of the process: inaccessible, and not SysV mappings). */
+    int fillers = 0;
+    for (;;) {
+        unsigned char *probe = reserve(NULL, hole);
+        if (probe == MAP_FAILED) {
+            answer_worker_error("sandwich: mmap: %s", strerror(errno));
+            return;
+        }
+        if (probe < base) {
+            munmap(probe, hole);
+            break;
+        }
+        if (++fillers > SANDWICH_FILLERS) {
+            answer_worker_error("sandwich: more than %d gaps above the hole",
+                                SANDWICH_FILLERS);
+            return;
+        }
+    }
+    /* The canaries replace the two ends of our own reservation. */
+    if (shmat((int)below_id, base, SHM_REMAP) != (void *)base ||
+        shmat((int)above_id, base + below + hole, SHM_REMAP) != (void *)(base + below + hole)) {
+        answer_worker_error("sandwich: shmat: %s", strerror(errno));
+        return;
+    }
+    munmap(base + below, hole);
+    fprintf(stdout, "{\"ok\":true,\"hole_start\":%lu,\"hole_end\":%lu,\"fillers\":%d",
+            (unsigned long)(base + below), (unsigned long)(base + below + hole), fillers);
+    answer_end();
+}
+
 /* Library log lines go to stderr (the tests keep them per worker) with the
  * pid, since several workers may share one file.  Debug lines only with
  * CSHM_WORKER_DEBUG=1: a tend every 0.2 s would drown the useful ones. */
@@ -1069,6 +1168,8 @@ int main(void)
             cmd_verifyloop(argc, argv);
         } else if (strcmp(c, "exec") == 0) {
             cmd_exec();
+        } else if (strcmp(c, "sandwich") == 0) {
+            cmd_sandwich(argc, argv);
         } else if (strcmp(c, "pid") == 0) {
             fprintf(stdout, "{\"ok\":true,\"pid\":%ld", (long)getpid());
             answer_end();
