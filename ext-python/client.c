@@ -389,14 +389,20 @@ static PyObject *client_refresh(PyObject *op, PyObject *const *args, Py_ssize_t 
     if (self->client == NULL)
         return cshm_py_not_connected(self->st);
     cshm_error error;
-    /* Also when waiting, and with the GIL held: the request is the wait's
-     * first step anyway (the tender answers both with one tend), and in a
-     * fork child the core adopts the client at its first call, which must
-     * not run in two threads at once. */
-    if (cshm_request_refresh(self->client, &error) != 0)
-        return cshm_py_raise(self->st, &error);
-    if (!wait)
+    if (!wait) {
+        if (cshm_request_refresh(self->client, &error) != 0)
+            return cshm_py_raise(self->st, &error);
         Py_RETURN_FALSE;
+    }
+    /* The wait asks by itself, after it has read the generation it waits
+     * past: asking here first would let a quick tender publish the new map
+     * before the wait looked, and the wait would then wait past that map
+     * too (for its whole timeout, asking for tend after tend).  A read with
+     * the GIL held comes first instead: in a fork child the core adopts the
+     * client at its first call, which must not run in two threads at once. */
+    cshm_status_info status;
+    if (cshm_status(self->client, &status, &error) != 0)
+        return cshm_py_raise(self->st, &error);
     cshm_client *c = self->client;
     pid_t pid = getpid();
     if (self->refreshing_pid != pid) {
