@@ -170,7 +170,9 @@ class Segment:
         refresh_timeout; True when one was published."""
         self._open()
         generation = self.built
-        if self.client.refresh(wait=True, timeout=self.refresh_timeout):
+        # refresh() waits for a map newer than the one published at its
+        # call: one published since behind() said no counts too.
+        if self.client.refresh(wait=True, timeout=self.refresh_timeout) or self.behind():
             return True
         self._gave_up = (generation, time.monotonic() + self.refresh_timeout)
         return False
