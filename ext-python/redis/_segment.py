@@ -177,6 +177,13 @@ class Segment:
         self._gave_up = (generation, time.monotonic() + self.refresh_timeout)
         return False
 
+    def ask(self):
+        """Ask the tender for a new map without waiting (after a MOVED the
+        asyncio drop-in cannot wait on); the next command checks for it."""
+        self._open()
+        self.client.refresh(wait=False)
+        self._next_check = 0.0
+
     def newer(self):
         """After a MOVED reply: True when the segment has, or gets within
         refresh_timeout, a map newer than redis-py's tables."""

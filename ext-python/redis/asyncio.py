@@ -20,12 +20,16 @@ What it changes of redis-py, and why:
   - Its CommandsParser takes the shipped command table where redis-py
     would send COMMAND to a node at every initialize(); a command the table
     lacks is asked of the server, as redis-py does.
-  - execute_command() first follows the segment (a newer map, checked at
-    most every follow_interval, rebuilds the tables).  redis-py's asyncio
-    client has no per-MOVED hook of its own (its blocking counterpart's
-    _should_reinitialized): a MOVED reply is its own handling (the one slot
-    moved), and the tables follow as soon as the tender publishes the new
-    map.
+  - execute_command() initializes the client before redis-py chooses the
+    target of its first command (redis-py chooses first, without a table,
+    and a MOVED follows), then follows the segment (a newer map, checked at
+    most every follow_interval, rebuilds the tables).
+  - reinitialize_counter, in which redis-py counts MOVED replies (for
+    reinitialize_steps): at each one the tender is asked for a new map,
+    without waiting (redis-py's asyncio client has no hook like the
+    blocking one's _should_reinitialized, where the drop-in waits).
+    redis-py's own handling redirects the one command (it moves the slot),
+    and the next command after the tender published follows the new map.
   - aclose() is also what redis-py calls internally before it rebuilds its
     tables, so it leaves the clustershm client open; that closes when the
     RedisCluster is garbage collected, or at exit.
@@ -130,7 +134,23 @@ class RedisCluster(_RedisCluster):
         self._cshm_use_seed()
         return await super().initialize(*args, **kwargs)
 
+    @property
+    def reinitialize_counter(self):
+        return self.__dict__.get("_cshm_moved", 0)
+
+    @reinitialize_counter.setter
+    def reinitialize_counter(self, value):
+        # redis-py adds one at every MOVED reply (and resets it to 0).
+        if value > self.__dict__.get("_cshm_moved", 0):
+            self._cshm_segment.ask()
+        self.__dict__["_cshm_moved"] = value
+
     async def execute_command(self, *args, **kwargs):
+        # Initialized first (it costs nothing, from the segment): redis-py
+        # picks the target of a first command before it initializes, so
+        # without a table yet it sends that command to any node, and it
+        # comes back MOVED.
+        await self.initialize()
         if self._cshm_segment.follow():
             self._cshm_use_seed()
             await self.nodes_manager.initialize()
