@@ -509,19 +509,26 @@ def test_asyncio_commands_moved_and_a_wait_off_the_loop(cluster, redis_url, shm_
             await rc.set(key, "v")
             [slot] = cluster.keyslots([key])
             tends = tender.status()["tends"]
+            generation = tender.status()["generation"]
             with slot_moved(cluster, slot) as (old, new), servers_asked(cluster) as asked:
                 assert await rc.get(key) == "v"
+                # The MOVED asked the tender (which tends every 60 s) for the
+                # new map.
+                wait_for(lambda: tender.status()["generation"] > generation, 10,
+                         "the tender to publish the map the MOVED asked for")
+                assert "%s:%d" % tender.route(key) == new
                 assert await rc.set(key, "w") is True
-                tender_sees(tender, key, new)
+                # The next command follows it.
                 await rc.ping()
                 node = rc.get_node_from_key(key)
                 assert "%s:%d" % (node.host, node.port) == new
                 tends = tender.status()["tends"] - tends
             assert await rc.get(key) == "w"
             print("asyncio drop-in: the servers saw", asked, "the tender tended", tends)
-            # Only the tender's tends (tender_sees asks for them).
+            # Only the tender's tend (two if the first one asked saw a node
+            # that had not heard of the move yet).
             assert set(asked) <= {"cluster|shards"}, asked
-            assert asked.get("cluster|shards", 0) <= tends + 1, (asked, tends)
+            assert asked.get("cluster|shards", 0) <= min(tends + 1, 3), (asked, tends)
         finally:
             await aclose(rc)
 
