@@ -128,7 +128,9 @@ class RedisCluster(_RedisCluster):
         return self._cshm_segment.client
 
     def _cshm_use_seed(self):
-        self.nodes_manager.startup_nodes = {self._cshm_seed.name: self._cshm_seed}
+        startup = self.nodes_manager.startup_nodes
+        if len(startup) != 1 or startup.get(self._cshm_seed.name) is not self._cshm_seed:
+            self.nodes_manager.startup_nodes = {self._cshm_seed.name: self._cshm_seed}
 
     async def initialize(self, *args, **kwargs):
         self._cshm_use_seed()

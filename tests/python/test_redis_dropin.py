@@ -425,6 +425,7 @@ def test_a_master_killed_fails_briefly_and_no_worker_asks_the_servers(tmp_path, 
         assert set(asked) <= {"cluster|shards"}, asked
         assert asked.get("cluster|shards", 0) <= tends + 1, (asked, tends)
         assert tends <= 2 + elapsed / 0.05 + elapsed / 1.0, (tends, elapsed)
+        tender.close()          # before its cluster goes
 
 
 def test_gunicorn_preload_workers_answer_set_and_get(tmp_path, cluster, redis_url, shm_key):
