@@ -70,6 +70,9 @@ need_py pytest pytest
 need_py aerospike aerospike
 # gunicorn serves the Python extension's pre-fork tests (make test-python).
 need_py gunicorn gunicorn
+# redis-py is not installed here: the drop-in clustershm.redis is tested
+# with several releases of it, which the Makefile installs from PyPI into a
+# venv each (REDIS_PY_VERSIONS), never into the base interpreter.
 
 # pip_install PYTHON PACKAGE...: Debian's own python3 refuses system-wide pip
 # installs (PEP 668, EXTERNALLY-MANAGED); pyenv's interpreters have no such
