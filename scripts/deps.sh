@@ -35,6 +35,11 @@ need pecl php-pear
 need phpunit phpunit
 need cgi-fcgi libfcgi-bin
 [ -x /usr/sbin/php-fpm8.2 ] || missing+=(php8.2-fpm)
+# The fuzz targets (make fuzz, make test-fuzz): clang 14 and its runtime
+# libraries, where libFuzzer and the sanitizers' clang runtimes live.
+need clang-14 clang-14
+compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null \
+    || missing+=(libclang-rt-14-dev)
 # pip only matters when pytest has to be installed.
 if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1 \
     && ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
@@ -79,4 +84,5 @@ if [ ${#py_missing[@]} -gt 0 ]; then
 fi
 
 echo "deps: all present: redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')," \
-    "gcc $(gcc -dumpfullversion), $("$PYTHON" -m pytest --version 2>&1 | head -1)"
+    "gcc $(gcc -dumpfullversion), $(clang-14 --version | head -1)," \
+    "$("$PYTHON" -m pytest --version 2>&1 | head -1)"
