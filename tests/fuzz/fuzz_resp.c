@@ -10,8 +10,19 @@
  * never an error; the bytes after the reply do not change it.  When the
  * reply is an array of strings (a command), cshm_resp_encode of it parses
  * back to the same strings.
+ *
+ * The same bytes are then read with cshm_resp_read_reply from a socket
+ * (SOCK_SEQPACKET, so each packet is one read) that delivers them in about
+ * two dozen pieces and then closes: its scan, resumed at every piece, and
+ * its buffer kept between replies must give, reply after reply, exactly
+ * what cshm_resp_parse gives on the rest of the bytes (the same tree, a
+ * protocol error, or a network error at the end of an incomplete reply).
  */
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
 
 #include "fuzz.h"
 #include "resp.h"
@@ -113,6 +124,69 @@ static void check_encode_round_trip(const cshm_resp *root)
     free(out);
 }
 
+static int same_tree(const cshm_resp *a, const cshm_resp *b)
+{
+    if (a->type != b->type || a->integer != b->integer || a->len != b->len ||
+        a->count != b->count || (a->str == NULL) != (b->str == NULL))
+        return 0;
+    if (a->str != NULL && a->len > 0 && memcmp(a->str, b->str, a->len) != 0)
+        return 0;
+    for (size_t i = 0; i < a->count; i++)
+        if (!same_tree(&a->elements[i], &b->elements[i]))
+            return 0;
+    return 1;
+}
+
+/* Replies read from a socket that sends the input in pieces, against
+ * cshm_resp_parse of what is left. */
+static void check_stream(const char *input, size_t size)
+{
+    int fds[2];
+    FUZZ_CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds) == 0);
+    /* Pieces of 1 + size/24 bytes, give or take one: at most about 25
+     * packets, each far below the 4 KiB the reader always has free. */
+    size_t base = 1 + size / 24;
+    for (size_t at = 0, i = 0; at < size; i++) {
+        size_t n = base + i % 3 - 1;
+        if (n == 0)
+            n = 1;
+        if (n > size - at)
+            n = size - at;
+        FUZZ_CHECK(send(fds[1], input + at, n, 0) == (ssize_t)n);
+        at += n;
+    }
+    FUZZ_CHECK(shutdown(fds[1], SHUT_WR) == 0);
+
+    cshm_resp_buffer buffer = {0};
+    size_t offset = 0;
+    for (;;) {
+        cshm_reply expected, got;
+        size_t used = 0;
+        char error[256];
+        int rc = parse(input + offset, size - offset, &expected, &used);
+        int read_rc = cshm_resp_read_reply(fds[0], &buffer, cshm_mono_now() + 5, &got, error,
+                                           sizeof error);
+        if (rc == 1) {
+            FUZZ_CHECK(read_rc == 0);
+            FUZZ_CHECK(same_tree(expected.root, got.root));
+            cshm_reply_free(&expected);
+            cshm_reply_free(&got);
+            offset += used;
+            /* What the reader holds is exactly the bytes after the reply,
+             * up to what it has received. */
+            FUZZ_CHECK(buffer.len <= size - offset);
+            FUZZ_CHECK(buffer.len == 0 || memcmp(buffer.data, input + offset, buffer.len) == 0);
+            continue;
+        }
+        FUZZ_CHECK(read_rc == (rc == 0 ? CSHM_RESP_READ_NETWORK : CSHM_RESP_READ_PROTOCOL));
+        FUZZ_CHECK(got.root == NULL);
+        break;
+    }
+    cshm_resp_buffer_free(&buffer);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *input = fuzz_exact_copy(data, size);
@@ -143,6 +217,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_encode_round_trip(reply.root);
         cshm_reply_free(&reply);
     }
+    check_stream(input, size);
     free(input);
     return 0;
 }
