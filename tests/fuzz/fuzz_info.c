@@ -14,9 +14,19 @@
  * and a value inside the body, in order, with no newline in either and no
  * tab in the name; the lines and their newlines account for the whole body;
  * a found value is one of the lines' values.
+ *
+ * The input is then the server's side of a socket (a stream socket pair,
+ * closed after the input) for cshm_info_call, called until it fails: each
+ * call must read exactly one response (the body the functions above accept,
+ * whole, and nothing of the next one), keep the socket after a good answer
+ * or a server's "ERROR:" refusal, and close it on anything else (a broken
+ * header or line, a short body, the end of the input).
  */
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "fuzz.h"
 #include "info_proto.h"
 
@@ -64,8 +74,62 @@ static void split(const char *body, size_t len, size_t max_lines)
     }
 }
 
+/* What cshm_info_call must make of the response at data[0..size). */
+enum { EXPECT_OK, EXPECT_REFUSED, EXPECT_CLOSED };
+
+static int expected_call(const uint8_t *data, size_t size, size_t *consumed, size_t *lines)
+{
+    char why[CSHM_INFO_WHY_MAX];
+    size_t body_len;
+    if (size < CSHM_INFO_HEADER_SIZE ||
+        cshm_info_parse_header(data, CSHM_INFO_TEND_MAX, &body_len, why, sizeof why) != 0 ||
+        body_len > size - CSHM_INFO_HEADER_SIZE)
+        return EXPECT_CLOSED;
+    cshm_info_line parsed[CSHM_INFO_MAX_LINES];
+    int rc = cshm_info_split((const char *)data + CSHM_INFO_HEADER_SIZE, body_len, parsed,
+                             CSHM_INFO_MAX_LINES, lines, why, sizeof why);
+    *consumed = CSHM_INFO_HEADER_SIZE + body_len;
+    return rc == 0 ? EXPECT_OK : rc == -2 ? EXPECT_REFUSED : EXPECT_CLOSED;
+}
+
+static void check_calls(const uint8_t *data, size_t size)
+{
+    int fds[2];
+    /* The whole input waits in the socket: keep it under the default
+     * socket buffer (inputs are a few KiB). */
+    if (size > 65536)
+        return;
+    FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    FUZZ_CHECK(size == 0 || send(fds[1], data, size, 0) == (ssize_t)size);
+    FUZZ_CHECK(shutdown(fds[1], SHUT_WR) == 0);
+    cshm_info_response r;
+    cshm_info_response_init(&r);
+    int fd = fds[0];
+    size_t offset = 0;
+    while (fd >= 0) {
+        char why[CSHM_INFO_WHY_MAX];
+        memset(why, 'x', sizeof why);
+        size_t consumed = 0, lines = 0;
+        int expect = expected_call(data + offset, size - offset, &consumed, &lines);
+        int rc = cshm_info_call(&fd, "node\npartition-generation\n", CSHM_INFO_TEND_MAX,
+                                cshm_mono_now() + 5, &r, why, sizeof why);
+        if (expect == EXPECT_OK) {
+            FUZZ_CHECK(rc == 0 && fd >= 0);
+            FUZZ_CHECK(r.len == consumed - CSHM_INFO_HEADER_SIZE && r.line_count == lines);
+            FUZZ_CHECK(memcmp(r.body, data + offset + CSHM_INFO_HEADER_SIZE, r.len) == 0);
+        } else {
+            FUZZ_CHECK(rc == -1 && memchr(why, '\0', sizeof why) != NULL && why[0] != '\0');
+            FUZZ_CHECK((fd >= 0) == (expect == EXPECT_REFUSED));
+        }
+        offset += consumed;
+    }
+    cshm_info_response_free(&r);
+    close(fds[1]);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    check_calls(data, size);
     if (size < CSHM_INFO_HEADER_SIZE)
         return 0;
     size_t body_len = 0;
