@@ -46,6 +46,7 @@ HOST = "127.0.0.1"
 CLUSTER_PORTS = range(7640, 7646)
 LONE_PORT = 7650          # cluster-enabled, never joined
 DEBUG_PORT = 7651         # standalone, DEBUG enabled
+WIDE_PORTS = range(7652, 7657)   # one shard: a master and 4 replicas
 SIM_BASE = 3640
 SIM_CONTROL = 3699
 WORKER = os.path.join(ROOT, "build", "cshm-worker")
@@ -237,6 +238,7 @@ def redis_seeds(workdir):
         (disabled,) = redis_raw(DEBUG_PORT, ("CLUSTER", "SHARDS"))
         resp_seeds["error-cluster-disabled"] = disabled
         topo_seeds["error-cluster-disabled"] = disabled
+        wide_shard(os.path.join(workdir, "wide"), topo_seeds)
         kinds = ["string", "integer", "double", "bignum", "null", "array", "set", "map",
                  "attrib", "push", "verbatim", "true", "false"]
         replies = redis_raw(DEBUG_PORT, ("HELLO", "3"),
@@ -251,6 +253,30 @@ def redis_seeds(workdir):
         for p in extra:
             p.kill()
             p.wait()
+
+
+def wide_shard(workdir, topo_seeds):
+    """One master owning every slot, with 4 replicas: more replicas than
+    the map's 3 replica columns."""
+    wide = RedisCluster(WIDE_PORTS, workdir)
+    try:
+        for p in wide.ports:
+            wide._start_server(p)
+        for p in wide.ports:
+            procs.wait_for(lambda p=p: call(p, "PING") == "PONG", 20, "redis-server %d" % p)
+        master = wide.ports[0]
+        call(master, "CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+        for p in wide.ports[1:]:
+            call(p, "CLUSTER", "MEET", HOST, master)
+        procs.wait_for(lambda: all(len(text(call(p, "CLUSTER", "NODES")).splitlines()) == 5
+                                   for p in wide.ports), 30, "the wide shard's nodes to meet")
+        master_id = wide.node_id(master)
+        for p in wide.ports[1:]:
+            call(p, "CLUSTER", "REPLICATE", master_id)
+        wide.wait_settled(60)
+        capture_topology(master, "wide-shard", {}, topo_seeds)
+    finally:
+        wide.stop()
 
 
 def redis_captures_c():
