@@ -279,6 +279,19 @@ def wide_shard(workdir, topo_seeds):
         wide.stop()
 
 
+# Replies at the RESP parser's limits, from tests/c/test_resp.c: these need
+# lengths, values or depths that mutations of small replies rarely make.
+RESP_LIMITS = {
+    "limit-bulk-near-8mib": b"$8388000\r\n",
+    "limit-bulk-ends-past-8mib": b"*2\r\n$4\r\nabcd\r\n$8388608\r\n",
+    "limit-array-of-1mi": b"*1048576\r\n:1\r\n",
+    "limit-int64-min": b":-9223372036854775808\r\n",
+    "limit-int64-over": b":9223372036854775808\r\n",
+    "limit-depth-8": b"*1\r\n" * 8 + b":7\r\n",
+    "limit-depth-9": b"%1\r\n+k\r\n" * 9 + b":7\r\n",
+}
+
+
 def redis_captures_c():
     """The replies in tests/c/redis_captures.c, by name."""
     text = open(os.path.join(ROOT, "tests", "c", "redis_captures.c")).read()
@@ -445,6 +458,7 @@ def main():
     try:
         for name, data in redis_captures_c().items():
             topo_seeds[name] = data
+        resp_seeds.update(RESP_LIMITS)
         info_seeds, parse_seeds, segment = {}, {}, {}
         aerospike_seeds(info_seeds, parse_seeds)
         with SimulatorProcess(nodes=2, base_port=SIM_BASE, namespaces="test:2",
