@@ -3,7 +3,7 @@
  * the parser of every reply a Redis server sends us.
  *
  * Checks, besides the sanitizers: the result is 1, 0 or -1; a refusal has a
- * message; a parsed reply consumed 1..length bytes, its tree respects the
+ * message; a parsed reply consumed 3..length bytes, its tree respects the
  * limits of resp.h (depth, element count, even map counts, booleans 0/1)
  * and every string lies inside the reply's copy of the bytes and is followed
  * by a NUL; the same bytes cut one byte short, or at half, are "incomplete",
@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-
 #include "fuzz.h"
 #include "resp.h"
 
