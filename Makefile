@@ -2,12 +2,17 @@
 #
 #   make              build the core library, the CLI and the C tests into build/
 #   make deps         install what the build and the tests need (idempotent)
-#   make test         every suite: C, integration and reliability (pytest), the
-#                     Python and PHP bindings, plain and under sanitizers
+#   make test         every suite: C (plain, sanitizers, valgrind), fuzz (bounded),
+#                     simulator, integration and reliability (pytest), the Python
+#                     and PHP bindings, plain and under sanitizers
 #   make test-c       the C unit suite
 #   make test-c-asan  the C unit suite under AddressSanitizer + UBSan
 #   make test-c-tsan  the C unit suite under ThreadSanitizer
 #   make test-c-valgrind  the C unit suite under valgrind memcheck
+#   make test-fuzz    every libFuzzer target of tests/fuzz for 30 s (the CI bound)
+#                     after replaying its regression inputs; fails on any crash
+#   make fuzz         the same for FUZZ_SECONDS (default 300) per target; new
+#                     inputs go to build/fuzz/new/, crashes to build/fuzz/artifacts/
 #   make test-integration  pytest against real Redis Clusters started by the tests
 #   make test-reliability  the reliability suites, bounded for CI (tests/reliability): the
 #                          tender SIGKILLed 100 times while 8 readers verify every snapshot,
@@ -39,7 +44,8 @@
 #   make clean
 #
 # BUILD selects the output directory; SANITIZE=1 builds with ASan+UBSan;
-# OPT sets the optimisation flags (default -O2 -g).
+# OPT sets the optimisation flags (default -O2 -g).  The fuzz targets are
+# built with FUZZ_CC (clang-14) into build/fuzz/, core included.
 
 CC ?= cc
 BUILD ?= build
@@ -77,6 +83,7 @@ BENCH = $(BUILD)/bench-core
 PYTHON ?= python3
 
 .PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-reliability soak test-simulator demo clean
+.PHONY: fuzz fuzz-build test-fuzz
 
 all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(MONITOR) $(BENCH)
 
@@ -147,6 +154,40 @@ soak: all
 	CSHM_SOAK=1 $(PYTHON) -m pytest -v -s tests/reliability
 	@$(PYTHON) tests/reliability/summary.py
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c), each linked with its own build of
+# the core, instrumented for coverage and under ASan+UBSan.  tests/fuzz/run.sh
+# replays tests/fuzz/regressions/<target>/ and fuzzes from
+# tests/fuzz/corpus/<target>/; what it finds stays under build/fuzz/.
+FUZZ_CC ?= clang-14
+FUZZ_SECONDS ?= 300
+FUZZ_CI_SECONDS = 30
+FUZZ_BUILD = build/fuzz
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS = -O1 -g $(WARN) $(FUZZ_SAN) -pthread
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(addprefix $(FUZZ_BUILD)/,$(FUZZ_TARGETS))
+FUZZ_CORE_OBJ := $(patsubst core/src/%.c,$(FUZZ_BUILD)/obj/core/%.o,$(CORE_SRC))
+FUZZ_LIB = $(FUZZ_BUILD)/libclustershm-fuzz.a
+
+$(FUZZ_BUILD)/obj/core/%.o: core/src/%.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB) $(HEADERS)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) -lm -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) bash tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+test-fuzz: fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) bash tests/fuzz/run.sh $(FUZZ_CI_SECONDS) $(FUZZ_TARGETS)
+
 test-simulator:
 	$(PYTHON) -m pytest -v tests/aerospike_sim_tests
 
@@ -156,6 +197,7 @@ test: deps
 	$(MAKE) test-c-asan
 	$(MAKE) test-c-tsan
 	$(MAKE) test-c-valgrind
+	$(MAKE) test-fuzz
 	$(MAKE) test-simulator
 	$(MAKE) test-integration
 	$(MAKE) test-reliability

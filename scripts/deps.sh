@@ -39,6 +39,11 @@ need cgi-fcgi libfcgi-bin
 # igbinary along.  Looked for as the CLI loads it (Debian enables it for
 # every SAPI); the pool tests load it themselves (php-fpm -n).
 php -r 'exit(extension_loaded("redis") ? 0 : 1);' >/dev/null 2>&1 || missing+=(php8.2-redis)
+# The fuzz targets (make fuzz, make test-fuzz): clang 14 and its runtime
+# libraries, where libFuzzer and the sanitizers' clang runtimes live.
+need clang-14 clang-14
+compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null \
+    || missing+=(libclang-rt-14-dev)
 # pip only matters when pytest has to be installed.
 if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1 \
     && ! "$PYTHON" -m pip --version >/dev/null 2>&1; then
@@ -112,4 +117,5 @@ for minor in ${PYTHON_VERSIONS:-3.10 3.11 3.12 3.13}; do
 done
 
 echo "deps: all present: redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')," \
-    "gcc $(gcc -dumpfullversion), $("$PYTHON" -m pytest --version 2>&1 | head -1)"
+    "gcc $(gcc -dumpfullversion), $(clang-14 --version | head -1)," \
+    "$("$PYTHON" -m pytest --version 2>&1 | head -1)"

@@ -435,7 +435,7 @@ enum {
 
 /* Copy the header once, then validate the copy: a same-uid process may
  * rewrite the shared header at any instant, so nothing is read from it twice. */
-static int validate_attached(const cshm_config *config, void *base, uint64_t real_size,
+static int validate_attached(const cshm_config *config, const void *base, uint64_t real_size,
                              const char *what, cshm_segment *seg, cshm_error *error,
                              int *other_credentials)
 {
@@ -456,6 +456,18 @@ static int validate_attached(const cshm_config *config, void *base, uint64_t rea
     if (rc != 0 || (other_credentials != NULL && *other_credentials))
         *seg = wanted;
     return rc;
+}
+
+int cshm_segment_validate_buffer(const void *base, uint64_t size, cshm_segment *seg,
+                                 cshm_error *error)
+{
+    memset(seg, 0, sizeof *seg);
+    seg->shmid = -1;
+    if (size < CSHM_HEADER_SIZE)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "a segment of %llu bytes is too small to hold a header",
+                         (unsigned long long)size);
+    return validate_attached(NULL, base, size, "the buffer", seg, error, NULL);
 }
 
 /* Attach to an existing segment and validate it against our configuration. */

@@ -227,6 +227,15 @@ int cshm_segment_private(const cshm_config *config, cshm_segment *seg, cshm_erro
 int cshm_segment_inspect(uint32_t key, cshm_segment *seg, cshm_error *error);
 int cshm_segment_inspect_shmid(int shmid, cshm_segment *seg, cshm_error *error);
 
+/* For tests and tests/fuzz: the validator every attach runs (copy the
+ * header once, then check the copy, without a configuration, as
+ * cshm_segment_inspect does) on plain memory.  base: 8-byte aligned, at least
+ * CSHM_HEADER_SIZE readable bytes; size: the size of the segment they stand
+ * for (what shm_segsz would say), which the header must fit.  Fills the
+ * validated fields of seg; base and header stay NULL, shmid -1. */
+int cshm_segment_validate_buffer(const void *base, uint64_t size, cshm_segment *seg,
+                                 cshm_error *error);
+
 void cshm_segment_close(cshm_segment *seg);
 
 /* Number of processes attached (shm_nattch); 1 in private mode. */

@@ -336,6 +336,29 @@ static void test_validated_copy_is_not_reread(void)
     remove_key(key);
 }
 
+/* The validator on plain memory (what tests/fuzz feeds): a header that a
+ * creator wrote passes with the creator's geometry; the same bytes measured
+ * against a smaller segment, or with a field scribbled, do not. */
+static void test_validate_buffer(void)
+{
+    cshm_segment private_seg, seg;
+    cshm_error e;
+    CHECK(cshm_segment_private(make_config("redis://h:1", 1, NULL), &private_seg, &e) == 0);
+    CHECK(cshm_segment_validate_buffer(private_seg.base, private_seg.size, &seg, &e) == 0);
+    CHECK(seg.size == private_seg.size && seg.slot_stride == private_seg.slot_stride);
+    CHECK(memcmp(&seg.shape, &private_seg.shape, sizeof seg.shape) == 0);
+    CHECK(strcmp(seg.identity, "redis:h:1") == 0 && seg.base == NULL && seg.shmid == -1);
+    CHECK(cshm_segment_validate_buffer(private_seg.base, private_seg.size - 1, &seg, &e) ==
+          CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "corrupt") != NULL && seg.size == 0);
+    CHECK(cshm_segment_validate_buffer(private_seg.base, CSHM_HEADER_SIZE - 1, &seg, &e) ==
+          CSHM_ERR_SEGMENT);
+    private_seg.header->slot_stride += 64;
+    CHECK(cshm_segment_validate_buffer(private_seg.base, private_seg.size, &seg, &e) ==
+          CSHM_ERR_SEGMENT);
+    cshm_segment_close(&private_seg);
+}
+
 void suite_segment(void)
 {
     RUN(test_create_then_attach);
@@ -347,6 +370,7 @@ void suite_segment(void)
     RUN(test_credentials_at_a_derived_key);
     RUN(test_timing_is_the_segments);
     RUN(test_validated_copy_is_not_reread);
+    RUN(test_validate_buffer);
 }
 
 /* ---- robust locks across processes ---- */
