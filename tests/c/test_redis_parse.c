@@ -450,8 +450,15 @@ static void test_malformed_shards(void)
     CHECK(refused(LIT("*1\r\n+shard\r\n"), SHARDS, "a string of 0 elements, not a map"));
     CHECK(refused(LIT("*1\r\n*0\r\n"), SHARDS, "'slots' list"));
 
-    /* A shard whose only master has no port is refused, not guessed. */
+    /* Slots without a master among the shard's nodes would empty a good
+     * map: refused. */
     resp_text t = {.len = 0};
+    resp_text_add(&t, "*1\r\n");
+    shard_head(&t, 0, 16383, 0);
+    CHECK(refused(t.bytes, t.len, SHARDS, "no master"));
+
+    /* A shard whose only master has no port is refused, not guessed. */
+    t.len = 0;
     resp_text_add(&t, "*1\r\n");
     shard_head(&t, 0, 16383, 1);
     resp_text_add(&t, "*4\r\n");
