@@ -20,7 +20,8 @@
 #                          connecting, closing, forking, exec'ing and being killed; figures in
 #                          build/reliability/*.json and a summary at the end
 #   make soak         the same suites long (CSHM_SOAK=1): 1000 kills, 200 rounds, 5 minutes
-#                     of churn; prints the counts and latencies
+#                     of churn, 2 minutes of scribbling live segments (test_hostile);
+#                     prints the counts and latencies
 #   make test-simulator    the Aerospike cluster simulator's own suite (incl. the
 #                          official Aerospike client against it)
 #   make python       the Python extension as an abi3 wheel in build/wheel
@@ -152,6 +153,7 @@ test-reliability: all
 soak: all
 	rm -rf build/reliability
 	CSHM_SOAK=1 $(PYTHON) -m pytest -v -s tests/reliability
+	CSHM_SOAK=1 $(PYTHON) -m pytest -v -s tests/integration/test_hostile.py
 	@$(PYTHON) tests/reliability/summary.py
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), each linked with its own build of

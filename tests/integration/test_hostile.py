@@ -31,7 +31,8 @@ from support import shm
 from support.procs import spawn, stop_process
 from support.worker import CLI, LAYOUT, connect_all
 
-SCRIBBLE = 5.0
+# CSHM_SOAK=1 (make soak): two minutes of scribbling instead of five seconds.
+SCRIBBLE = 120.0 if os.environ.get("CSHM_SOAK", "") not in ("", "0") else 5.0
 ANSWER_WITHIN = 10.0  # seconds: only catches a hang
 LIBRARY_CODES = {-1, -2, -3, -4, -5, -6}
 SCRIBBLER = os.path.join(os.path.dirname(__file__), "support", "scribbler.py")
