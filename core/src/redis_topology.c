@@ -376,12 +376,6 @@ static int read_shard(const cshm_resp *shard, const char *from_host, cshm_map *m
         owners.replicas[owners.replica_count++] = offline[i];
     if (replicas_seen > room && slots->count > 0)
         map->counts->flags |= CSHM_MAP_REPLICAS_TRUNCATED;
-    /* A real server lists a shard's master (failed or not) with its slots;
-     * slots without one would only empty the map. */
-    if (slots->count > 0 && !master_seen) {
-        cshm_format_error(error, error_size, "slots listed but no master among its nodes");
-        return -1;
-    }
 
     for (size_t i = 0; i < slots->count; i += 2) {
         uint32_t first, last;
@@ -389,6 +383,12 @@ static int read_shard(const cshm_resp *shard, const char *from_host, cshm_map *m
                         error, error_size) != 0)
             return -1;
         assign_range(map, first, last, &owners);
+    }
+    /* A real server lists a shard's master (failed or not) with its slots;
+     * slots without one would only empty the map. */
+    if (slots->count > 0 && !master_seen) {
+        cshm_format_error(error, error_size, "slots listed but no master among its nodes");
+        return -1;
     }
     return 0;
 }

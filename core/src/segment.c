@@ -347,7 +347,7 @@ static int shm_owner_of(uint32_t key, unsigned *uid, unsigned *gid, unsigned *mo
  * kernel's order (shmmax, then shmall, then shmmni). */
 static int shm_failure(int err, uint32_t key, uint64_t size, cshm_error *error)
 {
-    shm_limits lim;
+    shm_limits lim = {0};
     int have_limits = (err == EINVAL || err == ENOSPC) && size > 0 && read_shm_limits(&lim) == 0;
     if (err == EINVAL && (!have_limits || size > lim.shmmax))
         return have_limits
