@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 66400e1674ebc144bc59f969a673e18d33512026 */
+ * Stub hash: 2dd9188b3f7dc23908347e9afaee8e2db9b53867 */
 
 ZEND_BEGIN_ARG_WITH_RETURN_OBJ_INFO_EX(arginfo_ClusterShm_connect, 0, 1, ClusterShm\\Client, 0)
 	ZEND_ARG_TYPE_INFO(0, url, IS_STRING, 0)

@@ -122,6 +122,17 @@ class _Status(TypedDict):
     """The tender's last tend error, "" if none."""
     step_down_history: list[_StepDown]
     """The last tenders that stepped down (up to 4), newest first."""
+    identity: str
+    """The cluster identity the segment records: driver and cluster name or sorted seeds."""
+    max_nodes: int
+    """The segment's node limit (nodes_truncated when the cluster has more)."""
+    max_namespaces: int
+    """The segment's namespace limit."""
+    has_tender: bool
+    """A live process holds the tender role; False while it is vacant (a dead
+    tender nobody took over yet)."""
+    has_map: bool
+    """A map from a successful tend is published; False while every tend so far failed."""
 
 class Error(Exception):
     """Base class of every clustershm error."""
