@@ -44,9 +44,12 @@ endif
 
 CORE_SRC := $(wildcard core/src/*.c)
 CORE_OBJ := $(patsubst core/src/%.c,$(BUILD)/obj/core/%.o,$(CORE_SRC))
+CLI_SRC := $(wildcard core/cli/*.c)
+CLI_OBJ := $(patsubst core/cli/%.c,$(BUILD)/obj/cli/%.o,$(CLI_SRC))
 TEST_SRC := $(wildcard tests/c/*.c)
 TEST_OBJ := $(patsubst tests/c/%.c,$(BUILD)/obj/tests/%.o,$(TEST_SRC))
 HEADERS := $(wildcard core/include/*.h core/src/*.h tests/c/*.h)
+CLI_HEADERS := $(wildcard core/cli/*.h)
 
 LIB = $(BUILD)/libclustershm.a
 CLI = $(BUILD)/clustershm
@@ -65,6 +68,10 @@ $(BUILD)/obj/core/%.o: core/src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/obj/cli/%.o: core/cli/%.c $(HEADERS) $(CLI_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
 $(BUILD)/obj/tests/%.o: tests/c/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
@@ -74,8 +81,8 @@ $(LIB): $(CORE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(CLI): core/cli/clustershm.c $(LIB) $(HEADERS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -lm -o $@
 
 $(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
