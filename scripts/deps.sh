@@ -34,6 +34,9 @@ need phpize php8.2-dev
 need pecl php-pear
 need phpunit phpunit
 need cgi-fcgi libfcgi-bin
+# tmux runs `clustershm watch` in a real terminal for the integration tests
+# (send-keys, capture-pane).
+need tmux tmux
 [ -x /usr/sbin/php-fpm8.2 ] || missing+=(php8.2-fpm)
 # pip only matters when pytest has to be installed.
 if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1 \
@@ -66,6 +69,10 @@ need_py pytest pytest
 need_py aerospike aerospike
 # gunicorn serves the Python extension's pre-fork tests (make test-python).
 need_py gunicorn gunicorn
+# The CLI's tests validate its JSON against docs/schema/ and parse its
+# Prometheus exposition with the reference parser.
+need_py jsonschema jsonschema
+need_py prometheus_client prometheus-client
 
 # pip_install PYTHON PACKAGE...: Debian's own python3 refuses system-wide pip
 # installs (PEP 668, EXTERNALLY-MANAGED); pyenv's interpreters have no such
