@@ -179,7 +179,11 @@ static void tender_change(watch *w, const cli_status *p, const cli_status *c)
 static void compare(watch *w, const sample *ps, const sample *cs)
 {
     if (!ps->present && cs->present) {
-        emit(w, "segment", "segment appeared: shmid %d, %s", cs->s.shmid, cs->s.identity);
+        const cli_status *c = &cs->s;
+        emit(w, "segment", "segment appeared: shmid %d, %s; tender pid %u%s, epoch %llu, %s",
+             c->shmid, c->identity, (unsigned)c->owner_pid,
+             c->has_tender ? "" : " (role vacant)", (unsigned long long)c->epoch,
+             !c->has_map ? "no map yet" : c->stale ? "stale map" : "fresh map");
         return;
     }
     if (ps->present && !cs->present) {
@@ -303,12 +307,12 @@ static void draw(watch *w)
         used++;
     } else {
         if (s->has_tender)
-            put_line(cols, "tender   pid %u, epoch %llu; %u processes attached%s",
+            put_line(cols, "tender   pid %u, epoch %llu; attached %u%s",
                      (unsigned)s->owner_pid, (unsigned long long)s->epoch, (unsigned)s->attached,
                      s->removed ? "; segment REMOVED" : "");
         else
-            put_line(cols, "tender   NONE: the role is vacant (pid %u held it, epoch %llu); %u "
-                     "processes attached",
+            put_line(cols, "tender   NONE: the role is vacant (pid %u held it, epoch %llu); "
+                     "attached %u",
                      (unsigned)s->owner_pid, (unsigned long long)s->epoch,
                      (unsigned)s->attached);
         if (s->has_map)
