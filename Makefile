@@ -16,6 +16,9 @@
 #                     3.12 and 3.13 (PYTHON_VERSIONS), one venv each
 #   make php          the PHP extension with phpize, out of tree: build/php/obj/modules/clustershm.so
 #   make test-php     .phpt, PHPUnit and PHP-FPM pool tests, built and then pecl-installed
+#   make install      bin/clustershm, include/clustershm.h, lib/libclustershm.a and
+#                     share/man/man1/clustershm.1 under $(DESTDIR)$(PREFIX)
+#                     (PREFIX=/usr/local by default); make uninstall removes them
 #   make demo         a pool of workers sharing one tender on a local Redis Cluster
 #   make bench        performance figures beside same-run baselines (bench/)
 #   make clean
@@ -60,7 +63,7 @@ BENCH = $(BUILD)/bench-core
 
 PYTHON ?= python3
 
-.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-simulator demo clean
+.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-simulator demo clean install uninstall
 
 all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(BENCH)
 
@@ -98,6 +101,26 @@ $(CTEST): $(TEST_OBJ) $(LIB)
 
 deps:
 	bash scripts/deps.sh
+
+# The files docs/operations.md lists, and nothing else (scripts/install-cli.sh
+# installs the same from an unpacked PECL package, which has no Makefile).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+INSTALL ?= install
+
+install: $(LIB) $(CLI)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/clustershm
+	$(INSTALL) -m 0644 core/include/clustershm.h $(DESTDIR)$(INCLUDEDIR)/clustershm.h
+	$(INSTALL) -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libclustershm.a
+	$(INSTALL) -m 0644 docs/clustershm.1 $(DESTDIR)$(MANDIR)/man1/clustershm.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/clustershm $(DESTDIR)$(INCLUDEDIR)/clustershm.h \
+		$(DESTDIR)$(LIBDIR)/libclustershm.a $(DESTDIR)$(MANDIR)/man1/clustershm.1
 
 test-c: $(CTEST)
 	$(CTEST)
