@@ -22,6 +22,7 @@ This stub mirrors the C extension (installed as clustershm/__init__.pyi).
 """
 
 import builtins
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Literal, TypedDict, Union
 
@@ -282,3 +283,9 @@ def aerospike_digest(set: str | None, key: _Key) -> bytes:
 def redis_slot(key: _Key, /) -> int:
     """The Redis Cluster slot of key: CRC16/XMODEM of the key, or of its
     {hash tag}, mod 16384."""
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Run the clustershm command (list, stat, check, watch, rm) in this
+    process with argv (default: sys.argv[1:]) and return its exit status: the
+    C command of `make install`, compiled into this module.  The wheel's
+    `clustershm` console script is this function."""
