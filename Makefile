@@ -218,6 +218,7 @@ test-php: all php
 	$(MAKE) -C $(PHP_BUILD)/obj test NO_INTERACTION=1
 	$(PYTHON) tests/php/run.py --ext $(PHP_SO)
 	$(MAKE) php-package
+	$(PYTHON) tests/php/check_package.py --tgz $(PHP_BUILD)/clustershm-$(CSHM_VERSION).tgz
 	$(PHP_SUDO) pecl install -f $(PHP_BUILD)/clustershm-$(CSHM_VERSION).tgz </dev/null
 	$(PYTHON) tests/php/run.py --ext clustershm --phpt
 
