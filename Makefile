@@ -75,9 +75,9 @@ $(BUILD)/obj/cli/%.o: core/cli/%.c $(HEADERS) $(CLI_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/tests/%.o: tests/c/%.c $(HEADERS)
+$(BUILD)/obj/tests/%.o: tests/c/%.c $(HEADERS) $(CLI_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) -Icore/cli $(CFLAGS) -c $< -o $@
 
 $(LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -96,8 +96,11 @@ $(LAYOUT): tests/tools/cshm-layout.c $(HEADERS)
 $(BENCH): bench/bench_core.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(CTEST): $(TEST_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
+# The C suite also tests the command's JSON writer (every CLI object but main).
+CTEST_CLI_OBJ := $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ))
+
+$(CTEST): $(TEST_OBJ) $(CTEST_CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_OBJ) $(CTEST_CLI_OBJ) $(LIB) $(LDLIBS) -lm -o $@
 
 deps:
 	bash scripts/deps.sh
