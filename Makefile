@@ -2,20 +2,34 @@
 #
 #   make              build the core library, the CLI and the C tests into build/
 #   make deps         install what the build and the tests need (idempotent)
-#   make test         every suite: C (plain and ASan+UBSan) and integration (pytest)
+#   make test         every suite: C, integration and reliability (pytest), the
+#                     Python and PHP bindings, plain and under sanitizers
 #   make test-c       the C unit suite
 #   make test-c-asan  the C unit suite under AddressSanitizer + UBSan
 #   make test-c-tsan  the C unit suite under ThreadSanitizer
 #   make test-c-valgrind  the C unit suite under valgrind memcheck
 #   make test-integration  pytest against real Redis Clusters started by the tests
+#   make test-reliability  the reliability suites, bounded for CI (tests/reliability): the
+#                          tender SIGKILLed 100 times while 8 readers verify every snapshot,
+#                          30 SIGSTOP/SIGCONT rounds checked for fencing, 30 s of 64 processes
+#                          connecting, closing, forking, exec'ing and being killed; figures in
+#                          build/reliability/*.json and a summary at the end
+#   make soak         the same suites long (CSHM_SOAK=1): 1000 kills, 200 rounds, 5 minutes
+#                     of churn; prints the counts and latencies
 #   make test-simulator    the Aerospike cluster simulator's own suite (incl. the
 #                          official Aerospike client against it)
 #   make python       the Python extension as an abi3 wheel in build/wheel
 #   make test-python  pytest against that wheel installed in a fresh venv
 #   make test-python-matrix  the same wheel and suite on CPython 3.10, 3.11,
 #                     3.12 and 3.13 (PYTHON_VERSIONS), one venv each
+#   make test-python-asan  the same suite against a wheel built with ASan+UBSan
+#                     (build/asan/wheel, venv build/asan/venv-py), the ASan
+#                     runtime preloaded into the interpreter
 #   make php          the PHP extension with phpize, out of tree: build/php/obj/modules/clustershm.so
 #   make test-php     .phpt, PHPUnit and PHP-FPM pool tests, built and then pecl-installed
+#   make test-php-asan  the same suites against an extension built with
+#                     ASan+UBSan (build/asan/php), the ASan runtime preloaded
+#                     into php and php-fpm; no pecl install
 #   make install      bin/clustershm, include/clustershm.h, lib/libclustershm.a and
 #                     share/man/man1/clustershm.1 under $(DESTDIR)$(PREFIX)
 #                     (PREFIX=/usr/local by default); make uninstall removes them
@@ -59,13 +73,14 @@ CLI = $(BUILD)/clustershm
 CTEST = $(BUILD)/ctest
 WORKER = $(BUILD)/cshm-worker
 LAYOUT = $(BUILD)/cshm-layout
+MONITOR = $(BUILD)/cshm-monitor
 BENCH = $(BUILD)/bench-core
 
 PYTHON ?= python3
 
-.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-simulator demo clean install uninstall
+.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-reliability soak test-simulator demo clean install uninstall
 
-all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(BENCH)
+all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(MONITOR) $(BENCH)
 
 $(BUILD)/obj/core/%.o: core/src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -90,8 +105,11 @@ $(CLI): $(CLI_OBJ) $(LIB)
 $(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(LAYOUT): tests/tools/cshm-layout.c $(HEADERS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< -o $@
+$(LAYOUT): tests/tools/cshm-layout.c $(LIB) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(MONITOR): tests/tools/cshm-monitor.c $(LIB) $(HEADERS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BENCH): bench/bench_core.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
@@ -145,6 +163,19 @@ test-c-valgrind: $(CTEST)
 test-integration: all
 	$(PYTHON) -m pytest -v tests/integration
 
+# -s: the suites print their figures as each test ends; summary.py prints
+# them together from build/reliability/ (removed first, so no figure is left
+# over from an earlier run).
+test-reliability: all
+	rm -rf build/reliability
+	$(PYTHON) -m pytest -v -s tests/reliability
+	@$(PYTHON) tests/reliability/summary.py
+
+soak: all
+	rm -rf build/reliability
+	CSHM_SOAK=1 $(PYTHON) -m pytest -v -s tests/reliability
+	@$(PYTHON) tests/reliability/summary.py
+
 test-simulator:
 	$(PYTHON) -m pytest -v tests/aerospike_sim_tests
 
@@ -156,8 +187,11 @@ test: deps
 	$(MAKE) test-c-valgrind
 	$(MAKE) test-simulator
 	$(MAKE) test-integration
+	$(MAKE) test-reliability
 	$(MAKE) test-python-matrix
 	$(MAKE) test-php
+	$(MAKE) test-python-asan
+	$(MAKE) test-php-asan
 
 # The wheel is tested installed, not from the sources: build/venv-py is made
 # afresh, sees the base interpreter's pytest and gunicorn (scripts/deps.sh),
@@ -188,6 +222,47 @@ test-python-matrix: all python
 		$(PY_VENV)$$v/bin/python -m pytest -v tests/python; \
 	done
 
+# The bindings under ASan+UBSan: the core and the binding are compiled with
+# the sanitizers (build/asan/...), the interpreters are not, so the ASan
+# runtime is preloaded into them (it must be in the process before any
+# instrumented code; libubsan comes in as a dependency of the module) and
+# every process a test starts inherits it.  ASan's reports are written to
+# build/asan/reports (log_path), because some of those processes have no
+# stderr anyone reads; any report fails the target and is printed.  UBSan's
+# go to stderr whatever log_path says (gcc's libubsan sets the report path
+# of libasan's copy of the common runtime, which interposes its own), so the
+# suites look for them where the workers' stderr goes (the gunicorn and
+# php-fpm logs).  abort_on_error=1: a process that hit a report dies by
+# SIGABRT, never with an exit status a test could take for its own.
+SAN_DIR = $(BUILD)/asan
+SAN_REPORTS = $(abspath $(SAN_DIR)/reports)
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LIBASAN = $(shell $(CC) -print-file-name=libasan.so)
+# SAN_ASAN_OPTIONS is set per target.
+SAN_ENV = ASAN_OPTIONS=$(SAN_ASAN_OPTIONS):halt_on_error=1:abort_on_error=1:log_path=$(SAN_REPORTS)/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
+# A file without an error is a warning (LSan's in fork children: "Running
+# thread N was not suspended"), which fails nothing.
+SAN_CHECK = reports=$$(grep -l 'ERROR: ' $(SAN_REPORTS)/* 2>/dev/null); \
+	if [ -n "$$reports" ]; then cat $$reports; echo "sanitizer reports: $$reports"; exit 1; fi
+
+# Python: CSHM_SANITIZE=1 makes setup.py add the flags (and build under
+# build/asan/py).  detect_leaks=0: CPython does not free its own state at
+# exit, and a leak suppression matches any frame of a stack, so one for the
+# interpreter would hide our module's leaks too; the core's leaks are
+# checked by test-c-asan and test-c-valgrind.  PYTHONMALLOC=malloc: Python
+# objects and buffers the binding touches come from malloc, where ASan sees
+# them, not from pymalloc's arenas.
+.PHONY: test-python-asan test-php-asan
+test-python-asan: SAN_ASAN_OPTIONS = detect_leaks=0
+test-python-asan: all
+	CSHM_SANITIZE=1 $(MAKE) BUILD=$(SAN_DIR) python
+	rm -rf $(SAN_DIR)/venv-py $(SAN_REPORTS)
+	mkdir -p $(SAN_REPORTS)
+	$(PYTHON) -m venv --system-site-packages $(SAN_DIR)/venv-py
+	$(SAN_DIR)/venv-py/bin/python -m pip install --quiet --no-deps --no-index $(SAN_DIR)/wheel/clustershm-*.whl
+	LD_PRELOAD=$(LIBASAN) $(SAN_ENV) PYTHONMALLOC=malloc $(SAN_DIR)/venv-py/bin/python -m pytest -v tests/python; rc=$$?; $(SAN_CHECK); exit $$rc
+
 # The PHP extension is built the way pecl builds it: phpize in a copy of the
 # sources it needs (build/php/src), configure and make in build/php/obj, so
 # the source tree stays clean.  test-php tests that build, then packages it,
@@ -196,6 +271,9 @@ test-python-matrix: all python
 PHP_BUILD = $(BUILD)/php
 PHP_SO = $(abspath $(PHP_BUILD)/obj/modules/clustershm.so)
 CSHM_VERSION = $(shell sed -n 's/^\#define CSHM_VERSION "\(.*\)"/\1/p' core/include/clustershm.h)
+# test-php-asan sets these to build with the sanitizers.
+PHP_CFLAGS = -O2 -g -Werror
+PHP_LDFLAGS =
 # pecl installs into the system PHP: root on CI, sudo elsewhere.
 PHP_SUDO = $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -207,7 +285,7 @@ php:
 	cp -R tests/phpt $(PHP_BUILD)/src/tests/
 	cd $(PHP_BUILD)/src && phpize >/dev/null
 	cd $(PHP_BUILD)/obj && ../src/configure --enable-clustershm >configure.log 2>&1 || { cat configure.log; false; }
-	$(MAKE) -C $(PHP_BUILD)/obj CFLAGS="-O2 -g -Werror"
+	$(MAKE) -C $(PHP_BUILD)/obj CFLAGS="$(PHP_CFLAGS)" LDFLAGS="$(PHP_LDFLAGS)"
 
 php-stubs:
 	bash scripts/php-stubs.sh
@@ -224,6 +302,37 @@ test-php: all php
 	$(PYTHON) tests/php/check_package.py --tgz $(PHP_BUILD)/clustershm-$(CSHM_VERSION).tgz
 	$(PHP_SUDO) pecl install -f $(PHP_BUILD)/clustershm-$(CSHM_VERSION).tgz </dev/null
 	$(PYTHON) tests/php/run.py --ext clustershm --phpt
+
+# PHP: the extension built with the sanitizers into build/asan/php (make
+# php); run.py runs the .phpt (run-tests.php itself, not the phpize `make
+# test`, which would put make and the shell under the preload too), PHPUnit
+# and php-fpm suites against it, with the runtime preloaded into php and
+# php-fpm only (CSHM_PHP_PRELOAD), not into the Python around them or the
+# servers.  php-fpm workers are forked from the master and keep its runtime
+# whatever clear_env does.  php dlopens extensions with RTLD_DEEPBIND, which
+# ASan refuses: tests/tools/nodeepbind.c, preloaded first, clears it.
+# USE_ZEND_ALLOC=0 USE_TRACKED_ALLOC=1, as run-tests.php --asan sets: PHP's
+# allocations come from malloc, where ASan sees them.  detect_leaks=1: PHP
+# itself frees all it holds at exit, so a leak is ours (run.py and the pool
+# tests say where that is not so); ZEND_DONT_UNLOAD_MODULES=1 keeps the
+# extension mapped at exit, or the leak check would not see what its
+# globals hold, nor name its functions.  No pecl install of this build.
+NODEEPBIND = $(SAN_DIR)/nodeepbind.so
+
+$(NODEEPBIND): tests/tools/nodeepbind.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -fPIC -shared $< -o $@ -ldl
+
+test-php-asan: SAN_ASAN_OPTIONS = detect_leaks=1:verify_asan_link_order=0
+test-php-asan: all $(NODEEPBIND)
+	$(MAKE) BUILD=$(SAN_DIR) PHP_CFLAGS="-O1 -g -Werror $(SAN_FLAGS)" \
+		PHP_LDFLAGS="-fsanitize=address,undefined" php
+	rm -rf $(SAN_REPORTS)
+	mkdir -p $(SAN_REPORTS)
+	$(SAN_ENV) CSHM_PHP_PRELOAD=$(abspath $(NODEEPBIND)):$(LIBASAN) \
+		USE_ZEND_ALLOC=0 USE_TRACKED_ALLOC=1 ZEND_DONT_UNLOAD_MODULES=1 TEST_PHP_ARGS=--asan \
+		$(PYTHON) tests/php/run.py --ext $(abspath $(SAN_DIR)/php/obj/modules/clustershm.so) --phpt; \
+		rc=$$?; $(SAN_CHECK); exit $$rc
 
 demo: deps all
 	$(PYTHON) tests/demo.py

@@ -17,6 +17,9 @@ it.  Invariants:
     module too: clustershm.cli() runs it, and the wheel's `clustershm`
     console script (pyproject.toml) calls that, so pip users get the same C
     command as `make install`, from the same core, in the one abi3 binary.
+  - CSHM_SANITIZE=1 builds with ASan+UBSan (make test-python-asan) under
+    build/asan/py, so its objects never mix with the normal build's; such a
+    module loads only with the ASan runtime preloaded into the interpreter.
 """
 import os
 import re
@@ -27,7 +30,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-BUILD_BASE = os.path.join("build", "py")
+SANITIZE = os.environ.get("CSHM_SANITIZE") == "1"
+BUILD_BASE = os.path.join("build", "asan", "py") if SANITIZE else os.path.join("build", "py")
 
 
 def read_version():
@@ -61,8 +65,13 @@ compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wshadow", "-Wstrict-prototypes
                 # Only PyInit_clustershm is exported: the core's cshm_*
                 # symbols cannot clash with another copy in the process.
                 "-fvisibility=hidden", "-pthread"]
+link_args = ["-pthread"]
 if os.environ.get("CSHM_WERROR") == "1":
     compile_args.append("-Werror")
+if SANITIZE:
+    compile_args += ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+                     "-fno-sanitize-recover=undefined"]
+    link_args += ["-fsanitize=address,undefined"]
 
 extension = Extension(
     "clustershm.__init__",
@@ -74,7 +83,7 @@ extension = Extension(
     libraries=["m"],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=compile_args,
-    extra_link_args=["-pthread"],
+    extra_link_args=link_args,
     py_limited_api=True,
 )
 

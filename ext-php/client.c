@@ -248,6 +248,38 @@ ZEND_METHOD(ClusterShm_Client, partition)
     RETURN_LONG((zend_long)partition);
 }
 
+static zend_long clamp_u64(uint64_t v)
+{
+    return v > (uint64_t)ZEND_LONG_MAX ? ZEND_LONG_MAX : (zend_long)v;
+}
+
+/* nodes() and shards()['nodes']: one array per node. */
+static void nodes_array(zval *out, const cshm_node_info *nodes, size_t count)
+{
+    array_init_size(out, (uint32_t)count);
+    for (size_t i = 0; i < count; i++) {
+        zval node;
+        array_init_size(&node, 7);
+        add_assoc_string(&node, "name", nodes[i].name);
+        add_assoc_string(&node, "host", nodes[i].host);
+        add_assoc_long(&node, "port", nodes[i].port);
+        add_assoc_bool(&node, "active", nodes[i].active != 0);
+        add_assoc_bool(&node, "is_master", nodes[i].is_master != 0);
+        add_assoc_long(&node, "partitions", (zend_long)nodes[i].partitions);
+        add_assoc_long(&node, "replica_partitions", (zend_long)nodes[i].replica_partitions);
+        add_next_index_zval(out, &node);
+    }
+}
+
+/* A shard's master or replica: where to connect and which node it is. */
+static void owner_array(zval *out, const cshm_node_info *node)
+{
+    array_init_size(out, 3);
+    add_assoc_string(out, "host", node->host);
+    add_assoc_long(out, "port", node->port);
+    add_assoc_string(out, "name", node->name);
+}
+
 ZEND_METHOD(ClusterShm_Client, nodes)
 {
     ZEND_PARSE_PARAMETERS_NONE();
@@ -270,25 +302,80 @@ ZEND_METHOD(ClusterShm_Client, nodes)
             break;
         capacity = count;
     }
-    array_init_size(return_value, (uint32_t)count);
-    for (size_t i = 0; i < count; i++) {
-        zval node;
-        array_init_size(&node, 7);
-        add_assoc_string(&node, "name", nodes[i].name);
-        add_assoc_string(&node, "host", nodes[i].host);
-        add_assoc_long(&node, "port", nodes[i].port);
-        add_assoc_bool(&node, "active", nodes[i].active != 0);
-        add_assoc_bool(&node, "is_master", nodes[i].is_master != 0);
-        add_assoc_long(&node, "partitions", (zend_long)nodes[i].partitions);
-        add_assoc_long(&node, "replica_partitions", (zend_long)nodes[i].replica_partitions);
-        add_next_index_zval(return_value, &node);
-    }
+    nodes_array(return_value, nodes, count);
     efree(nodes);
 }
 
-static zend_long clamp_u64(uint64_t v)
+/* shards(?string $namespace = null): array.  One cshm_shards() call reads
+ * one snapshot; when the nodes or ranges outgrow the arrays it is called
+ * again with the counts it gave (the map may have changed in between, so
+ * the counts are checked again), never cut. */
+ZEND_METHOD(ClusterShm_Client, shards)
 {
-    return v > (uint64_t)ZEND_LONG_MAX ? ZEND_LONG_MAX : (zend_long)v;
+    zend_string *namespace_name = NULL;
+    ZEND_PARSE_PARAMETERS_START(0, 1)
+        Z_PARAM_OPTIONAL
+        Z_PARAM_PATH_STR_OR_NULL(namespace_name)
+    ZEND_PARSE_PARAMETERS_END();
+    cshm_php_client *c = THIS_CLIENT();
+    cshm_client *client = open_client(c);
+    if (client == NULL)
+        RETURN_THROWS();
+    size_t node_capacity = c->conn->max_nodes ? c->conn->max_nodes : 1, node_count = 0;
+    size_t shard_capacity = 64, shard_count = 0;
+    cshm_node_info *nodes = NULL;
+    cshm_shard *shards = NULL;
+    uint64_t generation = 0;
+    cshm_error error;
+    for (;;) {
+        nodes = safe_erealloc(nodes, node_capacity, sizeof *nodes, 0);
+        shards = safe_erealloc(shards, shard_capacity, sizeof *shards, 0);
+        if (cshm_shards(client, namespace_name ? ZSTR_VAL(namespace_name) : NULL, nodes,
+                        node_capacity, &node_count, shards, shard_capacity, &shard_count,
+                        &generation, &error) != 0) {
+            efree(nodes);
+            efree(shards);
+            cshm_php_throw_error(&error);
+            RETURN_THROWS();
+        }
+        if (node_count <= node_capacity && shard_count <= shard_capacity)
+            break;
+        node_capacity = MAX(node_capacity, node_count);
+        shard_capacity = MAX(shard_capacity, shard_count);
+    }
+    array_init_size(return_value, 3);
+    add_assoc_long(return_value, "generation", clamp_u64(generation));
+    zval list;
+    nodes_array(&list, nodes, node_count);
+    add_assoc_zval(return_value, "nodes", &list);
+    array_init_size(&list, (uint32_t)shard_count);
+    for (size_t i = 0; i < shard_count; i++) {
+        const cshm_shard *sh = &shards[i];
+        zval shard, owner, replicas;
+        array_init_size(&shard, 4);
+        add_assoc_long(&shard, "first", (zend_long)sh->first);
+        add_assoc_long(&shard, "last", (zend_long)sh->last);
+        /* The core checked every index against this snapshot's node count;
+         * the check here only keeps a bad index from reading past the array. */
+        if (sh->master >= 0 && (size_t)sh->master < node_count)
+            owner_array(&owner, &nodes[sh->master]);
+        else
+            ZVAL_NULL(&owner);
+        add_assoc_zval(&shard, "master", &owner);
+        uint32_t n = MIN(sh->replica_count, (uint32_t)CSHM_SHARD_REPLICAS_MAX);
+        array_init_size(&replicas, n);
+        for (uint32_t r = 0; r < n; r++) {
+            if (sh->replicas[r] < 0 || (size_t)sh->replicas[r] >= node_count)
+                continue;
+            owner_array(&owner, &nodes[sh->replicas[r]]);
+            add_next_index_zval(&replicas, &owner);
+        }
+        add_assoc_zval(&shard, "replicas", &replicas);
+        add_next_index_zval(&list, &shard);
+    }
+    add_assoc_zval(return_value, "shards", &list);
+    efree(nodes);
+    efree(shards);
 }
 
 ZEND_METHOD(ClusterShm_Client, status)

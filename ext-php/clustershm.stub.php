@@ -80,6 +80,28 @@ namespace ClusterShm {
          * @throws Exception when the client is not connected
          */
         public function refresh(bool $wait = true, float $timeout = 1.0): bool {}
+
+        /**
+         * The whole slot (Redis) or partition (Aerospike) table of one
+         * consistent snapshot, for clients that keep a connection per node:
+         *
+         *     ['generation' => int,       // +1 at every changed map
+         *      'nodes' => [...],          // as nodes()
+         *      'shards' => [['first' => int, 'last' => int,   // inclusive
+         *                    'master' => ['host' => string, 'port' => int, 'name' => string] or null,
+         *                    'replicas' => [['host', 'port', 'name'], ...]], ...]]
+         *
+         * Ranges are consecutive partitions with the same master and
+         * replicas, in order, covering every partition (a range with no
+         * master has 'master' => null).  $namespace: the Aerospike namespace
+         * (required there); ignored for Redis.
+         *
+         * @throws ConfigException Aerospike without a namespace
+         * @throws ClusterException an unknown namespace
+         * @throws SegmentException a corrupt segment
+         * @throws Exception when the client is not connected
+         */
+        public function shards(?string $namespace = null): array {}
     }
 
     function connect(string $url, array $options = []): Client {}

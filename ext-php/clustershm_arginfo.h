@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 2dd9188b3f7dc23908347e9afaee8e2db9b53867 */
+ * Stub hash: 75151a9da770a92bd776c632485f364eb4d5ced1 */
 
 ZEND_BEGIN_ARG_WITH_RETURN_OBJ_INFO_EX(arginfo_ClusterShm_connect, 0, 1, ClusterShm\\Client, 0)
 	ZEND_ARG_TYPE_INFO(0, url, IS_STRING, 0)
@@ -50,6 +50,10 @@ ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_ClusterShm_Client_refresh,
 	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, timeout, IS_DOUBLE, 0, "1.0")
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_class_ClusterShm_Client_shards, 0, 0, IS_ARRAY, 0)
+	ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, namespace, IS_STRING, 1, "null")
+ZEND_END_ARG_INFO()
+
 
 ZEND_FUNCTION(ClusterShm_connect);
 ZEND_FUNCTION(ClusterShm_aerospike_digest);
@@ -63,6 +67,7 @@ ZEND_METHOD(ClusterShm_Client, nodes);
 ZEND_METHOD(ClusterShm_Client, status);
 ZEND_METHOD(ClusterShm_Client, requestRefresh);
 ZEND_METHOD(ClusterShm_Client, refresh);
+ZEND_METHOD(ClusterShm_Client, shards);
 
 
 static const zend_function_entry ext_functions[] = {
@@ -108,6 +113,7 @@ static const zend_function_entry class_ClusterShm_Client_methods[] = {
 	ZEND_ME(ClusterShm_Client, status, arginfo_class_ClusterShm_Client_status, ZEND_ACC_PUBLIC)
 	ZEND_ME(ClusterShm_Client, requestRefresh, arginfo_class_ClusterShm_Client_requestRefresh, ZEND_ACC_PUBLIC)
 	ZEND_ME(ClusterShm_Client, refresh, arginfo_class_ClusterShm_Client_refresh, ZEND_ACC_PUBLIC)
+	ZEND_ME(ClusterShm_Client, shards, arginfo_class_ClusterShm_Client_shards, ZEND_ACC_PUBLIC)
 	ZEND_FE_END
 };
 

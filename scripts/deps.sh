@@ -38,6 +38,10 @@ need cgi-fcgi libfcgi-bin
 # (send-keys, capture-pane).
 need tmux tmux
 [ -x /usr/sbin/php-fpm8.2 ] || missing+=(php8.2-fpm)
+# phpredis, which ClusterShm\RedisCluster (php/) is built on; apt brings its
+# igbinary along.  Looked for as the CLI loads it (Debian enables it for
+# every SAPI); the pool tests load it themselves (php-fpm -n).
+php -r 'exit(extension_loaded("redis") ? 0 : 1);' >/dev/null 2>&1 || missing+=(php8.2-redis)
 # pip only matters when pytest has to be installed.
 if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1 \
     && ! "$PYTHON" -m pip --version >/dev/null 2>&1; then

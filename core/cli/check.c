@@ -11,7 +11,8 @@
  *             two check periods); no map (nothing published, or no tend has
  *             ever reached the cluster); a stale map (the last tend reached
  *             no node; with its last error); a published snapshot that
- *             cannot be read; the map older than --critical-age (if given)
+ *             cannot be read or fails its checksum; the map older than
+ *             --critical-age (if given)
  *   WARNING   the map older than --max-age (default: 3 x tend_interval, at
  *             least 5 s: several tends were missed, the tender is hung or
  *             slow); a tend error while the map is fresh (some node failed);
@@ -143,6 +144,9 @@ static void judge(const cli_status *s, double max_age, double critical_age, verd
                 "left and nobody took over)",
                 (unsigned)s->attached, (unsigned)s->owner_pid);
     }
+    if (s->published && !s->snapshot_ok)
+        add(v, CHECK_CRITICAL, "snapshot", "the published snapshot fails its checks: %s",
+            s->snapshot_error);
     if (!s->published) {
         add(v, CHECK_CRITICAL, "map", "no map: nothing is published yet");
     } else if (!s->has_map) {

@@ -4,7 +4,8 @@
  * Invariants: read-only (view.c); the JSON keys of earlier versions keep
  * their names and meanings (tender_pid, size, has_map, nodes as a list,
  * ...), and every figure of the status object is also present under its
- * status() name (owner_pid, segment_size, ...), as docs/cli-json.md lists;
+ * status() name (owner_pid, segment_size, ...), as docs/cli-json.md lists,
+ * with the verdict on the published snapshot's checksum (snapshot_ok);
  * a segment that cannot be read is reported on stderr with exit status 1.
  */
 #include <stdio.h>
@@ -45,6 +46,8 @@ static void stat_json(const cli_view *v, const cli_status *s)
     cli_json_number(&j, "tended_at", s->tended_at, 3);
     cli_json_number(&j, "age", s->age, 3);
     cli_json_bool(&j, "stale", s->stale);
+    cli_json_bool(&j, "snapshot_ok", s->snapshot_ok);
+    cli_json_string(&j, "snapshot_error", s->snapshot_error);
     cli_json_bool(&j, "has_map", s->has_map);
     cli_json_uint(&j, "tends", s->record.tends);
     cli_json_uint(&j, "tend_failures", s->record.tend_failures);
@@ -102,6 +105,12 @@ static void stat_text(const cli_view *v, const cli_status *s)
            s->has_tender ? "" : " (role vacant: no live process holds the tender lock)",
            (unsigned long long)s->epoch);
     printf("generation   %llu\n", (unsigned long long)s->generation);
+    if (!s->published)
+        printf("snapshot     none published\n");
+    else if (s->snapshot_ok)
+        printf("snapshot     checksum ok\n");
+    else
+        printf("snapshot     %s\n", s->snapshot_error);
     if (s->tended_at > 0)
         printf("tended       %.1f s ago%s\n", s->age,
                s->stale ? " (STALE: cluster unreachable)" : "");

@@ -64,6 +64,11 @@ typedef struct cli_status {
     int namespaces_truncated;
     int replicas_truncated;
     cshm_tend_record record;        /* counters, last error, step-downs (bounded copy) */
+    /* cshm_snapshot_verify's verdict on the published snapshot as a whole
+     * (checksum, counts, owners); the figures above are shown whatever it
+     * says */
+    int snapshot_ok;
+    char snapshot_error[512];
 } cli_status;
 
 typedef struct cli_view {
@@ -84,7 +89,8 @@ int cli_view_open_shmid(int shmid, cli_view *v, cshm_error *error);
 
 /* Read every figure now into s, and the whole published map into v->map
  * with the partitions per node (one consistent copy: the record, the epoch
- * and the map are of the same snapshot).  Returns 0 or a negative
+ * and the map are of the same snapshot), with the verdict of
+ * cshm_snapshot_verify on it in snapshot_ok.  Returns 0 or a negative
  * cshm_code (a published snapshot that cannot be read); the figures of the
  * header are filled either way. */
 int cli_view_read(cli_view *v, cli_status *s, cshm_error *error);

@@ -208,6 +208,10 @@ static void compare(watch *w, const sample *ps, const sample *cs)
     if (!p->removed && c->removed)
         emit(w, "segment", "segment removed (rm --force): %u processes still use it",
              (unsigned)c->attached);
+    if (p->snapshot_ok && !c->snapshot_ok)
+        emit(w, "snapshot", "the published snapshot fails its checks: %s", c->snapshot_error);
+    else if (!p->snapshot_ok && c->snapshot_ok)
+        emit(w, "snapshot", "the published snapshot passes its checks again");
     if (c->published && c->publisher_epoch != p->publisher_epoch)
         tender_change(w, p, c);
     if (p->has_tender && !c->has_tender)

@@ -233,6 +233,21 @@ int cshm_shards(cshm_client *client, const char *namespace_name, cshm_node_info 
 
 int cshm_status(cshm_client *client, cshm_status_info *status, cshm_error *error);
 
+/* Diagnostic: check the published snapshot as a whole, on demand.  Copies
+ * the whole map (a few hundred KiB with the default limits, about 1.4 MiB
+ * with max_nodes=4096) and checks that its payload matches the 64-bit
+ * checksum the tender stored with it at publish (FNV-1a-style over 64-bit
+ * words: it catches torn copies and stray writes, and is not
+ * cryptographic), that its node and namespace counts are within the
+ * segment's limits and within what the tender saw, and that no partition
+ * names a node index past node_count.  Returns 0 when the snapshot is
+ * sound (or nothing is published yet); CSHM_ERR_SEGMENT with a message
+ * naming what is wrong ("checksum mismatch", "counts out of range", "owner
+ * index past node_count"); CSHM_ERR_TIMEOUT when the map never stopped
+ * changing.  Never blocks on the tender.  Not for the hot path: route()
+ * checks only what it uses. */
+int cshm_verify_snapshot(cshm_client *client, cshm_error *error);
+
 /* Ask the tender (this process or another) to tend now.  Requests from every
  * process coalesce: one tend answers every request made before it started,
  * and the tender tends at most once per min_refresh_interval. */

@@ -1,6 +1,6 @@
 /*
  * client.c - the public API: connect, close, route, partition, status,
- * request_refresh, refresh_wait (nodes and shards: table.c).
+ * verify_snapshot, request_refresh, refresh_wait (nodes and shards: table.c).
  *
  * Invariants:
  *  - Read calls never block on the tender: they read the published slot under
@@ -41,6 +41,37 @@ uint64_t cshm_current_fork_generation(void)
     return __atomic_load_n(&fork_generation, __ATOMIC_ACQUIRE);
 }
 
+/* The parent thread's state that fork children left behind (see
+ * adopt_after_fork), pushed atomically: it is never freed or read, and is
+ * kept on this list only so that it stays reachable - a leak checker (LSan,
+ * valgrind) then tells it from memory that was really lost.  One entry per
+ * client per fork generation, so it cannot grow in a loop. */
+struct left_behind {
+    struct left_behind *next;
+    void *driver_state;
+    cshm_map published, building;
+    cshm_robust_owner robust;
+};
+static struct left_behind *left_behind_head;  /* atomic */
+
+static void leave_behind(cshm_client *c)
+{
+    if (c->driver_state == NULL && c->published.payload == NULL &&
+        c->building.payload == NULL && c->robust.shadow == NULL)
+        return;
+    struct left_behind *l = malloc(sizeof *l);
+    if (l == NULL)
+        return;   /* unreachable then, but no less safe */
+    l->driver_state = c->driver_state;
+    l->published = c->published;
+    l->building = c->building;
+    l->robust = c->robust;
+    l->next = __atomic_load_n(&left_behind_head, __ATOMIC_RELAXED);
+    while (!__atomic_compare_exchange_n(&left_behind_head, &l->next, l, 1, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED))
+        ;
+}
+
 /* In a fork child: the parent's thread is not here, and whatever it was
  * doing at the instant of fork() may be half done in our copy of its state
  * (a driver buffer in mid-realloc, a map in mid-copy).  So that state is
@@ -53,6 +84,7 @@ static int adopt_after_fork(cshm_client *c, cshm_error *error)
     c->pid = getpid();
     c->thread_running = 0;
     c->role = CSHM_ROLE_FOLLOWER;
+    leave_behind(c);
     c->driver_state = NULL;
     memset(&c->published, 0, sizeof c->published);
     memset(&c->building, 0, sizeof c->building);
@@ -133,6 +165,20 @@ static int wait_for_map(cshm_client *c, cshm_error *error)
                              c->config.identity, c->own_error);
         double remaining = deadline - cshm_mono_now();
         if (remaining <= 0) {
+            /* A published map we cannot read (an index or count out of
+             * range, a seqlock that never settles) is why we waited in vain:
+             * say so, with the reader's own error, instead of a bare
+             * timeout that blames the cluster. */
+            cshm_map_counts counts;
+            cshm_error unreadable;
+            cshm_error_clear(&unreadable);
+            int read = cshm_snapshot_read_counts(&c->segment, &counts, NULL, &unreadable);
+            if (read < 0)
+                return cshm_fail(error, read,
+                                 "no usable cluster map within connect_timeout=%g s (tender pid "
+                                 "%u): %s",
+                                 timeout, (unsigned)cshm_segment_tender_pid(h),
+                                 unreadable.message);
             char last[CSHM_ERROR_TEXT];
             published_error(c, last, sizeof last);
             return cshm_fail(error, CSHM_ERR_TIMEOUT,
@@ -220,6 +266,8 @@ int cshm_close(cshm_client *c)
             c->config.driver->destroy(c->driver_state);
         cshm_map_free(&c->published);
         cshm_map_free(&c->building);
+    } else {
+        leave_behind(c);
     }
     cshm_map_free(&c->view);
     cshm_segment_close(&c->segment);
@@ -260,6 +308,16 @@ int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, 
     }
     return cshm_snapshot_route(&c->segment, namespace_name, partition, (uint32_t)replica, out,
                                error);
+}
+
+int cshm_verify_snapshot(cshm_client *c, cshm_error *error)
+{
+    int rc = cshm_client_ready(c, error);
+    if (rc != 0)
+        return rc;
+    if (c->view.payload == NULL && cshm_map_init(&c->view, &c->segment.shape) != 0)
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
+    return cshm_snapshot_verify(&c->segment, &c->view, error);
 }
 
 static void copy_step_downs(cshm_status_info *s, const cshm_tend_record *r)

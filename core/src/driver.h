@@ -11,7 +11,8 @@
  *  - on CSHM_TEND_OK leave a complete map (nodes sorted with
  *    cshm_map_sort_nodes); on CSHM_TEND_UNREACHABLE leave the map as it was and
  *    describe the failure in ctx->error.
- * partition() is pure and thread-safe (it runs on every route()).
+ * release() runs in the tender thread too, between tends.  partition() is
+ * pure and thread-safe (it runs on every route()).
  */
 #ifndef CSHM_DRIVER_H
 #define CSHM_DRIVER_H
@@ -39,6 +40,11 @@ typedef struct cshm_driver_ops {
     void (*shape)(const cshm_config *config, cshm_map_shape *shape);
     int (*create)(const cshm_config *config, void **state, cshm_error *error);
     int (*tend)(void *state, cshm_map *map, cshm_tend_ctx *ctx);
+    /* Close every connection, keep what was learned (known nodes, the node
+     * that answered last): called when this process stops being tender, so
+     * only the tender holds connections to the cluster.  The next tend
+     * reconnects. */
+    void (*release)(void *state);
     void (*destroy)(void *state);
     /* key (+ set for Aerospike) -> partition id / slot. */
     int (*partition)(const cshm_key *key, const char *set, uint32_t *partition,

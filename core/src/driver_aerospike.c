@@ -29,6 +29,9 @@
  *  - with a cluster_name set, the refresh also asks cluster-name, so a node
  *    moved to another cluster is dropped at once (same request count);
  *  - claims cannot outlive their source (see aerospike_table.h), and step 7;
+ *    but a partition that no node in the driver claims keeps its owner of
+ *    the last map, listed inactive (spec 2.8: entries are not cleared on
+ *    removal), unless that owner is no longer the node it was;
  *  - a refresh whose `node` value is not a node name at all is a broken
  *    answer (failure), not a rename (removal);
  *  - no user-agent-set, no login (credentials are refused by config.c), no
@@ -67,6 +70,7 @@
 #define CSHM_AS_MAP_SEEDS_MAX 64
 #define CSHM_AS_TRIED_MAX 512
 #define CSHM_AS_REMOVE_FAILURES 5     /* 2.8 rule 2 */
+#define CSHM_AS_DISOWNED_MAX 64
 
 typedef struct as_address {
     char host[CSHM_HOST_MAX];
@@ -93,6 +97,15 @@ typedef struct as_driver {
     cshm_info_response response;
     uint16_t next_ref;
     int16_t ref_to_map[CSHM_AS_REF_MAX + 1];
+
+    /* The map as it came into this tend, and per node of it the index it
+     * was carried to (carry_last_owners). */
+    cshm_map previous;
+    int32_t *carried;
+    /* Nodes removed because they are no longer the node they were (renamed,
+     * moved to another cluster): their last claims are never carried. */
+    char disowned[CSHM_AS_DISOWNED_MAX][CSHM_NODE_NAME_MAX];
+    size_t disowned_count;
 
     /* per tend */
     as_address tried[CSHM_AS_TRIED_MAX];        /* addresses that failed (invalid_hosts) */
@@ -226,6 +239,34 @@ static void learn_address(as_driver *d, const char *host, uint16_t port)
     d->learned[d->learned_count++].port = port;
 }
 
+static int is_disowned(const as_driver *d, const char *name)
+{
+    for (size_t i = 0; i < d->disowned_count; i++)
+        if (strcmp(d->disowned[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+static void set_disowned(as_driver *d, const char *name, int disowned)
+{
+    for (size_t i = 0; i < d->disowned_count; i++) {
+        if (strcmp(d->disowned[i], name) == 0) {
+            if (!disowned)
+                memmove(&d->disowned[i], &d->disowned[i + 1],
+                        (--d->disowned_count - i) * sizeof d->disowned[0]);
+            return;
+        }
+    }
+    if (!disowned)
+        return;
+    if (d->disowned_count == CSHM_AS_DISOWNED_MAX) {
+        memmove(&d->disowned[0], &d->disowned[1],
+                (CSHM_AS_DISOWNED_MAX - 1) * sizeof d->disowned[0]);
+        d->disowned_count--;
+    }
+    snprintf(d->disowned[d->disowned_count++], CSHM_NODE_NAME_MAX, "%s", name);
+}
+
 static void free_node(cshm_as_node *n)
 {
     cshm_as_node_close(n);
@@ -257,6 +298,7 @@ static void add_pending(as_driver *d)
         node_label(n, label, sizeof label);
         cshm_log(CSHM_LOG_INFO, "aerospike: %s added", label);
         learn_address(d, n->host, n->port);
+        set_disowned(d, n->name, 0);
     }
     d->pending.count = 0;
 }
@@ -298,8 +340,11 @@ static void remove_nodes(as_driver *d)
     size_t cluster_size = d->nodes.count;
     for (size_t i = d->nodes.count; i-- > 0;) {
         const char *reason = removal_reason(d, d->nodes.items[i], cluster_size);
-        if (reason != NULL)
-            remove_node_at(d, i, reason);
+        if (reason == NULL)
+            continue;
+        if (!d->nodes.items[i]->active)
+            set_disowned(d, d->nodes.items[i]->name, 1);
+        remove_node_at(d, i, reason);
     }
 }
 
@@ -620,8 +665,85 @@ static int compare_tables(const void *a, const void *b)
     return strcmp((*x)->name, (*y)->name);
 }
 
+/* A node of the previous map whose last claims are carried into `map`:
+ * its index there (added inactive), or -1 when it must not be (a node the
+ * driver holds decides its own claims; a disowned node is not this
+ * cluster's) or cannot be (the map is full). */
+static int32_t carry_node(const as_driver *d, cshm_map *map, const cshm_map_node *old)
+{
+    char name[CSHM_NODE_NAME_MAX], host[CSHM_HOST_MAX];
+    size_t name_len = strnlen(old->name, sizeof name - 1);
+    size_t host_len = strnlen(old->host, sizeof host - 1);
+    memcpy(name, old->name, name_len);
+    name[name_len] = '\0';
+    memcpy(host, old->host, host_len);
+    host[host_len] = '\0';
+    if (list_find(&d->nodes, name) != NULL || is_disowned(d, name) ||
+        cshm_map_find_node(map, name) >= 0 || map->counts->node_count >= map->shape.max_nodes)
+        return -1;
+    return cshm_map_add_node(map, name, host, old->port, old->is_master, 0);
+}
+
+/* Spec 2.8 ("partition entries are not cleared on removal") and 4.3 ("a
+ * partition nobody claims keeps its last owner"): a cell that no node of
+ * the driver claims keeps its owner of the map this tend started from (the
+ * last published one, maybe by another process's tender), listed inactive,
+ * until a live node claims it.  Without this, a node removed while down -
+ * every node after an outage (2.8 rule 2), before all are back - would
+ * leave its partitions with no owner at all, and route() would fail where
+ * the last good map routed. */
+static void carry_last_owners(as_driver *d, cshm_map *map)
+{
+    const cshm_map *old = &d->previous;
+    if (old->payload == NULL || d->carried == NULL)
+        return;
+    uint32_t old_nodes = old->counts->node_count < old->shape.max_nodes ? old->counts->node_count
+                                                                        : old->shape.max_nodes;
+    uint32_t old_ns = old->counts->ns_count < old->shape.max_namespaces ? old->counts->ns_count
+                                                                        : old->shape.max_namespaces;
+    uint32_t columns = map->shape.columns < CSHM_AS_COLUMNS ? map->shape.columns : CSHM_AS_COLUMNS;
+    for (uint32_t i = 0; i < old_nodes; i++)
+        d->carried[i] = -2; /* not looked at yet */
+    for (uint32_t ons = 0; ons < old_ns; ons++) {
+        int ns = -1;
+        char ns_name[CSHM_NAMESPACE_MAX];
+        size_t len = strnlen(old->namespaces[ons].name, sizeof ns_name - 1);
+        memcpy(ns_name, old->namespaces[ons].name, len);
+        ns_name[len] = '\0';
+        for (uint32_t k = 0; k < map->counts->ns_count; k++)
+            if (strcmp(map->namespaces[k].name, ns_name) == 0)
+                ns = (int)k;
+        for (uint32_t p = 0; p < map->shape.partitions; p++) {
+            for (uint32_t col = 0; col < columns; col++) {
+                uint16_t o = cshm_map_owner(old, ons, p, col);
+                if (o >= old_nodes || (ns >= 0 && cshm_map_owner(map, (uint32_t)ns, p, col) !=
+                                                      CSHM_NO_NODE))
+                    continue;
+                if (d->carried[o] == -2)
+                    d->carried[o] = carry_node(d, map, &old->nodes[o]);
+                if (d->carried[o] < 0)
+                    continue;
+                if (ns < 0) {
+                    /* Every owner of the namespace is gone from the driver. */
+                    ns = cshm_map_add_namespace(map, ns_name);
+                    if (ns < 0)
+                        goto next_namespace; /* over max_namespaces: the map flags it */
+                    map->namespaces[ns].sc_mode = old->namespaces[ons].sc_mode;
+                    map->namespaces[ns].columns_used = old->namespaces[ons].columns_used;
+                }
+                cshm_map_set_owner(map, (uint32_t)ns, p, col, (uint16_t)d->carried[o]);
+            }
+        }
+    next_namespace:;
+    }
+}
+
 static void fill_map(as_driver *d, cshm_map *map)
 {
+    if (d->previous.payload == NULL && cshm_map_init(&d->previous, &map->shape) == 0)
+        d->carried = calloc(map->shape.max_nodes, sizeof *d->carried);
+    if (d->previous.payload != NULL && d->previous.payload_size == map->payload_size)
+        cshm_map_copy(&d->previous, map);
     cshm_map_clear(map);
     memset(d->ref_to_map, 0xFF, sizeof d->ref_to_map); /* -1 everywhere */
     for (size_t i = 0; i < d->nodes.count; i++) {
@@ -661,6 +783,7 @@ static void fill_map(as_driver *d, cshm_map *map)
                 map->regimes[(size_t)ns * map->shape.partitions + p] = cell->regime;
         }
     }
+    carry_last_owners(d, map);
     cshm_map_sort_nodes(map);
 }
 
@@ -784,6 +907,17 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     return 0;
 }
 
+/* Between tends only the cluster's nodes hold sockets (pending nodes live
+ * within one tend); each reconnects at its next info request. */
+static void aerospike_release(void *state)
+{
+    as_driver *d = state;
+    for (size_t i = 0; i < d->nodes.count; i++)
+        cshm_as_node_close(d->nodes.items[i]);
+    for (size_t i = 0; i < d->pending.count; i++)
+        cshm_as_node_close(d->pending.items[i]);
+}
+
 static void aerospike_destroy(void *state)
 {
     as_driver *d = state;
@@ -797,6 +931,8 @@ static void aerospike_destroy(void *state)
     cshm_as_tables_free(&d->tables);
     cshm_as_peers_free(&d->peers);
     cshm_info_response_free(&d->response);
+    cshm_map_free(&d->previous);
+    free(d->carried);
     free(d->replicas);
     free(d);
 }
@@ -807,6 +943,7 @@ const cshm_driver_ops cshm_driver_aerospike = {
     .shape = aerospike_shape,
     .create = aerospike_create,
     .tend = aerospike_tend,
+    .release = aerospike_release,
     .destroy = aerospike_destroy,
     .partition = cshm_aerospike_partition,
 };

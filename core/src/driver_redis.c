@@ -6,7 +6,8 @@
  * Invariants:
  *  - At most one connection is open, and only while it is in step: no
  *    request outstanding and, when credentials are configured, authenticated.
- *    Any failure or abort closes it; the next tend reconnects.
+ *    Any failure or abort closes it, and so does release() when this
+ *    process stops being tender; the next tend reconnects.
  *  - Each candidate node gets one deadline of ctx->op_timeout for everything
  *    it is asked (connect, AUTH, CLUSTER SHARDS, the CLUSTER SLOTS fallback).
  *  - The caller's map is written only when a whole reply parsed cleanly: the
@@ -451,6 +452,11 @@ static int redis_tend(void *state, cshm_map *map, cshm_tend_ctx *ctx)
     return CSHM_TEND_UNREACHABLE;
 }
 
+static void redis_release(void *state)
+{
+    disconnect(state);
+}
+
 static void redis_destroy(void *state)
 {
     redis_state *s = state;
@@ -491,6 +497,7 @@ const cshm_driver_ops cshm_driver_redis = {
     .shape = redis_shape,
     .create = redis_create,
     .tend = redis_tend,
+    .release = redis_release,
     .destroy = redis_destroy,
     .partition = redis_partition,
 };

@@ -18,7 +18,8 @@
  *                            refresh requests, owner locks, slot locks
  *   H      slot 0 .. CSHM_SLOTS-1, each slot_stride bytes:
  *            cshm_slot_head    seqlock counter, publisher epoch
- *            cshm_tend_record  the tender's counters, last error, step-downs
+ *            cshm_tend_record  the tender's counters, last error, step-downs,
+ *                              and the checksum of the payload beside it
  *            payload           a cshm_map payload (map.h)
  *
  * Invariants:
@@ -140,7 +141,9 @@ typedef struct cshm_step_down {
 } cshm_step_down;
 
 /* What a tender reports with every snapshot.  Counters are carried from one
- * tender to the next through the snapshot the new tender starts from. */
+ * tender to the next through the snapshot the new tender starts from.
+ * payload_checksum is not carried: cshm_snapshot_publish computes it over
+ * the payload it writes beside this record (cshm_payload_checksum). */
 typedef struct cshm_tend_record {
     uint64_t tends;                    /* published tends of every tender */
     uint64_t tend_failures;
@@ -148,12 +151,14 @@ typedef struct cshm_tend_record {
     uint64_t dead_takeovers;           /* tender died holding the lock */
     uint64_t hung_takeovers;           /* tender alive but silent past takeover_timeout */
     uint64_t step_downs;               /* tenders that gave up the role after failing */
+    uint64_t payload_checksum;         /* of the map payload of this slot, set at publish */
     uint32_t publisher_pid;
     uint32_t failures_in_row;          /* of the publishing tender */
     uint32_t refresh_answered;         /* refresh_seq when this tend started */
     uint32_t step_down_count;          /* entries used in step_down_history */
     char last_error[CSHM_ERROR_TEXT];
     cshm_step_down step_down_history[CSHM_STEP_DOWN_HISTORY];
+    uint64_t reserved[7];              /* keeps the record a multiple of 64 bytes */
 } cshm_tend_record;
 
 /* A process's view of an attached (or private) segment: the validated copy

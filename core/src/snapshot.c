@@ -122,6 +122,11 @@ int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t 
     if (slot < 0)
         return slot == -2 ? CSHM_PUBLISH_LOST : CSHM_PUBLISH_NO_SLOT;
 
+    /* The checksum is computed from our private copy, before the slot is
+     * touched: what it vouches for is what we meant to publish. */
+    cshm_tend_record stamped = *record;
+    stamped.payload_checksum = cshm_payload_checksum(map->payload, map->payload_size);
+
     cshm_slot_head *head = cshm_segment_slot(seg, (uint32_t)slot);
     uint64_t seq = __atomic_load_n(&head->seq, __ATOMIC_RELAXED);
     if (seq & 1)
@@ -129,7 +134,7 @@ int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t 
     __atomic_store_n(&head->seq, seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     __atomic_store_n(&head->epoch, epoch, __ATOMIC_RELAXED);
-    cshm_shm_store_words(cshm_segment_record(seg, (uint32_t)slot), record, sizeof *record);
+    cshm_shm_store_words(cshm_segment_record(seg, (uint32_t)slot), &stamped, sizeof stamped);
     cshm_shm_store_words(cshm_segment_payload(seg, (uint32_t)slot), map->payload,
                          map->payload_size);
     __atomic_store_n(&head->seq, seq + 2, __ATOMIC_RELEASE);
@@ -147,10 +152,13 @@ int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t 
 }
 
 /* Copy the published record (when record is not NULL) and the first
- * `length` bytes of the published payload, consistently.  Returns 0, 1 when
- * nothing is published, or a negative cshm_code. */
+ * `length` bytes of the published payload, consistently, with the
+ * record's payload checksum (when checksum_out is not NULL) and the slot
+ * they came from (when slot_out is not NULL).  Returns 0, 1 when nothing
+ * is published, or a negative cshm_code. */
 static int read_published(const cshm_segment *seg, cshm_tend_record *record, void *dst,
-                          size_t length, uint64_t *epoch_out, cshm_error *error)
+                          size_t length, uint64_t *epoch_out, uint64_t *checksum_out,
+                          uint32_t *slot_out, cshm_error *error)
 {
     for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
         uint32_t slot_plus_one = cshm_state_slot_plus_one(load_state(seg));
@@ -167,15 +175,20 @@ static int read_published(const cshm_segment *seg, cshm_tend_record *record, voi
             continue;
         }
         uint64_t epoch = __atomic_load_n(&head->epoch, __ATOMIC_RELAXED);
+        const cshm_tend_record *shared = cshm_segment_record(seg, slot_plus_one - 1);
         if (record != NULL)
-            cshm_shm_load_words(record, cshm_segment_record(seg, slot_plus_one - 1),
-                                sizeof *record);
+            cshm_shm_load_words(record, shared, sizeof *record);
+        uint64_t checksum = __atomic_load_n(&shared->payload_checksum, __ATOMIC_RELAXED);
         cshm_shm_load_words(dst, cshm_segment_payload(seg, slot_plus_one - 1), length);
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
         if (__atomic_load_n(&head->seq, __ATOMIC_RELAXED) != seq)
             continue;
         if (epoch_out != NULL)
             *epoch_out = epoch;
+        if (checksum_out != NULL)
+            *checksum_out = checksum;
+        if (slot_out != NULL)
+            *slot_out = slot_plus_one - 1;
         if (record != NULL)
             terminate_record(record);
         return 0;
@@ -196,12 +209,45 @@ static int check_counts(const cshm_segment *seg, const cshm_map_counts *c, cshm_
     return 0;
 }
 
-int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, cshm_tend_record *record,
-                       uint64_t *epoch_out, cshm_error *error)
+uint64_t cshm_payload_checksum(const void *payload, size_t size)
 {
-    int rc = read_published(seg, record, out->payload, out->payload_size, epoch_out, error);
+    const uint64_t *word = payload;
+    uint64_t h = 0xcbf29ce484222325ull;            /* FNV-1a-64 offset basis */
+    for (size_t i = 0; i < size / 8; i++) {
+        h = (h ^ word[i]) * 0x100000001b3ull;      /* FNV-1a-64 prime */
+        h = (h << 31) | (h >> 33);
+    }
+    return h;
+}
+
+static int checksum_mismatch(const cshm_segment *seg, uint32_t slot, uint64_t epoch,
+                             uint64_t stored, uint64_t computed, cshm_error *error)
+{
+    return cshm_fail(error, CSHM_ERR_SEGMENT,
+                     "corrupt snapshot in segment 0x%08x: checksum mismatch in slot %u "
+                     "(epoch %llu): the payload hashes to %016llx, its record says %016llx",
+                     (unsigned)seg->key, (unsigned)slot, (unsigned long long)epoch,
+                     (unsigned long long)computed, (unsigned long long)stored);
+}
+
+/* A consistent copy of the published map, made safe to use; with
+ * check_sum, also checked against the checksum its record carries. */
+static int read_map(const cshm_segment *seg, cshm_map *out, cshm_tend_record *record,
+                    uint64_t *epoch_out, int check_sum, cshm_error *error)
+{
+    uint64_t checksum = 0, epoch = 0;
+    uint32_t slot = 0;
+    int rc = read_published(seg, record, out->payload, out->payload_size, &epoch, &checksum,
+                            &slot, error);
     if (rc != 0)
         return rc;
+    if (epoch_out != NULL)
+        *epoch_out = epoch;
+    if (check_sum) {
+        uint64_t computed = cshm_payload_checksum(out->payload, out->payload_size);
+        if (computed != checksum)
+            return checksum_mismatch(seg, slot, epoch, checksum, computed, error);
+    }
     /* A consistent copy; now make it safe to use. */
     if (check_counts(seg, out->counts, error) != 0)
         return CSHM_ERR_SEGMENT;
@@ -214,15 +260,76 @@ int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, cshm_tend_record 
     return 0;
 }
 
+int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, cshm_tend_record *record,
+                       uint64_t *epoch_out, cshm_error *error)
+{
+#ifdef NDEBUG
+    return read_map(seg, out, record, epoch_out, 0, error);
+#else
+    /* A debugging net under the seqlock: a consistent copy must be one
+     * whole snapshot. */
+    return read_map(seg, out, record, epoch_out, 1, error);
+#endif
+}
+
+int cshm_snapshot_read_unverified(const cshm_segment *seg, cshm_map *out,
+                                  cshm_tend_record *record, uint64_t *epoch_out,
+                                  cshm_error *error)
+{
+    return read_map(seg, out, record, epoch_out, 0, error);
+}
+
 int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out,
                               cshm_tend_record *record, cshm_error *error)
 {
     _Static_assert(sizeof(cshm_map_counts) % 8 == 0, "counts are copied as words");
     _Static_assert(sizeof(cshm_tend_record) % 8 == 0, "records are copied as words");
-    int rc = read_published(seg, record, out, sizeof *out, NULL, error);
+    int rc = read_published(seg, record, out, sizeof *out, NULL, NULL, NULL, error);
     if (rc != 0)
         return rc;
     return check_counts(seg, out, error) != 0 ? CSHM_ERR_SEGMENT : 0;
+}
+
+int cshm_snapshot_verify(const cshm_segment *seg, cshm_map *scratch, cshm_error *error)
+{
+    uint64_t checksum = 0, epoch = 0;
+    uint32_t slot = 0;
+    int rc = read_published(seg, NULL, scratch->payload, scratch->payload_size, &epoch,
+                            &checksum, &slot, error);
+    if (rc != 0)
+        return rc > 0 ? 0 : rc;
+    uint64_t computed = cshm_payload_checksum(scratch->payload, scratch->payload_size);
+    if (computed != checksum)
+        return checksum_mismatch(seg, slot, epoch, checksum, computed, error);
+    const cshm_map_counts *c = scratch->counts;
+    if (c->node_count > seg->shape.max_nodes || c->ns_count > seg->shape.max_namespaces ||
+        c->node_count > c->nodes_seen || c->ns_count > c->ns_seen)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "corrupt snapshot in segment 0x%08x (slot %u, epoch %llu): counts out "
+                         "of range: %u of %u nodes seen, %u of %u namespaces seen, in a map "
+                         "sized for %u / %u",
+                         (unsigned)seg->key, (unsigned)slot, (unsigned long long)epoch,
+                         (unsigned)c->node_count, (unsigned)c->nodes_seen, (unsigned)c->ns_count,
+                         (unsigned)c->ns_seen, (unsigned)seg->shape.max_nodes,
+                         (unsigned)seg->shape.max_namespaces);
+    /* Every owner row, used or not: the builder fills unused cells with
+     * CSHM_NO_NODE, and Redis keeps its table in row 0 without a namespace. */
+    size_t cells = (size_t)seg->shape.max_namespaces * seg->shape.partitions * seg->shape.columns;
+    for (size_t i = 0; i < cells; i++) {
+        uint16_t owner = scratch->owners[i];
+        if (owner != CSHM_NO_NODE && owner >= c->node_count) {
+            size_t per_ns = (size_t)seg->shape.partitions * seg->shape.columns;
+            return cshm_fail(error, CSHM_ERR_SEGMENT,
+                             "corrupt snapshot in segment 0x%08x (slot %u, epoch %llu): owner "
+                             "index past node_count: namespace %zu partition %zu column %zu "
+                             "names node %u of %u",
+                             (unsigned)seg->key, (unsigned)slot, (unsigned long long)epoch,
+                             i / per_ns, (i % per_ns) / seg->shape.columns,
+                             i % seg->shape.columns, (unsigned)owner,
+                             (unsigned)c->node_count);
+        }
+    }
+    return 0;
 }
 
 static int namespace_index(const unsigned char *payload, const cshm_segment *seg,

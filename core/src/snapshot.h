@@ -15,6 +15,12 @@
  * odd while being written and changes with every rewrite); a read that
  * overlapped a rewrite is retried.  Every index read from a slot is checked
  * against the validated layout before use.
+ *
+ * Every publish stores a checksum of the payload in the slot's record
+ * (cshm_payload_checksum), so a copy that is not one whole snapshot (a torn
+ * read or publish, a stray write into the slot) can be told from a good one:
+ * cshm_snapshot_read checks it in builds with assertions enabled (no
+ * NDEBUG), cshm_snapshot_verify always.
  */
 #ifndef CSHM_SNAPSHOT_H
 #define CSHM_SNAPSHOT_H
@@ -36,9 +42,40 @@ int cshm_snapshot_publish(cshm_segment *seg, cshm_robust_owner *owner, uint32_t 
  * NULL, its record.  Returns 0, 1 when nothing is published yet, or a
  * negative cshm_code (corrupt segment, or it never stopped changing).
  * *epoch_out receives the publisher's epoch.  The copies are safe to use:
- * counts are checked against the layout and strings are terminated. */
+ * counts are checked against the layout and strings are terminated.  In
+ * builds without NDEBUG the copy's checksum is checked too: a mismatch is
+ * CSHM_ERR_SEGMENT (an error, not an abort: a same-uid process can write
+ * into a slot, and that must never crash a reader). */
 int cshm_snapshot_read(const cshm_segment *seg, cshm_map *out, cshm_tend_record *record,
                        uint64_t *epoch_out, cshm_error *error);
+
+/* cshm_snapshot_read without the checksum check, in every build: for tools
+ * that show a snapshot whatever its checksum says (clustershm stat reports
+ * cshm_snapshot_verify's verdict on a line of its own). */
+int cshm_snapshot_read_unverified(const cshm_segment *seg, cshm_map *out,
+                                  cshm_tend_record *record, uint64_t *epoch_out,
+                                  cshm_error *error);
+
+/* Check the published snapshot as a whole: copy it into scratch (same
+ * shape) and check the payload against its checksum, the counts against
+ * the layout, and every owner entry against node_count.  Returns 0 (also
+ * when nothing is published yet), CSHM_ERR_SEGMENT naming what is wrong,
+ * or CSHM_ERR_TIMEOUT when the map never stopped changing. */
+int cshm_snapshot_verify(const cshm_segment *seg, cshm_map *scratch, cshm_error *error);
+
+/* The checksum of a map payload that every publish stores in its record.
+ *
+ * FNV-1a-64 over 64-bit words, with the running value rotated after each
+ * multiply so that high bits reach the low ones (plain word-wise FNV-1a
+ * lets two flips of the same high bit cancel).  Each step is a bijection
+ * of the running value, so a change confined to one word is always
+ * detected; a copy that mixes two snapshots, or random corruption, is
+ * missed only by a chance collision (about 2^-64 for unrelated data).  It
+ * does not detect a snapshot that is whole but wrong (the tender published
+ * a wrong map) or old, and it is not cryptographic: anyone who can write
+ * the slot can write a matching checksum.  size must be a multiple of 8
+ * and payload 8-byte aligned. */
+uint64_t cshm_payload_checksum(const void *payload, size_t size);
 
 /* Just the counts block of the published map and, when record is not NULL,
  * its record (for status()). */

@@ -397,6 +397,10 @@ static int tender_session(cshm_client *c)
         }
     }
     __atomic_store_n(&c->role, CSHM_ROLE_FOLLOWER, __ATOMIC_RELEASE);
+    /* Only the tender talks to the cluster: a process that lost the role,
+     * stepped down or is closing lets its connections go now, instead of
+     * holding them idle for as long as it stays a follower. */
+    c->config.driver->release(c->driver_state);
     if (result == SESSION_LOST)
         cshm_log(CSHM_LOG_WARNING,
                  "segment 0x%08x: this process (pid %d) lost tendership of epoch %u to a newer "

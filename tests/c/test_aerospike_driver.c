@@ -13,6 +13,7 @@
  * the server thread owns every socket it accepted until fake_stop().
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -389,6 +390,18 @@ static void harness_free(harness *h)
     cshm_map_free(&h->map);
 }
 
+static int open_descriptors(void)
+{
+    int count = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    while (readdir(d) != NULL)
+        count++;
+    closedir(d);
+    return count;
+}
+
 static int owner_name_is(const cshm_map *m, uint32_t p, uint32_t col, const char *name)
 {
     uint16_t idx = cshm_map_owner(m, 0, p, col);
@@ -432,6 +445,17 @@ static void test_driver_tends_the_spec_cluster(void)
 
     /* Steady state: one request per node per tend. */
     int a0 = fake_requests(&fc, 0), b0 = fake_requests(&fc, 1);
+    CHECK(harness_tend(&h, &ctx, no_abort) == CSHM_TEND_OK);
+    CHECK(fake_requests(&fc, 0) == a0 + 1 && fake_requests(&fc, 1) == b0 + 1);
+    CHECK(map_matches_spec(&h.map));
+
+    /* release() (the process is no longer tender) closes the connection to
+     * each node; the next tend reconnects, asks as in steady state and finds
+     * the same map. */
+    int with_connections = open_descriptors();
+    h.ops->release(h.state);
+    CHECK(open_descriptors() <= with_connections - 2);
+    a0 = fake_requests(&fc, 0), b0 = fake_requests(&fc, 1);
     CHECK(harness_tend(&h, &ctx, no_abort) == CSHM_TEND_OK);
     CHECK(fake_requests(&fc, 0) == a0 + 1 && fake_requests(&fc, 1) == b0 + 1);
     CHECK(map_matches_spec(&h.map));
@@ -545,6 +569,55 @@ static void test_driver_cluster_name(void)
     fake_stop(&fc);
 }
 
+/* Spec 2.8 and 4.3: partition entries are not cleared when a node is
+ * removed; a partition nobody claims keeps its last owner.  After an outage
+ * in which every node was dropped, only A comes back: B's partitions still
+ * name B (inactive) instead of nobody, so route() keeps answering from the
+ * last good map until a live node claims them. */
+static void test_driver_keeps_the_last_owner_of_a_node_still_down(void)
+{
+    fake_cluster fc;
+    CHECK(fake_start(&fc) == 0);
+    harness h;
+    CHECK(harness_init(&h, fc.nodes[0].port, NULL) == 0);
+    cshm_tend_ctx ctx;
+    CHECK(harness_tend(&h, &ctx, no_abort) == CSHM_TEND_OK);
+    fake_kill(&fc, 0);
+    fake_kill(&fc, 1);
+    for (int i = 0; i < 7; i++)
+        CHECK(harness_tend(&h, &ctx, no_abort) == CSHM_TEND_UNREACHABLE);
+    CHECK(strstr(ctx.error, "no seed could be used") != NULL);
+    CHECK(map_matches_spec(&h.map)); /* the stale map, as it was */
+
+    fake_set(&fc, 0, FAULT_NONE);   /* A is back, B is still down */
+    CHECK(harness_tend(&h, &ctx, no_abort) == CSHM_TEND_OK);
+    CHECK(strstr(ctx.error, "BB9030011AC4202") != NULL);
+    CHECK(h.map.counts->node_count == 2);
+    int a = cshm_map_find_node(&h.map, "BB9020011AC4202");
+    int b = cshm_map_find_node(&h.map, "BB9030011AC4202");
+    CHECK(a >= 0 && h.map.nodes[a].active && b >= 0 && !h.map.nodes[b].active);
+    CHECK(map_matches_spec(&h.map));
+    /* Still so at the next tend, which starts from this map. */
+    CHECK(harness_tend(&h, &ctx, no_abort) == CSHM_TEND_OK);
+    CHECK(map_matches_spec(&h.map));
+
+    /* A claims B's partitions (a rebalance): B no longer owns anything and
+     * leaves the map. */
+    pthread_mutex_lock(&fc.lock);
+    char *all = bitmap_text('/', "//8=");
+    free(fc.nodes[0].replicas);
+    fc.nodes[0].replicas = replicas_text(all, all);
+    fc.nodes[0].partition_gen = 10;
+    pthread_mutex_unlock(&fc.lock);
+    free(all);
+    CHECK(harness_tend(&h, &ctx, no_abort) == CSHM_TEND_OK);
+    CHECK(h.map.counts->node_count == 1 && cshm_map_find_node(&h.map, "BB9030011AC4202") < 0);
+    CHECK(owner_name_is(&h.map, 1, 0, "BB9020011AC4202"));
+    CHECK(owner_name_is(&h.map, 4095, 0, "BB9020011AC4202"));
+    harness_free(&h);
+    fake_stop(&fc);
+}
+
 /* A non-loopback IPv4 address of this host, or "" when it has none. */
 static void local_address(char *out, size_t out_size)
 {
@@ -604,6 +677,7 @@ void suite_aerospike_driver(void)
     RUN(test_driver_tends_the_spec_cluster);
     RUN(test_driver_keeps_the_map_through_faults);
     RUN(test_driver_cluster_name);
+    RUN(test_driver_keeps_the_last_owner_of_a_node_still_down);
     RUN(test_driver_detects_a_load_balancer_seed);
     cshm_set_log_handler(NULL, NULL);
 }

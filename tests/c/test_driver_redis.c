@@ -628,6 +628,29 @@ static void test_driver_reconnects_after_close(void)
     fake_stop(&a);
 }
 
+/* release(): the tender that stops being tender lets its connection go;
+ * the next tend (if it becomes tender again) connects afresh. */
+static void test_driver_release_closes_the_connection(void)
+{
+    fake_server a = {0};
+    CHECK(fake_start(&a) == 0);
+    resp_text reply;
+    shards_reply(&reply, 1, &a.port);
+    fake_set_shards(&a, reply.bytes, reply.len);
+    harness h;
+    CHECK(harness_open(&h, 1, &a.port, NULL, NULL) == 0);
+    CHECK(harness_tend(&h) == CSHM_TEND_OK);
+    CHECK(seen(&a.connections) == 1 && seen(&a.disconnections) == 0);
+    cshm_driver_redis.release(h.state);
+    CHECK(eventually(&a.disconnections, 1));
+    cshm_driver_redis.release(h.state);   /* twice is harmless */
+    CHECK(harness_tend(&h) == CSHM_TEND_OK);
+    CHECK(h.ctx.error[0] == '\0');
+    CHECK(seen(&a.connections) == 2 && seen(&a.shards_requests) == 2);
+    harness_close(&h);
+    fake_stop(&a);
+}
+
 static void test_driver_abort(void)
 {
     fake_server a = {0};
@@ -815,6 +838,7 @@ void suite_driver_redis(void)
     RUN(test_driver_partial_failure_is_reported);
     RUN(test_driver_follows_the_map_and_drops_departed_nodes);
     RUN(test_driver_reconnects_after_close);
+    RUN(test_driver_release_closes_the_connection);
     RUN(test_driver_abort);
     RUN(test_client_threads_in_one_process);
     RUN(test_client_shards);

@@ -561,6 +561,110 @@ static void test_publish_is_fenced_by_epoch(void)
     remove_key(key);
 }
 
+/* The payload checksum: every change confined to one word is seen, so are
+ * two flips of the same high bit (which cancel in plain word-wise FNV-1a),
+ * and the order of the words matters. */
+static void test_payload_checksum(void)
+{
+    static uint64_t words[512];
+    for (size_t i = 0; i < 512; i++)
+        words[i] = i * 0x9E3779B97F4A7C15ull;
+    uint64_t base = cshm_payload_checksum(words, sizeof words);
+    CHECK(base == cshm_payload_checksum(words, sizeof words));
+    int missed = 0;
+    for (size_t i = 0; i < 512; i += 7)
+        for (unsigned bit = 0; bit < 64; bit += 9) {
+            words[i] ^= 1ull << bit;
+            missed += cshm_payload_checksum(words, sizeof words) == base;
+            words[i] ^= 1ull << bit;
+        }
+    CHECK(missed == 0);
+    words[3] ^= 1ull << 63;
+    words[200] ^= 1ull << 63;
+    CHECK(cshm_payload_checksum(words, sizeof words) != base);
+    words[3] ^= 1ull << 63;
+    words[200] ^= 1ull << 63;
+    uint64_t t = words[10];
+    words[10] = words[11];
+    words[11] = t;
+    CHECK(cshm_payload_checksum(words, sizeof words) != base);
+    CHECK(cshm_payload_checksum(words, 0) != cshm_payload_checksum(words, 8));
+}
+
+/* A publish stores the checksum of what it wrote; verify finds a stray
+ * write into the slot (checksum mismatch), counts out of range and an
+ * owner index past node_count, each by name; the read of an assert build
+ * refuses a mismatch with an error (never an abort), the unverified read
+ * (clustershm stat) shows the copy anyway. */
+static void test_verify_finds_what_is_wrong(void)
+{
+    uint32_t key = test_key(8);
+    remove_key(key);
+    cshm_segment s;
+    cshm_error e;
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &s, &e) == 0);
+    static cshm_robust_owner me;
+    size_t area_size;
+    const void *area = cshm_segment_lock_area(&s, &area_size);
+    CHECK(cshm_robust_thread_init(&me, area, area_size) == 0);
+    static const cshm_tend_record record;
+    cshm_map m, got;
+    CHECK(cshm_map_init(&m, &s.shape) == 0 && cshm_map_init(&got, &s.shape) == 0);
+
+    /* Nothing published: nothing wrong. */
+    s.header->state = cshm_state_make(1, 0, 0);
+    CHECK(cshm_snapshot_verify(&s, &got, &e) == 0);
+
+    fill_map(&m, "first");
+    CHECK(cshm_snapshot_publish(&s, &me, 1, &record, &m) == CSHM_PUBLISH_OK);
+    uint32_t slot = cshm_state_slot_plus_one(s.header->state) - 1;
+    cshm_tend_record *shared = cshm_segment_record(&s, slot);
+    unsigned char *payload = cshm_segment_payload(&s, slot);
+    CHECK(shared->payload_checksum == cshm_payload_checksum(m.payload, m.payload_size));
+    CHECK(cshm_snapshot_verify(&s, &got, &e) == 0);
+
+    /* One stray byte in the node table. */
+    payload[s.layout.nodes_offset + 1] ^= 0x20;
+    CHECK(cshm_snapshot_verify(&s, &got, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "checksum mismatch") != NULL);
+#ifndef NDEBUG
+    CHECK(cshm_snapshot_read(&s, &got, NULL, NULL, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "checksum mismatch") != NULL);
+#endif
+    CHECK(cshm_snapshot_read_unverified(&s, &got, NULL, NULL, &e) == 0);
+    payload[s.layout.nodes_offset + 1] ^= 0x20;
+    CHECK(cshm_snapshot_verify(&s, &got, &e) == 0);
+    CHECK(cshm_snapshot_read(&s, &got, NULL, NULL, &e) == 0);
+
+    /* An owner past node_count, with a checksum that matches it (a bug in a
+     * builder, or a writer that knows the checksum). */
+    uint16_t *owners = (uint16_t *)(void *)(payload + s.layout.owners_offset);
+    owners[5 * s.shape.columns] = 3;
+    shared->payload_checksum = cshm_payload_checksum(payload, s.layout.size);
+    CHECK(cshm_snapshot_verify(&s, &got, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "owner index past node_count") != NULL);
+    CHECK(strstr(e.message, "partition 5 column 0 names node 3 of 1") != NULL);
+    owners[5 * s.shape.columns] = 0;
+
+    /* More nodes than the map holds. */
+    cshm_map_counts *counts = (cshm_map_counts *)(void *)(payload + s.layout.counts_offset);
+    counts->node_count = s.shape.max_nodes + 1;
+    counts->nodes_seen = s.shape.max_nodes + 1;
+    shared->payload_checksum = cshm_payload_checksum(payload, s.layout.size);
+    CHECK(cshm_snapshot_verify(&s, &got, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "counts out of range") != NULL);
+
+    /* The next publish is whole again. */
+    fill_map(&m, "second");
+    CHECK(cshm_snapshot_publish(&s, &me, 1, &record, &m) == CSHM_PUBLISH_OK);
+    CHECK(cshm_snapshot_verify(&s, &got, &e) == 0);
+
+    cshm_map_free(&m);
+    cshm_map_free(&got);
+    cshm_segment_close(&s);
+    remove_key(key);
+}
+
 typedef struct seqlock_run {
     cshm_segment *seg;
     int stop;
@@ -610,6 +714,8 @@ static void *reader(void *arg)
         int mixed = !(expect == 'A' || expect == 'B');
         for (uint32_t p = 0; p < m.shape.partitions; p++)
             mixed |= cshm_map_owner(&m, 0, p, 0) != 0;
+        cshm_error e;
+        mixed |= cshm_snapshot_verify(run->seg, &m, &e) != 0;
         cshm_route_result r;
         if (cshm_snapshot_route(run->seg, NULL, 77, 0, &r, NULL) == 0)
             mixed |= !(strcmp(r.host, "A") == 0 || strcmp(r.host, "B") == 0);
@@ -649,5 +755,7 @@ void suite_ownership(void)
     RUN(test_stopped_owner_keeps_lock_and_waiter_wakes_on_death);
     RUN(test_scribbled_lock_area_keeps_death_detection);
     RUN(test_publish_is_fenced_by_epoch);
+    RUN(test_payload_checksum);
+    RUN(test_verify_finds_what_is_wrong);
     RUN(test_readers_never_see_a_mix);
 }

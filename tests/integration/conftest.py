@@ -22,6 +22,7 @@ import signal
 
 import pytest
 
+from support import injected
 from support import keys as keyset_mod
 from support import shm
 from support.cluster import FRESH_BASES, SESSION_PORTS, RedisCluster, free_block
@@ -64,6 +65,15 @@ def _failed(request):
     return rep is None or rep.failed
 
 
+def pytest_terminal_summary(terminalreporter):
+    """What the fault and hostile-segment tests injected (support/injected.py)."""
+    if not injected.COUNTS:
+        return
+    terminalreporter.section("faults injected")
+    for kind, n in sorted(injected.COUNTS.items()):
+        terminalreporter.write_line("%9d  %s" % (n, kind))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def binaries():
     for path in (BINARY, CLI, LAYOUT):
@@ -84,10 +94,10 @@ def make_cluster(tmp_path):
     """Factory of fresh clusters for destructive tests; all stopped after."""
     started = []
 
-    def make(masters=3, replicas=1, password=None):
+    def make(masters=3, replicas=1, password=None, node_timeout_ms=2000):
         ports = free_block(FRESH_BASES, masters * (1 + replicas))
         c = RedisCluster(ports, tmp_path / ("cluster-%d" % ports[0]), replicas=replicas,
-                         password=password)
+                         password=password, node_timeout_ms=node_timeout_ms)
         started.append(c)
         return c.start()
 

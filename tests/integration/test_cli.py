@@ -4,16 +4,20 @@ under the same names; `list` finds clustershm segments and only them; `rm`
 removes only unused clustershm segments; every command has a complete
 --help and bad usage exits 2.
 
-Every JSON document is validated against docs/schema/ (support/cli.py),
-undocumented keys included.  check, watch and the metrics have files of
-their own (test_cli_check.py, test_cli_watch.py, test_cli_metrics.py).
+stat also gives the verdict of the published snapshot's checksum
+(snapshot_ok, snapshot_error).  Every JSON document is validated against
+docs/schema/ (support/cli.py), undocumented keys included.  check, watch and
+the metrics have files of their own (test_cli_check.py, test_cli_watch.py,
+test_cli_metrics.py).
 """
 import json
 import re
+import struct
+import subprocess
 
 from support import cli, shm
 from support.checks import the_tender
-from support.worker import connect_all
+from support.worker import LAYOUT, connect_all
 
 
 def run_cli(*args):
@@ -41,6 +45,7 @@ def test_stat_json_describes_the_segment(cluster, pool, shm_key):
     assert j["generation"] >= sts[0]["generation"]
     assert j["tended_at"] > 0 and j["age"] >= 0
     assert j["stale"] is False
+    assert j["snapshot_ok"] is True and j["snapshot_error"] == "", j["snapshot_error"]
     assert j["driver"] == "redis"
     assert "127.0.0.1:%d" % cluster.ports[0] in j["identity"]
     assert not j["last_error"]
@@ -61,9 +66,51 @@ def test_stat_text_and_missing_segment(cluster, pool, shm_key, shm_keys):
     assert out.returncode == 0, out.stderr
     assert str(tender.pid) in out.stdout
     assert str(shm.info(shm_key)["shmid"]) in out.stdout
+    assert "checksum ok" in out.stdout, out.stdout
     missing = run_cli("stat", "--key", "0x%x" % shm_keys(1), "--json")
     assert missing.returncode != 0
     assert missing.stderr.strip(), "a missing segment must be reported on stderr"
+
+
+def test_stat_reports_a_snapshot_that_fails_its_checksum(cluster, pool, shm_key):
+    # A long tend interval keeps the scribbled slot published while we look.
+    ws = pool(2)
+    connect_all(ws, cluster.url(), key=shm_key, tend_interval=20, takeover_timeout=30)
+    lay = json.loads(subprocess.run([LAYOUT], capture_output=True, text=True, timeout=10,
+                                    check=True).stdout)
+    seg = shm.info(shm_key)
+    state, = struct.unpack_from("<Q", shm.read(seg["shmid"], lay["header_size"]), lay["state"])
+    slot = (state & 0xFF) - 1
+    stride = (seg["size"] - lay["header_size"]) // lay["slots"]
+    payload = lay["header_size"] + slot * stride + lay["slot_head_size"] + lay["record_size"]
+    # The first byte of node 0's name, just after the counts block: a stray
+    # write that changes no route.
+    where = payload + lay["counts_size"]
+    before = shm.read(seg["shmid"], where + 1)[where]
+    shm.write_at(seg["shmid"], where, bytes([before ^ 0x01]))
+    try:
+        out = run_cli("stat", "--key", "0x%x" % shm_key, "--json")
+        assert out.returncode == 0, out.stderr
+        j = json.loads(out.stdout)
+        assert j["snapshot_ok"] is False
+        assert "checksum mismatch" in j["snapshot_error"], j["snapshot_error"]
+        text = run_cli("stat", "--key", "0x%x" % shm_key)
+        assert "checksum mismatch" in text.stdout, text.stdout
+        # check calls it CRITICAL
+        crit = run_cli("check", "--key", "0x%x" % shm_key, "--json")
+        assert crit.returncode == 2, crit.stdout
+        problems = cli.json_of(crit, "check")["problems"]
+        assert [p["check"] for p in problems] == ["snapshot"], problems
+        assert "checksum mismatch" in problems[0]["message"]
+        answer = ws[0].cmd("verify")
+        assert answer["ok"] is False and answer["code"] == -3, answer
+        assert "checksum mismatch" in answer["error"]
+        # route() reads what it uses and still answers.
+        assert ws[1].route(b"user:1")["port"] in cluster.ports
+    finally:
+        shm.write_at(seg["shmid"], where, bytes([before]))
+    assert ws[0].ok("verify")
+    assert json.loads(run_cli("stat", "--key", "0x%x" % shm_key, "--json").stdout)["snapshot_ok"]
 
 
 def test_list_shows_our_segments_only(cluster, pool, shm_key, shm_keys):

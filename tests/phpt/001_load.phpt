@@ -13,7 +13,7 @@ echo get_parent_class('ClusterShm\Exception'), "\n";
 foreach (['connect', 'aerospike_digest', 'redis_slot'] as $f) {
     echo (new ReflectionFunction("ClusterShm\\$f")), "";
 }
-foreach (['route', 'refresh'] as $name) {
+foreach (['route', 'refresh', 'shards'] as $name) {
     $m = new ReflectionMethod('ClusterShm\Client', $name);
     foreach ($m->getParameters() as $p) {
         echo $p->getType(), ' $', $p->getName(), $p->isOptional() ? ' = ' . var_export($p->getDefaultValue(), true) : '', "\n";
@@ -71,7 +71,9 @@ array
 bool $wait = true
 float $timeout = 1.0
 bool
-array(9) {
+?string $namespace = NULL
+array
+array(10) {
   [0]=>
   string(11) "__construct"
   [1]=>
@@ -90,6 +92,8 @@ array(9) {
   string(14) "requestRefresh"
   [8]=>
   string(7) "refresh"
+  [9]=>
+  string(6) "shards"
 }
 Exception: Serialization of 'ClusterShm\Client' is not allowed
 Error: Trying to clone an uncloneable object of class ClusterShm\Client

@@ -51,8 +51,12 @@ class Gunicorn:
             argv += ["--no-control-socket"]
         env = dict(os.environ, CSHM_TEST_URL=url, CSHM_TEST_KEY=str(key), PYTHONPATH=HERE,
                    **(env or {}))
-        self.proc = procs.spawn(argv + ["gunicorn_app:app"], env=env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        # stderr into the log too: what a worker writes there itself (a
+        # sanitizer's report, make test-python-asan) is kept.
+        with open(self.log_path, "ab") as out:
+            self.proc = procs.spawn(argv + ["gunicorn_app:app"], env=env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=out)
 
     def log(self):
         try:
@@ -109,6 +113,8 @@ class Gunicorn:
                 self.proc.kill()
                 self.proc.wait(10)
                 raise AssertionError("gunicorn did not stop on SIGTERM:\n%s" % self.log())
+        with open(self.log_path, errors="replace") as f:
+            assert "runtime error:" not in f.read(), "UBSan reported:\n%s" % self.log()
         return self.proc.returncode
 
 

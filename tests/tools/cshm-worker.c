@@ -13,10 +13,16 @@
  *   partition <hex-key>              status   nodes   refresh   pid
  *   refreshwait <timeout>            refreshloop <seconds>
  *   fork <in> <out>                  close    exit    (EOF = exit)
+ *   verify                           verifyloop <seconds> [yield]
+ *   exec                             (see "Reliability commands")
  *   aroute <ns> <set> <type> <key> [replica]      Aerospike typed keys
  *   apartition <set> <type> <key>                 (see "Aerospike typed keys")
  *   aroutefile <ns> <set> <type> <in> <out> [replica]
  *   afork <ns> <set> <type> <in> <out>            (fork, routing typed keys)
+ *   sandwich <below-shmid> <above-shmid> <segment-bytes>
+ *                                    foreign segments against both ends of
+ *                                    the next connect's segment (see
+ *                                    "Canaries")
  *
  * Invariants:
  *  - one input line -> one output line, always a JSON object with "ok";
@@ -34,6 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -44,6 +53,9 @@
 #define MAX_ARGS 32
 
 static cshm_client *client;
+/* The last successful connect, so verifyloop's yield can connect again. */
+static char last_url[1024];
+static cshm_options last_options;
 
 /* ---- JSON output ------------------------------------------------------- */
 
@@ -252,6 +264,8 @@ static void cmd_connect(int argc, char **argv)
         answer_error(&error);
         return;
     }
+    snprintf(last_url, sizeof last_url, "%s", url);
+    last_options = options;
     answer_ok();
 }
 
@@ -710,6 +724,183 @@ static void cmd_fork(int argc, char **argv)
     fork_and_wait(&spec, argv[1], argv[2]);
 }
 
+/* ---- Reliability commands ----------------------------------------------
+ *
+ *   verify                    cshm_verify_snapshot once: {"ok":true} or the error
+ *   verifyloop <seconds> [yield]
+ *       calls cshm_verify_snapshot and routes random 8-byte keys nonstop (a
+ *       refresh request every 64 rounds) and answers
+ *       {"ok":true,"reads":N,"verifies":V,"routes":R,"refreshes":F,
+ *        "invalid":I,"errors":{"<code>":count,...},"first_error":"...",
+ *        "yields":Y}
+ *       where invalid counts CSHM_ERR_SEGMENT answers (a snapshot that is
+ *       not whole or not sound) and errors every failed call by code.  With
+ *       yield, a reader that finds itself tender (every connected process
+ *       is a candidate) closes and connects again with its last connect's
+ *       URL and options: a clean handoff, so the role goes back to the
+ *       processes a test means to kill, and readers are never killed.
+ *   exec
+ *       execve()s this worker's own binary (/proc/self/exe) with the same
+ *       stdin, stdout and stderr, without closing the client first: the
+ *       kernel ends its threads (releasing a tender's robust locks) and
+ *       detaches the segment; descriptors the core opened must not survive
+ *       (CLOEXEC).  The new image answers this command with
+ *       {"ok":true,"execed":true,"pid":P} and starts unconnected.  Lines
+ *       sent after exec but before its answer would be lost with the old
+ *       image's stdin buffer: tests wait for the answer. */
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void cmd_verify(void)
+{
+    if (need_client() != 0)
+        return;
+    cshm_error error = {0};
+    if (cshm_verify_snapshot(client, &error) != 0) {
+        answer_error(&error);
+        return;
+    }
+    answer_ok();
+}
+
+/* Error codes are -1..-6: counted by -code. */
+#define ERROR_CODES 8
+
+typedef struct verify_counts {
+    long reads, verifies, routes, refreshes, invalid, yields;
+    long errors[ERROR_CODES];
+    long other_errors;
+    char first_error[600];
+} verify_counts;
+
+static void count_error(verify_counts *v, const cshm_error *error)
+{
+    if (error->code == CSHM_ERR_SEGMENT)
+        v->invalid++;
+    if (error->code < 0 && -error->code < ERROR_CODES)
+        v->errors[-error->code]++;
+    else
+        v->other_errors++;
+    if (v->first_error[0] == '\0')
+        snprintf(v->first_error, sizeof v->first_error, "%d: %s", error->code, error->message);
+}
+
+/* A reader that became tender hands the role over: close, connect again. */
+static int yield_role(verify_counts *v)
+{
+    cshm_status_info s;
+    cshm_error error = {0};
+    if (cshm_status(client, &s, &error) != 0) {
+        count_error(v, &error);
+        return 0;
+    }
+    if (strcmp(s.role, "tender") != 0)
+        return 0;
+    cshm_close(client);
+    client = NULL;
+    v->yields++;
+    if (cshm_connect(last_url, &last_options, &client, &error) != 0) {
+        client = NULL;
+        count_error(v, &error);
+        return -1;
+    }
+    return 0;
+}
+
+static void cmd_verifyloop(int argc, char **argv)
+{
+    double seconds;
+    int yield = argc == 3 && strcmp(argv[2], "yield") == 0;
+    if (argc < 2 || argc > 3 || parse_double(argv[1], &seconds) != 0 || (argc == 3 && !yield)) {
+        answer_worker_error("usage: verifyloop <seconds> [yield]");
+        return;
+    }
+    if (need_client() != 0)
+        return;
+    if (yield && last_url[0] == '\0') {
+        answer_worker_error("verifyloop yield: no connect to repeat");
+        return;
+    }
+    verify_counts v;
+    memset(&v, 0, sizeof v);
+    uint64_t x = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull + 1;
+    double end = mono_seconds() + seconds;
+    for (long round = 0; client != NULL && mono_seconds() < end; round++) {
+        cshm_error error = {0};
+        if (cshm_verify_snapshot(client, &error) == 0)
+            v.reads++;
+        else
+            count_error(&v, &error);
+        v.verifies++;
+        for (int i = 0; i < 16; i++) {
+            /* xorshift64: random keys, so every part of the map is read. */
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            unsigned char key_bytes[8];
+            memcpy(key_bytes, &x, sizeof key_bytes);
+            cshm_key key = {.type = CSHM_KEY_BYTES, .data = key_bytes, .len = sizeof key_bytes};
+            cshm_route_result r;
+            cshm_error route_error = {0};
+            if (cshm_route(client, &key, NULL, NULL, 0, &r, &route_error) == 0 &&
+                r.host[0] != '\0' && r.port != 0)
+                v.reads++;
+            else if (route_error.code != 0)
+                count_error(&v, &route_error);
+            v.routes++;
+        }
+        if (round % 64 == 63) {
+            cshm_error refresh_error = {0};
+            if (cshm_request_refresh(client, &refresh_error) == 0)
+                v.refreshes++;
+            else
+                count_error(&v, &refresh_error);
+        }
+        if (yield && yield_role(&v) != 0)
+            break;
+    }
+    fprintf(stdout,
+            "{\"ok\":true,\"reads\":%ld,\"verifies\":%ld,\"routes\":%ld,\"refreshes\":%ld,"
+            "\"invalid\":%ld,\"yields\":%ld,\"connected\":%s,\"errors\":{",
+            v.reads, v.verifies, v.routes, v.refreshes, v.invalid, v.yields,
+            client != NULL ? "true" : "false");
+    int first = 1;
+    for (int code = 1; code < ERROR_CODES; code++) {
+        if (v.errors[code] == 0)
+            continue;
+        fprintf(stdout, "%s\"%d\":%ld", first ? "" : ",", -code, v.errors[code]);
+        first = 0;
+    }
+    if (v.other_errors)
+        fprintf(stdout, "%s\"other\":%ld", first ? "" : ",", v.other_errors);
+    fputs("},\"first_error\":", stdout);
+    json_string(stdout, v.first_error);
+    answer_end();
+}
+
+static void cmd_exec(void)
+{
+    char pid_text[32];
+    snprintf(pid_text, sizeof pid_text, "%ld", (long)getpid());
+    if (setenv("CSHM_WORKER_EXECED", pid_text, 1) != 0) {
+        answer_worker_error("setenv: %s", strerror(errno));
+        return;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    extern char **environ;
+    char *const args[] = {"cshm-worker", NULL};
+    execve("/proc/self/exe", args, environ);
+    int saved = errno;
+    unsetenv("CSHM_WORKER_EXECED");
+    answer_worker_error("execve: %s", strerror(saved));
+}
+
 /* ---- Aerospike typed keys ----------------------------------------------
  *
  *   aroute <ns> <set> <type> <key> [replica]
@@ -806,6 +997,98 @@ static void cmd_afork(int argc, char **argv)
     fork_and_wait(&spec, argv[4], argv[5]);
 }
 
+/* ---- Canaries ------------------------------------------------------------
+ *
+ *   sandwich <below-shmid> <above-shmid> <segment-bytes>     before connect
+ *
+ * For tests that check that the library writes nothing outside its own
+ * segment: two foreign SysV segments ("canaries", which this worker never
+ * touches) are attached read-write with a hole of exactly the clustershm
+ * segment's size between them, and every gap of the address space above
+ * them that could take the segment is filled with an inaccessible
+ * reservation.  The kernel puts a mapping made without an address (the
+ * library's shmat) in the highest gap that fits, so the segment attached by
+ * the next connect lands in the hole, directly against both canaries: a
+ * write just past either end of it lands in a canary instead of a guard gap
+ * or another mapping.  The test checks where it landed in /proc/PID/maps.
+ * Answers the hole's range. */
+
+#define SANDWICH_FILLERS 64
+
+static unsigned long page_round(unsigned long n)
+{
+    unsigned long page = (unsigned long)sysconf(_SC_PAGESIZE);
+    return (n + page - 1) & ~(page - 1);
+}
+
+static int segment_bytes(uint32_t shmid, unsigned long *size)
+{
+    struct shmid_ds ds;
+    if (shmctl((int)shmid, IPC_STAT, &ds) != 0)
+        return -1;
+    *size = page_round((unsigned long)ds.shm_segsz);
+    return 0;
+}
+
+static void *reserve(void *at, unsigned long size)
+{
+    return mmap(at, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+}
+
+static void cmd_sandwich(int argc, char **argv)
+{
+    uint32_t below_id, above_id, bytes;
+    unsigned long below, above;
+    if (argc != 4 || parse_u32(argv[1], 10, &below_id) != 0 ||
+        parse_u32(argv[2], 10, &above_id) != 0 || parse_u32(argv[3], 10, &bytes) != 0) {
+        answer_worker_error("usage: sandwich <below-shmid> <above-shmid> <segment-bytes>");
+        return;
+    }
+    if (client != NULL) {
+        answer_worker_error("sandwich: before connect only");
+        return;
+    }
+    if (segment_bytes(below_id, &below) != 0 || segment_bytes(above_id, &above) != 0) {
+        answer_worker_error("sandwich: shmctl: %s", strerror(errno));
+        return;
+    }
+    unsigned long hole = page_round(bytes);
+    unsigned char *base = reserve(NULL, below + hole + above);
+    if (base == MAP_FAILED) {
+        answer_worker_error("sandwich: mmap: %s", strerror(errno));
+        return;
+    }
+    /* Fill the gaps above base that could take the segment (kept for the
+     * life of the process: inaccessible, and not SysV mappings). */
+    int fillers = 0;
+    for (;;) {
+        unsigned char *probe = reserve(NULL, hole);
+        if (probe == MAP_FAILED) {
+            answer_worker_error("sandwich: mmap: %s", strerror(errno));
+            return;
+        }
+        if (probe < base) {
+            munmap(probe, hole);
+            break;
+        }
+        if (++fillers > SANDWICH_FILLERS) {
+            answer_worker_error("sandwich: more than %d gaps above the hole",
+                                SANDWICH_FILLERS);
+            return;
+        }
+    }
+    /* The canaries replace the two ends of our own reservation. */
+    if (shmat((int)below_id, base, SHM_REMAP) != (void *)base ||
+        shmat((int)above_id, base + below + hole, SHM_REMAP) != (void *)(base + below + hole)) {
+        answer_worker_error("sandwich: shmat: %s", strerror(errno));
+        return;
+    }
+    munmap(base + below, hole);
+    fprintf(stdout, "{\"ok\":true,\"hole_start\":%lu,\"hole_end\":%lu,\"fillers\":%d",
+            (unsigned long)(base + below), (unsigned long)(base + below + hole), fillers);
+    answer_end();
+}
+
 /* Library log lines go to stderr (the tests keep them per worker) with the
  * pid, since several workers may share one file.  Debug lines only with
  * CSHM_WORKER_DEBUG=1: a tend every 0.2 s would drown the useful ones. */
@@ -838,6 +1121,13 @@ int main(void)
     if (debug != NULL && strcmp(debug, "1") == 0)
         log_min_level = 0;
     cshm_set_log_handler(log_to_stderr, NULL);
+    const char *execed = getenv("CSHM_WORKER_EXECED");
+    if (execed != NULL) {
+        /* The answer to the exec command of the image we replaced. */
+        unsetenv("CSHM_WORKER_EXECED");
+        fprintf(stdout, "{\"ok\":true,\"execed\":true,\"pid\":%ld", (long)getpid());
+        answer_end();
+    }
     char *line = NULL;
     size_t cap = 0;
     while (getline(&line, &cap, stdin) >= 0) {
@@ -876,6 +1166,14 @@ int main(void)
             cmd_aroutefile(argc, argv);
         } else if (strcmp(c, "afork") == 0) {
             cmd_afork(argc, argv);
+        } else if (strcmp(c, "verify") == 0) {
+            cmd_verify();
+        } else if (strcmp(c, "verifyloop") == 0) {
+            cmd_verifyloop(argc, argv);
+        } else if (strcmp(c, "exec") == 0) {
+            cmd_exec();
+        } else if (strcmp(c, "sandwich") == 0) {
+            cmd_sandwich(argc, argv);
         } else if (strcmp(c, "pid") == 0) {
             fprintf(stdout, "{\"ok\":true,\"pid\":%ld", (long)getpid());
             answer_end();

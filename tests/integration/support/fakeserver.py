@@ -2,7 +2,9 @@
 process: `python3 fakeserver.py PORT MODE`.
 
 MODE hang:    accepts connections and never answers (a stuck server);
-MODE garbage: answers every read with bytes that are not RESP.
+MODE garbage: answers every read with bytes that are not RESP;
+MODE error:   answers every read with a well-formed RESP error reply, as a
+              Redis without cluster support answers CLUSTER SHARDS.
 It prints "ready" once listening, so the test starts only then, and runs
 until killed (the test kills it; PR_SET_PDEATHSIG covers a killed run).
 """
@@ -20,6 +22,8 @@ def serve(conn, mode):
                     return
                 if mode == "garbage":
                     conn.sendall(b"\x00\xffthis is not RESP\r\n*-7\r\n$99999999999\r\n")
+                elif mode == "error":
+                    conn.sendall(b"-ERR This instance has cluster support disabled\r\n")
         except OSError:
             return
 

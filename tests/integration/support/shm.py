@@ -55,6 +55,13 @@ def segments():
     return {r["key"]: {k: v for k, v in r.items() if k != "key"} for r in rows()}
 
 
+def info_by_shmid(shmid):
+    for row in segments().values():
+        if row["shmid"] == shmid:
+            return row
+    return None
+
+
 def info(key):
     return segments().get(key & 0xFFFFFFFF)
 
@@ -80,6 +87,34 @@ def write(shmid, data):
     addr = _attach(shmid)
     try:
         ctypes.memmove(addr, data, len(data))
+    finally:
+        _libc.shmdt(addr)
+
+
+def attach_readonly(shmid):
+    """The address of a read-only attachment (SHM_RDONLY: it can never
+    write into the segment); give it back with detach()."""
+    return _attach(shmid, SHM_RDONLY)
+
+
+def detach(addr):
+    _libc.shmdt(addr)
+
+
+def write_at(shmid, offset, data):
+    """data at offset of the segment (a stray write, as any same-uid
+    process could make)."""
+    addr = _attach(shmid)
+    try:
+        ctypes.memmove(addr + offset, data, len(data))
+    finally:
+        _libc.shmdt(addr)
+
+
+def read_at(shmid, offset, size):
+    addr = _attach(shmid)
+    try:
+        return ctypes.string_at(addr + offset, size)
     finally:
         _libc.shmdt(addr)
 
@@ -133,9 +168,9 @@ class View:
         L = layout()
         self.data = data
         version = int.from_bytes(data[12:16], sys.byteorder)
-        if data[:8] != b"CLSHMSEG" or version != L["layout_version"]:
+        if data[:8] != b"CLSHMSEG" or version != L["layout_version_value"]:
             raise AssertionError("not a clustershm segment of layout version %d (magic %r, "
-                                 "version %d)" % (L["layout_version"], data[:8], version))
+                                 "version %d)" % (L["layout_version_value"], data[:8], version))
         self.write_once = data[:L["control_start"]]
         self.state = _word(data, L["state"])
         self.epoch = self.state >> 32

@@ -87,6 +87,23 @@ class Worker:
         except ValueError:
             raise WorkerError("%r answered a line that is not JSON: %r" % (self, line))
 
+    def answer_ready(self):
+        """The next answer if it has arrived whole, else None, without
+        waiting (for commands that run long, such as verifyloop).  A worker
+        that closed its stdout raises, as recv() does."""
+        if b"\n" not in self._buf:
+            fd = self.proc.stdout.fileno()
+            ready, _, _ = select.select([fd], [], [], 0)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise WorkerError("%r closed stdout (exit status %r)\n%s"
+                                      % (self, self.proc.poll(), self.log()))
+                self._buf += chunk
+        if b"\n" not in self._buf:
+            return None
+        return self.recv(0)
+
     def cmd(self, line, timeout=DEFAULT_TIMEOUT):
         self.send(line)
         return self.recv(timeout)

@@ -11,7 +11,14 @@ Invariants:
     pool is gone;
   - expected routes come from the servers (run.py's truth for Redis, the
     simulator's digest code and `truth` for Aerospike), never from the
-    extension.
+    extension;
+  - CSHM_PHP_PRELOAD (make test-php-asan) is preloaded into the master
+    alone: the workers are forked from it, never exec'd, so they have the
+    runtime whatever clear_env does to their environment.  Leak checking is
+    off in the pool: php-fpm leaves its own configuration allocated at exit
+    (in every worker), in a stripped binary no suppression could name
+    without also matching our frames.  The CLI suites check leaks.  A
+    sanitizer's report in the pool's log fails the test.
 """
 import json
 import os
@@ -70,8 +77,21 @@ def _children(pid):
         return {int(p) for p in f.read().split()}
 
 
+def phpredis_extensions():
+    """The extensions to load, in order, for phpredis under php-fpm -n (no
+    conf.d): Debian's redis.so needs igbinary first (msgpack where built
+    with it)."""
+    for names in (["redis"], ["igbinary", "redis"], ["igbinary", "msgpack", "redis"]):
+        argv = ["php", "-n"] + ["-dextension=" + n for n in names]
+        out = subprocess.run(argv + ["-r", "echo class_exists('Redis') ? 'yes' : 'no';"],
+                             capture_output=True, text=True, timeout=30)
+        if out.stdout.strip() == "yes" and "Warning" not in out.stderr:
+            return names
+    pytest.fail("phpredis cannot be loaded: scripts/deps.sh installs php8.2-redis")
+
+
 class Pool:
-    def __init__(self, workdir, max_requests=0):
+    def __init__(self, workdir, max_requests=0, extensions=()):
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = _free_port()
@@ -92,12 +112,19 @@ catch_workers_output = yes
 decorate_workers_output = no
 """)
         ext = os.environ["CSHM_PHP_EXT"]
-        argv = [FPM, "-n", "-F", "-y", conf, "-d", "extension=" + ext,
-                "-d", "display_errors=stderr", "-d", "log_errors=1"]
+        argv = [FPM, "-n", "-F", "-y", conf]
+        # The extensions before ours (phpredis, for the package's scripts).
+        for name in list(extensions) + [ext]:
+            argv += ["-d", "extension=" + name]
+        argv += ["-d", "display_errors=stderr", "-d", "log_errors=1"]
         if os.geteuid() == 0:
             argv.append("-R")
+        env = dict(os.environ)
+        if os.environ.get("CSHM_PHP_PRELOAD"):
+            env["LD_PRELOAD"] = os.environ["CSHM_PHP_PRELOAD"]
+            env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
         self.proc = procs.spawn(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL, env=env)
         procs.wait_for(self._listening, 20, "php-fpm to listen on %d" % self.port)
         procs.wait_for(lambda: len(self.children()) == CHILDREN, 20, "%d children" % CHILDREN)
 
@@ -117,13 +144,15 @@ decorate_workers_output = no
         except OSError:
             return ""
 
-    def get(self, query, timeout=30):
-        """One request to route.php; its decoded JSON answer."""
+    def get(self, query, timeout=30, script=SCRIPT):
+        """One request to a script of www/ (route.php by default); its
+        decoded JSON answer."""
         qs = urlencode(query)
+        name = "/" + os.path.basename(script)
         headers, body, err = fastcgi.request(("127.0.0.1", self.port), {
             "GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET",
-            "SCRIPT_FILENAME": SCRIPT, "SCRIPT_NAME": "/route.php",
-            "REQUEST_URI": "/route.php?" + qs, "QUERY_STRING": qs,
+            "SCRIPT_FILENAME": script, "SCRIPT_NAME": name,
+            "REQUEST_URI": name + "?" + qs, "QUERY_STRING": qs,
             "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": "localhost",
             "REMOTE_ADDR": "127.0.0.1", "SERVER_PORT": "80",
         }, timeout=timeout)
@@ -133,10 +162,10 @@ decorate_workers_output = no
             raise AssertionError("not JSON from the pool: %r %r\n%s" % (body[:500], err[:500],
                                                                        self.log_text()))
 
-    def burst(self, queries, workers=CHILDREN):
+    def burst(self, queries, workers=CHILDREN, script=SCRIPT):
         """The queries sent concurrently (one connection each); answers in order."""
         with ThreadPoolExecutor(max_workers=workers) as ex:
-            return list(ex.map(self.get, queries))
+            return list(ex.map(lambda q: self.get(q, script=script), queries))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -152,14 +181,20 @@ decorate_workers_output = no
 def pool(tmp_path, shm_keys):
     made = []
 
-    def make(max_requests=0):
-        p = Pool(tmp_path / ("pool%d" % len(made)), max_requests)
+    def make(max_requests=0, extensions=()):
+        p = Pool(tmp_path / ("pool%d" % len(made)), max_requests, extensions)
         made.append(p)
         return p
 
     yield make
     for p in made:
         p.stop()
+    for p in made:
+        # A sanitizer's report (make test-php-asan) that went to a worker's
+        # stderr: UBSan's always do.
+        with open(p.log, errors="replace") as f:
+            text = f.read()
+        assert "runtime error:" not in text and "Sanitizer" not in text, p.log_text()
 
 
 @pytest.fixture

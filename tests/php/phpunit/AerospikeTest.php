@@ -67,6 +67,37 @@ final class AerospikeTest extends ClusterShmTestCase
         $this->assertSame('', self::mismatches($c, 'test', 1));
     }
 
+    public function testShardsAreTheSimulatorsPartitionTable(): void
+    {
+        $c = $this->connect(self::url(), ['key' => $this->testKey()]);
+        foreach (['test' => 2, 'bar' => 1] as $ns => $copies) {
+            $truth = self::sim('truth', ['namespace' => $ns])['namespaces'][$ns]['partitions'];
+            $s = $c->shards($ns);
+            $this->assertSame($c->status()['generation'], $s['generation']);
+            $got = [];
+            foreach ($s['shards'] as $sh) {
+                $owners = array_merge([$sh['master']['name']], array_column($sh['replicas'], 'name'));
+                $this->assertCount($copies, $owners, $ns);
+                for ($p = $sh['first']; $p <= $sh['last']; $p++) {
+                    $got[$p] = $owners;
+                }
+            }
+            $this->assertSame(4096, count($got));
+            $bad = array_keys(array_filter($got, fn($o, $p) => $o !== array_slice($truth[$p], 0, $copies),
+                                           ARRAY_FILTER_USE_BOTH));
+            $this->assertSame([], array_slice($bad, 0, 5), "$ns: partitions owned otherwise");
+        }
+        try {
+            $c->shards();
+            $this->fail('shards() without a namespace was accepted');
+        } catch (ClusterShm\ConfigException $e) {
+            $this->assertStringContainsString('namespace', $e->getMessage());
+        }
+        $this->expectException(ClusterShm\ClusterException::class);
+        $this->expectExceptionMessage("unknown namespace 'nope'");
+        $c->shards('nope');
+    }
+
     public function testNodesAndStatus(): void
     {
         $c = $this->connect(self::url(), ['key' => $this->testKey()]);

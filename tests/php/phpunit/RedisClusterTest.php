@@ -2,8 +2,8 @@
 /*
  * RedisClusterTest.php - ClusterShm\Client against a real Redis Cluster
  * (6 nodes, 3 masters, started by tests/php/run.py): routes against the
- * servers' truth, nodes(), status(), refresh(), persistence, close(), and the
- * errors.
+ * servers' truth, nodes(), shards(), status(), refresh(), persistence,
+ * close(), and the errors.
  */
 declare(strict_types=1);
 
@@ -110,6 +110,36 @@ final class RedisClusterTest extends ClusterShmTestCase
         } catch (ClusterShm\ConfigException $e) {
             $this->assertStringContainsString('timeout', $e->getMessage());
         }
+    }
+
+    public function testShardsAreTheClustersSlotTable(): void
+    {
+        $c = $this->connect(self::url(), ['key' => $this->testKey()]);
+        $s = $c->shards();
+        $this->assertSame($c->status()['generation'], $s['generation']);
+        $this->assertEqualsCanonicalizing($c->nodes(), $s['nodes']);
+        $owners = self::env()['redis']['slot_owners'];
+        $byName = array_column($s['nodes'], null, 'name');
+        $next = 0;
+        foreach ($s['shards'] as $sh) {
+            // Consecutive ranges, each of one owner set, covering every slot.
+            $this->assertSame($next, $sh['first']);
+            $this->assertGreaterThanOrEqual($sh['first'], $sh['last']);
+            $next = $sh['last'] + 1;
+            $m = $sh['master'];
+            foreach ([$sh['first'], $sh['last']] as $slot) {
+                $this->assertSame($owners[$slot], "{$m['host']}:{$m['port']}", "slot $slot");
+            }
+            $this->assertTrue($byName[$m['name']]['is_master']);
+            $this->assertSame([$m['host'], $m['port']],
+                              [$byName[$m['name']]['host'], $byName[$m['name']]['port']]);
+            // One replica per master in this cluster, a replica node.
+            $this->assertCount(1, $sh['replicas']);
+            $this->assertFalse($byName[$sh['replicas'][0]['name']]['is_master']);
+        }
+        $this->assertSame(16384, $next);
+        // Three masters with one range each, as redis-cli --cluster create makes them.
+        $this->assertCount(3, $s['shards']);
     }
 
     public function testStatusShowsTheSegmentsTimingAndTheTenderCounters(): void

@@ -2,7 +2,9 @@
 /*
  * bootstrap.php - what every PHPUnit test of the extension shares: the
  * environment written by tests/php/run.py (URLs and the servers' truth), the
- * Aerospike simulator's control channel, and SysV key hygiene.
+ * Aerospike simulator's control channel, the harness's control socket (which
+ * kills and restores Redis nodes), the Composer package php/ (autoloaded as
+ * Composer would) and SysV key hygiene.
  *
  * Invariants: a test uses only keys from testKey() (0x5C71xxxx), and every
  * segment it creates is removed in tearDown, after its clients are closed;
@@ -20,6 +22,7 @@ if ($path === false || !is_file($path)) {
     exit(2);
 }
 $GLOBALS['CSHM_ENV'] = json_decode(file_get_contents($path), true, 512, JSON_THROW_ON_ERROR);
+require dirname(__DIR__) . '/autoload.php';
 
 abstract class ClusterShmTestCase extends PHPUnit\Framework\TestCase
 {
@@ -95,6 +98,24 @@ abstract class ClusterShmTestCase extends PHPUnit\Framework\TestCase
         self::assertNotFalse($line, "no answer from the simulator to $op");
         $reply = json_decode($line, true, 512, JSON_THROW_ON_ERROR);
         self::assertTrue($reply['ok'], "simulator $op: " . ($reply['error'] ?? ''));
+        return $reply['result'];
+    }
+
+    /**
+     * One request to tests/php/run.py's control socket: "kill" (a node,
+     * SIGKILL), "restore" (the cluster of the truth again), "settle".
+     */
+    protected static function harness(string $op, array $args = []): mixed
+    {
+        $s = stream_socket_client('unix://' . self::env()['control'], $errno, $errstr, 5);
+        self::assertNotFalse($s, "the harness's control socket: $errstr");
+        stream_set_timeout($s, 200);
+        fwrite($s, json_encode(['op' => $op] + $args) . "\n");
+        $line = fgets($s);
+        fclose($s);
+        self::assertNotFalse($line, "no answer from the harness to $op");
+        $reply = json_decode($line, true, 512, JSON_THROW_ON_ERROR);
+        self::assertTrue($reply['ok'], "harness $op: " . ($reply['error'] ?? ''));
         return $reply['result'];
     }
 
