@@ -20,11 +20,15 @@
 #                          official Aerospike client against it)
 #   make python       the Python extension as an abi3 wheel in build/wheel
 #   make test-python  pytest against that wheel installed in a fresh venv
+#                     (with the newest redis-py of REDIS_PY_VERSIONS)
 #   make test-python-matrix  the same wheel and suite on CPython 3.10, 3.11,
 #                     3.12 and 3.13 (PYTHON_VERSIONS), one venv each
 #   make test-python-asan  the same suite against a wheel built with ASan+UBSan
 #                     (build/asan/wheel, venv build/asan/venv-py), the ASan
 #                     runtime preloaded into the interpreter
+#   make test-python-redis  the redis-py drop-in's suite with each redis-py of
+#                     REDIS_PY_VERSIONS (the oldest and the newest of the
+#                     range clustershm[redis] declares), one venv each
 #   make php          the PHP extension with phpize, out of tree: build/php/obj/modules/clustershm.so
 #   make test-php     .phpt, PHPUnit and PHP-FPM pool tests, built and then pecl-installed
 #   make test-php-asan  the same suites against an extension built with
@@ -189,6 +193,7 @@ test: deps
 	$(MAKE) test-integration
 	$(MAKE) test-reliability
 	$(MAKE) test-python-matrix
+	$(MAKE) test-python-redis
 	$(MAKE) test-php
 	$(MAKE) test-python-asan
 	$(MAKE) test-php-asan
@@ -196,9 +201,16 @@ test: deps
 # The wheel is tested installed, not from the sources: build/venv-py is made
 # afresh, sees the base interpreter's pytest and gunicorn (scripts/deps.sh),
 # and gets the wheel without an index.  CSHM_WERROR=1: warnings fail the build.
-.PHONY: python test-python test-python-matrix
+# redis-py, which the drop-in clustershm.redis subclasses, comes from PyPI
+# into each venv (never the base interpreter: two versions are tested):
+# REDIS_PY_VERSIONS are the oldest and the newest release of the range
+# pyproject.toml declares for the extra clustershm[redis] (redis>=5.0,<9).
+.PHONY: python test-python test-python-matrix test-python-redis
 PY_VENV = $(BUILD)/venv-py
 PYTHON_VERSIONS ?= 3.10 3.11 3.12 3.13
+REDIS_PY_VERSIONS ?= 5.0.0 8.1.0
+REDIS_PY_NEWEST = $(lastword $(REDIS_PY_VERSIONS))
+PIP_QUIET = -m pip --disable-pip-version-check install --quiet
 
 python:
 	rm -rf $(BUILD)/wheel
@@ -208,6 +220,7 @@ test-python: all python
 	rm -rf $(PY_VENV)
 	$(PYTHON) -m venv --system-site-packages $(PY_VENV)
 	$(PY_VENV)/bin/python -m pip install --quiet --no-deps --no-index $(BUILD)/wheel/clustershm-*.whl
+	$(PY_VENV)/bin/python $(PIP_QUIET) redis==$(REDIS_PY_NEWEST)
 	$(PY_VENV)/bin/python -m pytest -v tests/python
 
 # The one cp310-abi3 wheel, built once, on every CPython it claims: each
@@ -219,6 +232,7 @@ test-python-matrix: all python
 		rm -rf $(PY_VENV)$$v; \
 		$$interpreter -m venv --system-site-packages $(PY_VENV)$$v; \
 		$(PY_VENV)$$v/bin/python -m pip install --quiet --no-deps --no-index $(BUILD)/wheel/clustershm-*.whl; \
+		$(PY_VENV)$$v/bin/python $(PIP_QUIET) redis==$(REDIS_PY_NEWEST); \
 		$(PY_VENV)$$v/bin/python -m pytest -v tests/python; \
 	done
 
@@ -261,7 +275,20 @@ test-python-asan: all
 	mkdir -p $(SAN_REPORTS)
 	$(PYTHON) -m venv --system-site-packages $(SAN_DIR)/venv-py
 	$(SAN_DIR)/venv-py/bin/python -m pip install --quiet --no-deps --no-index $(SAN_DIR)/wheel/clustershm-*.whl
+	$(SAN_DIR)/venv-py/bin/python $(PIP_QUIET) redis==$(REDIS_PY_NEWEST)
 	LD_PRELOAD=$(LIBASAN) $(SAN_ENV) PYTHONMALLOC=malloc $(SAN_DIR)/venv-py/bin/python -m pytest -v tests/python; rc=$$?; $(SAN_CHECK); exit $$rc
+
+# The drop-in's suite once per redis-py of REDIS_PY_VERSIONS, each in a venv
+# of its own with the one wheel.
+test-python-redis: all python
+	set -e; for v in $(REDIS_PY_VERSIONS); do \
+		echo "== the redis-py drop-in with redis-py $$v"; \
+		rm -rf $(BUILD)/venv-redis-py$$v; \
+		$(PYTHON) -m venv --system-site-packages $(BUILD)/venv-redis-py$$v; \
+		$(BUILD)/venv-redis-py$$v/bin/python -m pip install --quiet --no-deps --no-index $(BUILD)/wheel/clustershm-*.whl; \
+		$(BUILD)/venv-redis-py$$v/bin/python $(PIP_QUIET) redis==$$v; \
+		$(BUILD)/venv-redis-py$$v/bin/python -m pytest -v tests/python/test_redis_dropin.py; \
+	done
 
 # The PHP extension is built the way pecl builds it: phpize in a copy of the
 # sources it needs (build/php/src), configure and make in build/php/obj, so

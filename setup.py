@@ -9,7 +9,12 @@ it.  Invariants:
   - The module is the package `clustershm` whose __init__ is the extension
     (clustershm/__init__.abi3.so), so the stub (clustershm/__init__.pyi) and
     py.typed sit inside a package as PEP 561 wants, and type checkers find
-    them; `import clustershm` is still the extension itself.
+    them; `import clustershm` is still the extension itself (its heap types
+    and exceptions keep the names clustershm.*).  Being a package, it has
+    a pure-Python subpackage beside the extension: clustershm.redis (from
+    ext-python/redis, with its command table commands.json), the redis-py
+    drop-in, which needs the optional redis-py (the extra clustershm[redis])
+    and is imported only by who uses it.
   - The version is the core's CSHM_VERSION: one number for C, PHP and Python.
   - Build products stay under build/py (never beside the sources).
   - CSHM_WERROR=1 turns compiler warnings into errors (make python sets it).
@@ -44,8 +49,9 @@ def read_version():
 
 class build_ext_with_stub(build_ext):
     """Also puts ext-python/clustershm.pyi beside the extension as
-    clustershm/__init__.pyi, with the py.typed marker: the package has no
-    Python source, so build_py never runs."""
+    clustershm/__init__.pyi, with the py.typed marker: build_py copies only
+    the subpackage clustershm.redis, since `clustershm` itself has no
+    Python source."""
 
     STUB_FILES = {"__init__.pyi": "clustershm.pyi", "py.typed": "py.typed"}
 
@@ -91,8 +97,11 @@ os.makedirs(os.path.join(ROOT, BUILD_BASE), exist_ok=True)
 setup(
     version=read_version(),
     # No automatic package discovery: it would ship core/ as data.  The
-    # package directory holds only the extension, the stub and py.typed.
-    packages=[],
+    # package directory holds the extension, the stub, py.typed and the
+    # subpackage clustershm.redis.
+    packages=["clustershm.redis"],
+    package_dir={"clustershm.redis": "ext-python/redis"},
+    package_data={"clustershm.redis": ["commands.json"]},
     py_modules=[],
     ext_modules=[extension],
     # `man clustershm` for the console script: man finds share/man beside

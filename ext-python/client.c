@@ -389,14 +389,20 @@ static PyObject *client_refresh(PyObject *op, PyObject *const *args, Py_ssize_t 
     if (self->client == NULL)
         return cshm_py_not_connected(self->st);
     cshm_error error;
-    /* Also when waiting, and with the GIL held: the request is the wait's
-     * first step anyway (the tender answers both with one tend), and in a
-     * fork child the core adopts the client at its first call, which must
-     * not run in two threads at once. */
-    if (cshm_request_refresh(self->client, &error) != 0)
-        return cshm_py_raise(self->st, &error);
-    if (!wait)
+    if (!wait) {
+        if (cshm_request_refresh(self->client, &error) != 0)
+            return cshm_py_raise(self->st, &error);
         Py_RETURN_FALSE;
+    }
+    /* The wait asks by itself, after it has read the generation it waits
+     * past: asking here first would let a quick tender publish the new map
+     * before the wait looked, and the wait would then wait past that map
+     * too (for its whole timeout, asking for tend after tend).  A read with
+     * the GIL held comes first instead: in a fork child the core adopts the
+     * client at its first call, which must not run in two threads at once. */
+    cshm_status_info status;
+    if (cshm_status(self->client, &status, &error) != 0)
+        return cshm_py_raise(self->st, &error);
     cshm_client *c = self->client;
     pid_t pid = getpid();
     if (self->refreshing_pid != pid) {
@@ -484,6 +490,103 @@ static PyObject *client_nodes(PyObject *op, PyObject *unused)
     }
     PyMem_Free(nodes);
     return list;
+}
+
+/* A range of shards(): the master and the replicas are the dicts of `nodes`
+ * (borrowed from it), so the answer holds each node once. */
+static PyObject *shard_dict(const cshm_shard *s, PyObject *nodes)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    PyObject *master = s->master < 0 ? Py_None : PyList_GetItem(nodes, s->master);
+    uint32_t n = s->replica_count < CSHM_SHARD_REPLICAS_MAX ? s->replica_count
+                                                            : CSHM_SHARD_REPLICAS_MAX;
+    PyObject *replicas = master == NULL ? NULL : PyList_New((Py_ssize_t)n);
+    for (uint32_t i = 0; replicas != NULL && i < n; i++) {
+        PyObject *r = PyList_GetItem(nodes, s->replicas[i]);
+        if (r == NULL || PyList_SetItem(replicas, (Py_ssize_t)i, Py_NewRef(r)) < 0)
+            Py_CLEAR(replicas);
+    }
+    if (replicas == NULL || put(d, "first", PyLong_FromUnsignedLong(s->first)) < 0 ||
+        put(d, "last", PyLong_FromUnsignedLong(s->last)) < 0 ||
+        put(d, "master", Py_NewRef(master)) < 0 || put(d, "replicas", Py_NewRef(replicas)) < 0) {
+        Py_XDECREF(replicas);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(replicas);
+    return d;
+}
+
+static const char *const SHARDS_ARGS[] = {"namespace", NULL};
+
+/* shards(namespace=None): cshm_shards() with arrays grown to its full
+ * counts (the snapshot may change between two calls: the loop ends on an
+ * answer that fitted whole). */
+static PyObject *client_shards(PyObject *op, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames)
+{
+    ClientObject *self = (ClientObject *)op;
+    PyObject *a[1];
+    const char *ns;
+    if (cshm_py_parse("shards", args, nargs, kwnames, SHARDS_ARGS, 0, a) < 0 ||
+        cshm_py_optional_str(a[0], "namespace", &ns) < 0)
+        return NULL;
+    if (self->client == NULL)
+        return cshm_py_not_connected(self->st);
+    size_t node_capacity = self->options.max_nodes, shard_capacity = 64;
+    size_t node_count = 0, shard_count = 0;
+    uint64_t generation = 0;
+    cshm_node_info *nodes = NULL;
+    cshm_shard *shards = NULL;
+    cshm_error error;
+    for (;;) {
+        cshm_node_info *grown_nodes =
+            PyMem_Realloc(nodes, (node_capacity ? node_capacity : 1) * sizeof *nodes);
+        if (grown_nodes != NULL)
+            nodes = grown_nodes;
+        cshm_shard *grown_shards =
+            PyMem_Realloc(shards, (shard_capacity ? shard_capacity : 1) * sizeof *shards);
+        if (grown_shards != NULL)
+            shards = grown_shards;
+        if (grown_nodes == NULL || grown_shards == NULL) {
+            PyMem_Free(nodes);
+            PyMem_Free(shards);
+            return PyErr_NoMemory();
+        }
+        if (cshm_shards(self->client, ns, nodes, node_capacity, &node_count, shards,
+                        shard_capacity, &shard_count, &generation, &error) != 0) {
+            PyMem_Free(nodes);
+            PyMem_Free(shards);
+            return cshm_py_raise(self->st, &error);
+        }
+        if (node_count <= node_capacity && shard_count <= shard_capacity)
+            break;
+        node_capacity = node_count > node_capacity ? node_count : node_capacity;
+        shard_capacity = shard_count > shard_capacity ? shard_count : shard_capacity;
+    }
+    PyObject *node_list = PyList_New((Py_ssize_t)node_count);
+    for (size_t i = 0; node_list != NULL && i < node_count; i++) {
+        PyObject *d = node_dict(&nodes[i]);
+        if (d == NULL || PyList_SetItem(node_list, (Py_ssize_t)i, d) < 0)
+            Py_CLEAR(node_list);
+    }
+    PyObject *shard_list = node_list == NULL ? NULL : PyList_New((Py_ssize_t)shard_count);
+    for (size_t i = 0; shard_list != NULL && i < shard_count; i++) {
+        PyObject *d = shard_dict(&shards[i], node_list);
+        if (d == NULL || PyList_SetItem(shard_list, (Py_ssize_t)i, d) < 0)
+            Py_CLEAR(shard_list);
+    }
+    PyMem_Free(nodes);
+    PyMem_Free(shards);
+    PyObject *r = shard_list == NULL ? NULL : PyDict_New();
+    if (r == NULL || put(r, "generation", PyLong_FromUnsignedLongLong(generation)) < 0 ||
+        put(r, "nodes", Py_NewRef(node_list)) < 0 || put(r, "shards", Py_NewRef(shard_list)) < 0)
+        Py_CLEAR(r);
+    Py_XDECREF(node_list);
+    Py_XDECREF(shard_list);
+    return r;
 }
 
 static PyObject *step_down_dict(const cshm_step_down_info *d)
@@ -608,6 +711,15 @@ static PyMethodDef client_methods[] = {
      "nodes($self, /)\n--\n\n"
      "Return the nodes of the current map as dicts: name, host, port, active,\n"
      "is_master, partitions, replica_partitions."},
+    {"shards", (PyCFunction)(void (*)(void))client_shards, METH_FASTCALL | METH_KEYWORDS,
+     "shards($self, /, namespace=None)\n--\n\n"
+     "Return the whole map of one snapshot as a dict: generation (+1 at every changed\n"
+     "map), nodes (dicts as nodes() returns them) and shards: the ranges of consecutive\n"
+     "partitions (Redis slots) with the same owners, in order, as dicts first, last\n"
+     "(inclusive), master (a dict of nodes, or None for a range without a master) and\n"
+     "replicas (dicts of nodes, in map order).  master and replicas are the same dict\n"
+     "objects as in nodes.  Aerospike needs the namespace (ConfigError without it);\n"
+     "Redis ignores it.  A segment with no map yet gives generation 0 and empty lists."},
     {"status", client_status, METH_NOARGS,
      "status($self, /)\n--\n\n"
      "Return a dict: role ('tender', 'follower' or 'private'), pid, owner_pid, epoch,\n"

@@ -28,7 +28,8 @@ from typing import Literal, TypedDict, Union
 
 __version__: str
 
-# _Key, _Node, _StepDown and _Status exist for type checkers only, not at run time.
+# _Key, _Node, _Shard, _Shards, _StepDown and _Status exist for type checkers only,
+# not at run time.
 
 _Key = Union[str, bytes, bytearray, int]
 """A key: str (UTF-8), bytes/bytearray, or int (64-bit signed).
@@ -51,6 +52,31 @@ class _Node(TypedDict):
     """Partitions (Redis slots) this node masters."""
     replica_partitions: int
     """Partitions (slots) it holds as a replica."""
+
+class _Shard(TypedDict):
+    """One range of Client.shards(): consecutive partitions (Redis slots)
+    with the same master and replicas."""
+
+    first: int
+    """First partition (slot) of the range."""
+    last: int
+    """Last partition (slot) of the range, inclusive."""
+    master: _Node | None
+    """The master's dict (the same object as in the answer's nodes), or None
+    for partitions without a master."""
+    replicas: list[_Node]
+    """The replicas' dicts (the same objects as in nodes), in map order."""
+
+class _Shards(TypedDict):
+    """What Client.shards() returns: the whole map of one snapshot."""
+
+    generation: int
+    """The map's generation (status()["generation"] of the same snapshot):
+    +1 at every changed map, so a copy can tell whether it is current."""
+    nodes: list[_Node]
+    """The nodes of the map, as Client.nodes() returns them."""
+    shards: list[_Shard]
+    """Every range, in partition order."""
 
 class _StepDown(TypedDict):
     """A tender that gave the role up after failing (Client.status()["step_down_history"])."""
@@ -225,6 +251,19 @@ class Client:
         """The Aerospike partition id (0-4095) or Redis slot (0-16383) of key."""
     def nodes(self) -> list[_Node]:
         """The nodes of the current map."""
+    def shards(self, namespace: str | None = None) -> _Shards:
+        """The whole map of one consistent snapshot: its generation, its nodes
+        and the ranges of partitions (Redis slots) with their master and
+        replicas, for clients that keep a connection per node (the
+        clustershm.redis drop-in rebuilds redis-py's node table from it).
+
+        master and replicas are the same dict objects as in nodes.  Aerospike
+        maps are per namespace: namespace is required there (ConfigError
+        without it, ClusterError for an unknown one); Redis ignores it.  A
+        segment with no map yet gives generation 0 and empty lists.  Never
+        blocks on the tender.
+
+        Raises Error when not connected."""
     def status(self) -> _Status:
         """This process's view of the segment and of the current map."""
     def request_refresh(self) -> None:

@@ -73,6 +73,9 @@ need_py pytest pytest
 need_py aerospike aerospike
 # gunicorn serves the Python extension's pre-fork tests (make test-python).
 need_py gunicorn gunicorn
+# redis-py is not installed here: the drop-in clustershm.redis is tested
+# with several releases of it, which the Makefile installs from PyPI into a
+# venv each (REDIS_PY_VERSIONS), never into the base interpreter.
 # The CLI's tests validate its JSON against docs/schema/ and parse its
 # Prometheus exposition with the reference parser.
 need_py jsonschema jsonschema

@@ -243,14 +243,16 @@ static int read_map(const cshm_segment *seg, cshm_map *out, cshm_tend_record *re
         return rc;
     if (epoch_out != NULL)
         *epoch_out = epoch;
+    /* A consistent copy; now make it safe to use.  The counts first: a
+     * count out of range is named as such, which says more than a checksum
+     * that does not match. */
+    if (check_counts(seg, out->counts, error) != 0)
+        return CSHM_ERR_SEGMENT;
     if (check_sum) {
         uint64_t computed = cshm_payload_checksum(out->payload, out->payload_size);
         if (computed != checksum)
             return checksum_mismatch(seg, slot, epoch, checksum, computed, error);
     }
-    /* A consistent copy; now make it safe to use. */
-    if (check_counts(seg, out->counts, error) != 0)
-        return CSHM_ERR_SEGMENT;
     for (uint32_t i = 0; i < out->shape.max_nodes; i++) {
         out->nodes[i].name[CSHM_NODE_NAME_MAX - 1] = '\0';
         out->nodes[i].host[CSHM_HOST_MAX - 1] = '\0';

@@ -6,7 +6,8 @@ Invariants:
     stops at once otherwise (`make test-python` makes the venv);
   - servers and child processes die with the run (PR_SET_PDEATHSIG through
     support.procs) and are stopped by fixture teardown, also on failure;
-  - ports: Redis 7400-7405 (+10000 for the cluster bus), nothing listens on
+  - ports: Redis 7400-7405 (+10000 for the cluster bus), a fresh cluster for
+    a test that changes it 7410-7415 (helpers.FRESH_PORTS), nothing listens on
     7490-7499 (tests use them for dead seeds and fake servers), the
     simulator 3200-3209, gunicorn 8400-8499 (all + 10000 * N with
     CSHM_TEST_INSTANCE=N, whose keys differ too: two runs can share a host);

@@ -9,11 +9,15 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import urllib.request
 
 from support import procs
+from support.cluster import port_is_free
+from support.procs import wait_for
 from support.resp import call
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -24,6 +28,8 @@ CLI = os.path.join(ROOT, "build", "clustershm")
 # this one.
 PORT_SHIFT = 10000 * int(os.environ.get("CSHM_TEST_INSTANCE", "0"))
 REDIS_PORTS = range(7400 + PORT_SHIFT, 7406 + PORT_SHIFT)
+# A fresh cluster of its own for a test that changes it (kills a master).
+FRESH_PORTS = range(7410 + PORT_SHIFT, 7416 + PORT_SHIFT)
 DEAD_PORT = 7490 + PORT_SHIFT   # nothing listens on 7490-7499 unless a test does
 SIM_BASE = 3200 + PORT_SHIFT    # simulator nodes 3200.., control port 3209
 HTTP_PORTS = range(8400 + PORT_SHIFT, 8500 + PORT_SHIFT)
@@ -119,3 +125,93 @@ def slot_moved(cluster, slot):
     finally:
         move_slot(cluster, slot, old_port)
         assert cluster.slot_owners()[slot] == old
+
+
+class Gunicorn:
+    """`gunicorn -w workers` serving app (a module of this directory) on a
+    free port of HTTP_PORTS, with CSHM_TEST_URL and CSHM_TEST_KEY in its
+    environment."""
+
+    WORKERS = 8
+
+    def __init__(self, tmp_path, url, key, preload, env=None, app="gunicorn_app:app",
+                 workers=WORKERS):
+        import gunicorn
+        self.count = workers
+        self.port = next(p for p in HTTP_PORTS if port_is_free(p))
+        self.log_path = str(tmp_path / "gunicorn.log")
+        argv = [sys.executable, "-m", "gunicorn", "-w", str(workers),
+                "-b", "127.0.0.1:%d" % self.port, "--chdir", HERE,
+                "--timeout", "60", "--graceful-timeout", "10",
+                "--error-logfile", self.log_path, "--log-level", "info"]
+        argv += ["--preload"] if preload else []
+        if gunicorn.version_info >= (27,):
+            # Its control socket has one default path for every instance.
+            argv += ["--no-control-socket"]
+        env = dict(os.environ, CSHM_TEST_URL=url, CSHM_TEST_KEY=str(key), PYTHONPATH=HERE,
+                   **(env or {}))
+        # stderr into the log too: what a worker writes there itself (a
+        # sanitizer's report, make test-python-asan) is kept.
+        with open(self.log_path, "ab") as out:
+            self.proc = procs.spawn(argv + [app], env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=out)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-5000:]
+        except OSError:
+            return ""
+
+    def workers(self):
+        return sorted(children(self.proc.pid))
+
+    def statuses(self, timeout=30, path="/status"):
+        """{pid: status} of every current worker: rounds of `count` concurrent
+        requests that each hold their sync worker 0.5 s, so a round spreads
+        over the workers; repeated until each current worker answered."""
+        seen = {}
+
+        def request(out):
+            try:
+                a = http(self.port, path + "?hold=0.5")
+                out[a["pid"]] = a["status"]
+            except OSError:
+                pass            # a worker being replaced: the next round
+
+        def complete():
+            assert self.proc.poll() is None, "gunicorn exited:\n%s" % self.log()
+            workers = self.workers()
+            if len(workers) != self.count:
+                return None
+            got = {}
+            threads = [threading.Thread(target=request, args=(got,)) for _ in range(self.count)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            seen.update(got)
+            if all(p in seen for p in workers):
+                return {p: seen[p] for p in workers}
+            return None
+
+        return wait_for(complete, timeout, "every gunicorn worker to answer")
+
+    def routes(self, keys):
+        body = "\n".join(k.hex() for k in keys).encode()
+        return http(self.port, "/route", body)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+                raise AssertionError("gunicorn did not stop on SIGTERM:\n%s" % self.log())
+        # UBSan reports to stderr, which is in the log (make test-python-asan).
+        with open(self.log_path, errors="replace") as f:
+            assert "runtime error:" not in f.read(), "UBSan reported:\n%s" % self.log()
+        return self.proc.returncode

@@ -111,6 +111,24 @@ def test_nodes_and_status(client, truth):
     assert s["role"] == "tender" and s["stale"] is False
 
 
+def test_shards_per_namespace(client, truth):
+    owners, _ = truth
+    with pytest.raises(clustershm.ConfigError, match="namespace"):
+        client.shards()
+    with pytest.raises(clustershm.ClusterError, match="unknown namespace"):
+        client.shards("nosuch")
+    for ns, copies in (("test", 2), ("bar", 1)):
+        table = client.shards(ns)
+        assert table["generation"] == client.status()["generation"]
+        assert table["nodes"] == client.nodes()
+        seen = []
+        for r in table["shards"]:
+            row = ["%s:%d" % (n["host"], n["port"]) for n in [r["master"]] + r["replicas"]]
+            assert len(row) == copies
+            seen += [row] * (r["last"] - r["first"] + 1)
+        assert seen == owners[ns]
+
+
 def test_aerospike_errors(client, url, shm_keys):
     with pytest.raises(clustershm.ConfigError, match="namespace"):
         client.route("k")

@@ -240,6 +240,44 @@ def test_nodes_match_the_servers(clients, cluster, redis_url, shm_key):
                              "replica_partitions"}
 
 
+def test_shards_match_the_servers(clients, cluster, redis_url, shm_key):
+    c = clients(redis_url, key=shm_key, **FAST)
+    with pytest.raises(clustershm.Error, match="not connected"):
+        c.shards()
+    c.connect()
+    table = c.shards()
+    assert set(table) == {"generation", "nodes", "shards"}
+    assert table["generation"] == c.status()["generation"] >= 1
+    assert table["nodes"] == c.nodes()
+    # The ranges cover every slot once, in order, and agree with the servers.
+    ranges = table["shards"]
+    assert ranges[0]["first"] == 0 and ranges[-1]["last"] == 16383
+    for a, b in zip(ranges, ranges[1:]):
+        assert a["last"] + 1 == b["first"]
+    owners = cluster.slot_owners()
+    by_master = {}
+    for shard in cluster.shards():
+        master = [n for n in shard["nodes"] if n["role"] == "master"][0]
+        by_master[int(master["port"])] = sorted(int(n["port"]) for n in shard["nodes"]
+                                                if n["role"] != "master")
+    for r in ranges:
+        assert set(r) == {"first", "last", "master", "replicas"}
+        m = r["master"]
+        assert {owners[r["first"]], owners[r["last"]]} == {"%s:%d" % (m["host"], m["port"])}
+        assert sorted(n["port"] for n in r["replicas"]) == by_master[m["port"]]
+        # The master and the replicas are the dicts of the answer's nodes.
+        assert any(m is n for n in table["nodes"])
+        assert all(any(x is n for n in table["nodes"]) for x in r["replicas"])
+    assert sum(r["last"] - r["first"] + 1 for r in ranges) == 16384
+    # namespace is accepted (and ignored) for Redis; it must be a str.
+    assert c.shards(namespace="x")["shards"] == ranges
+    assert c.shards(None)["shards"] == ranges
+    with pytest.raises(TypeError):
+        c.shards(1)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        c.shards(ns="x")
+
+
 def test_status(clients, redis_url, shm_key):
     c = clients(redis_url, key=shm_key, **FAST)
     c.connect()

@@ -21,101 +21,16 @@ Invariants: gunicorn runs this interpreter (the venv's) on a free port of
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 
-import gunicorn
 import pytest
 
-from helpers import HERE, HTTP_PORTS, alive, children, http, stat
-from support import procs, shm
-from support.cluster import port_is_free
+from helpers import Gunicorn, alive, stat
+from support import shm
 from support.procs import wait_for
 
-WORKERS = 8
-
-
-class Gunicorn:
-    def __init__(self, tmp_path, url, key, preload, env=None):
-        self.port = next(p for p in HTTP_PORTS if port_is_free(p))
-        self.log_path = str(tmp_path / "gunicorn.log")
-        argv = [sys.executable, "-m", "gunicorn", "-w", str(WORKERS),
-                "-b", "127.0.0.1:%d" % self.port, "--chdir", HERE,
-                "--timeout", "60", "--graceful-timeout", "10",
-                "--error-logfile", self.log_path, "--log-level", "info"]
-        argv += ["--preload"] if preload else []
-        if gunicorn.version_info >= (27,):
-            # Its control socket has one default path for every instance.
-            argv += ["--no-control-socket"]
-        env = dict(os.environ, CSHM_TEST_URL=url, CSHM_TEST_KEY=str(key), PYTHONPATH=HERE,
-                   **(env or {}))
-        # stderr into the log too: what a worker writes there itself (a
-        # sanitizer's report, make test-python-asan) is kept.
-        with open(self.log_path, "ab") as out:
-            self.proc = procs.spawn(argv + ["gunicorn_app:app"], env=env,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=out)
-
-    def log(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()[-5000:]
-        except OSError:
-            return ""
-
-    def workers(self):
-        return sorted(children(self.proc.pid))
-
-    def statuses(self, timeout=30, path="/status"):
-        """{pid: status} of every current worker: rounds of 8 concurrent
-        requests that each hold their sync worker 0.5 s, so a round spreads
-        over the workers; repeated until each current worker answered."""
-        seen = {}
-
-        def request(out):
-            try:
-                a = http(self.port, path + "?hold=0.5")
-                out[a["pid"]] = a["status"]
-            except OSError:
-                pass            # a worker being replaced: the next round
-
-        def complete():
-            assert self.proc.poll() is None, "gunicorn exited:\n%s" % self.log()
-            workers = self.workers()
-            if len(workers) != WORKERS:
-                return None
-            got = {}
-            threads = [threading.Thread(target=request, args=(got,)) for _ in range(WORKERS)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(30)
-            seen.update(got)
-            if all(p in seen for p in workers):
-                return {p: seen[p] for p in workers}
-            return None
-
-        return wait_for(complete, timeout, "every gunicorn worker to answer")
-
-    def routes(self, keys):
-        body = "\n".join(k.hex() for k in keys).encode()
-        return http(self.port, "/route", body)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.terminate()
-            try:
-                return self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-                raise AssertionError("gunicorn did not stop on SIGTERM:\n%s" % self.log())
-        with open(self.log_path, errors="replace") as f:
-            assert "runtime error:" not in f.read(), "UBSan reported:\n%s" % self.log()
-        return self.proc.returncode
+WORKERS = Gunicorn.WORKERS
 
 
 def settled(g, key, master=None):

@@ -1,5 +1,6 @@
 """test_packaging.py - what pip installs: the abi3 wheel under test, its
-stub and marker, its metadata; and `pip install .` of the source
+stub and marker, the redis-py drop-in beside the extension, its metadata
+(the extra clustershm[redis]); and `pip install .` of the source
 distribution in a fresh virtual environment.
 
 Invariant: nothing here writes into the source tree except setuptools'
@@ -11,6 +12,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import types
 
 import clustershm
 from helpers import ROOT, header_version
@@ -25,6 +27,21 @@ def test_the_module_is_the_installed_abi3_wheel():
     wheel = dist.read_text("WHEEL")
     assert "Tag: cp310-abi3-" in wheel, wheel
     assert dist.metadata["Requires-Python"] == ">=3.10"
+    # redis-py is needed by clustershm.redis only: the extra clustershm[redis].
+    assert dist.metadata.get_all("Requires-Dist") == ['redis<9,>=5.0; extra == "redis"']
+    assert dist.metadata.get_all("Provides-Extra") == ["redis"]
+
+
+def test_the_redis_drop_in_is_a_subpackage_beside_the_extension():
+    here = os.path.dirname(clustershm.__file__)
+    assert clustershm.__path__ == [here]
+    files = sorted(os.listdir(os.path.join(here, "redis")))
+    assert {"__init__.py", "_segment.py", "asyncio.py", "commands.json"} <= set(files), files
+    # Importing the extension does not import the drop-in (nor redis-py).
+    out = subprocess.run([sys.executable, "-c", "import sys, clustershm; "
+                          "print(sorted(m for m in sys.modules if 'redis' in m))"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out
 
 
 def test_stub_and_marker_describe_the_module():
@@ -39,7 +56,9 @@ def test_stub_and_marker_describe_the_module():
             top[node.name] = node
         elif isinstance(node, ast.AnnAssign):
             top[node.target.id] = node
-    public = {n for n in dir(clustershm) if not n.startswith("_")} | {"__version__"}
+    # Submodules (clustershm.redis, once imported) are not the extension's.
+    public = {n for n in dir(clustershm) if not n.startswith("_") and
+              not isinstance(getattr(clustershm, n), types.ModuleType)} | {"__version__"}
     assert public <= set(top), public - set(top)
     for name in public - {"__version__"}:
         assert ast.get_docstring(top[name]), name
@@ -76,8 +95,14 @@ def test_pip_install_dot_from_the_source_distribution(tmp_path):
     run(pip + ["uninstall", "--quiet", "--yes", "setuptools"])
     run(pip + ["install", "--quiet", "."], cwd=src)
     out = run([py, "-c", "import os, clustershm; "
+                         "here = os.path.dirname(clustershm.__file__); "
                          "print(clustershm.redis_slot('123456789'), clustershm.__version__, "
-                         "sorted(os.listdir(os.path.dirname(clustershm.__file__))))"],
+                         "sorted(os.listdir(here)), sorted(os.listdir(here + '/redis')))"],
               cwd=str(tmp_path))
     assert out.split()[:2] == ["12739", header_version()]
     assert "'__init__.pyi'" in out and "'py.typed'" in out and "abi3.so" in out, out
+    assert "'commands.json'" in out and "'asyncio.py'" in out and "'_segment.py'" in out, out
+    # Without redis-py the drop-in says what to install.
+    out = subprocess.run([py, "-c", "import clustershm.redis"], capture_output=True, text=True,
+                         cwd=str(tmp_path), timeout=60)
+    assert out.returncode != 0 and "pip install 'clustershm[redis]'" in out.stderr, out.stderr

@@ -69,6 +69,26 @@ def test_refresh_after_a_slot_moved_returns_true_and_routes_to_the_new_master(
     assert "%s:%d" % follower.route(key) == old
 
 
+def test_refresh_never_misses_a_map_published_at_once(clients, cluster, redis_url, shm_key):
+    # The tender's own refresh: its thread tends the moment it is asked.
+    # The wait must have read the generation it waits past before it asks,
+    # or it waits past the new map too, for its whole timeout.
+    tender = clients(redis_url, key=shm_key, **SLOW)
+    tender.connect()
+    key = b"refresh:at-once"
+    [slot] = cluster.keyslots([key])
+    for _ in range(3):
+        with slot_moved(cluster, slot) as (old, new):
+            start = time.monotonic()
+            assert tender.refresh(timeout=HANG) is True
+            assert time.monotonic() - start < HANG / 2
+            assert "%s:%d" % tender.route(key) == new
+        start = time.monotonic()
+        assert tender.refresh(timeout=HANG) is True
+        assert time.monotonic() - start < HANG / 2
+        assert "%s:%d" % tender.route(key) == old
+
+
 def test_refresh_arguments(clients, redis_url, shm_key):
     c = clients(redis_url, key=shm_key, **FAST)
     with pytest.raises(clustershm.Error, match="not connected"):

@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 
 
 from . import procs
@@ -85,10 +86,18 @@ class RedisCluster:
     # ---- lifecycle -------------------------------------------------------
 
     def start(self, timeout=90):
-        for p in self.ports:
-            # A cluster port is port + 10000: both must be free.
-            if not (port_is_free(p) and port_is_free(p + 10000)):
-                raise RuntimeError("port %d or %d is in use; another test run?" % (p, p + 10000))
+        # A cluster port is port + 10000: both must be free.  Ports of the
+        # ephemeral range (CSHM_TEST_INSTANCE >= 2) may be held for up to a
+        # minute by another program's closed connection (TIME_WAIT), so a
+        # busy port is waited for before it is called taken.
+        def busy():
+            return [q for p in self.ports for q in (p, p + 10000) if not port_is_free(q)]
+
+        deadline = time.monotonic() + 75
+        while busy():
+            if time.monotonic() > deadline:
+                raise RuntimeError("ports %s are in use; another test run?" % busy())
+            time.sleep(0.2)
         for p in self.ports:
             self._start_server(p)
         for p in self.ports:
