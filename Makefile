@@ -40,6 +40,9 @@
 #   make test-php-asan  the same suites against an extension built with
 #                     ASan+UBSan (build/asan/php), the ASan runtime preloaded
 #                     into php and php-fpm; no pecl install
+#   make install      bin/clustershm, include/clustershm.h, lib/libclustershm.a and
+#                     share/man/man1/clustershm.1 under $(DESTDIR)$(PREFIX)
+#                     (PREFIX=/usr/local by default); make uninstall removes them
 #   make demo         a pool of workers sharing one tender on a local Redis Cluster
 #   make bench        performance figures beside same-run baselines (bench/)
 #   make clean
@@ -69,9 +72,12 @@ endif
 
 CORE_SRC := $(wildcard core/src/*.c)
 CORE_OBJ := $(patsubst core/src/%.c,$(BUILD)/obj/core/%.o,$(CORE_SRC))
+CLI_SRC := $(wildcard core/cli/*.c)
+CLI_OBJ := $(patsubst core/cli/%.c,$(BUILD)/obj/cli/%.o,$(CLI_SRC))
 TEST_SRC := $(wildcard tests/c/*.c)
 TEST_OBJ := $(patsubst tests/c/%.c,$(BUILD)/obj/tests/%.o,$(TEST_SRC))
 HEADERS := $(wildcard core/include/*.h core/src/*.h tests/c/*.h)
+CLI_HEADERS := $(wildcard core/cli/*.h)
 
 LIB = $(BUILD)/libclustershm.a
 CLI = $(BUILD)/clustershm
@@ -83,7 +89,7 @@ BENCH = $(BUILD)/bench-core
 
 PYTHON ?= python3
 
-.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-reliability soak test-simulator demo clean
+.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-reliability soak test-simulator demo clean install uninstall
 .PHONY: fuzz fuzz-build test-fuzz
 
 all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(MONITOR) $(BENCH)
@@ -92,17 +98,21 @@ $(BUILD)/obj/core/%.o: core/src/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/tests/%.o: tests/c/%.c $(HEADERS)
+$(BUILD)/obj/cli/%.o: core/cli/%.c $(HEADERS) $(CLI_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/c/%.c $(HEADERS) $(CLI_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Icore/cli $(CFLAGS) -c $< -o $@
 
 $(LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
 
-$(CLI): core/cli/clustershm.c $(LIB) $(HEADERS)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+$(CLI): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -lm -o $@
 
 $(WORKER): tests/tools/cshm-worker.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
@@ -116,11 +126,34 @@ $(MONITOR): tests/tools/cshm-monitor.c $(LIB) $(HEADERS)
 $(BENCH): bench/bench_core.c $(LIB) $(HEADERS)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(CTEST): $(TEST_OBJ) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_OBJ) $(LIB) $(LDLIBS) -o $@
+# The C suite also tests the command's JSON writer (every CLI object but main).
+CTEST_CLI_OBJ := $(filter-out $(BUILD)/obj/cli/main.o,$(CLI_OBJ))
+
+$(CTEST): $(TEST_OBJ) $(CTEST_CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $(TEST_OBJ) $(CTEST_CLI_OBJ) $(LIB) $(LDLIBS) -lm -o $@
 
 deps:
 	bash scripts/deps.sh
+
+# The files docs/operations.md lists, and nothing else (scripts/install-cli.sh
+# installs the same from an unpacked PECL package, which has no Makefile).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+INCLUDEDIR ?= $(PREFIX)/include
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+INSTALL ?= install
+
+install: $(LIB) $(CLI)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/clustershm
+	$(INSTALL) -m 0644 core/include/clustershm.h $(DESTDIR)$(INCLUDEDIR)/clustershm.h
+	$(INSTALL) -m 0644 $(LIB) $(DESTDIR)$(LIBDIR)/libclustershm.a
+	$(INSTALL) -m 0644 docs/clustershm.1 $(DESTDIR)$(MANDIR)/man1/clustershm.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/clustershm $(DESTDIR)$(INCLUDEDIR)/clustershm.h \
+		$(DESTDIR)$(LIBDIR)/libclustershm.a $(DESTDIR)$(MANDIR)/man1/clustershm.1
 
 test-c: $(CTEST)
 	$(CTEST)
@@ -337,6 +370,7 @@ test-php: all php
 	$(MAKE) -C $(PHP_BUILD)/obj test NO_INTERACTION=1
 	$(PYTHON) tests/php/run.py --ext $(PHP_SO)
 	$(MAKE) php-package
+	$(PYTHON) tests/php/check_package.py --tgz $(PHP_BUILD)/clustershm-$(CSHM_VERSION).tgz
 	$(PHP_SUDO) pecl install -f $(PHP_BUILD)/clustershm-$(CSHM_VERSION).tgz </dev/null
 	$(PYTHON) tests/php/run.py --ext clustershm --phpt
 

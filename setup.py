@@ -18,6 +18,10 @@ it.  Invariants:
   - The version is the core's CSHM_VERSION: one number for C, PHP and Python.
   - Build products stay under build/py (never beside the sources).
   - CSHM_WERROR=1 turns compiler warnings into errors (make python sets it).
+  - The clustershm command (core/cli/*.c but its main.c) is compiled into the
+    module too: clustershm.cli() runs it, and the wheel's `clustershm`
+    console script (pyproject.toml) calls that, so pip users get the same C
+    command as `make install`, from the same core, in the one abi3 binary.
   - CSHM_SANITIZE=1 builds with ASan+UBSan (make test-python-asan) under
     build/asan/py, so its objects never mix with the normal build's; such a
     module loads only with the ASan runtime preloaded into the interpreter.
@@ -77,9 +81,12 @@ if SANITIZE:
 
 extension = Extension(
     "clustershm.__init__",
-    sources=sorted(glob("ext-python/*.c")) + sorted(glob("core/src/*.c")),
-    depends=sorted(glob("ext-python/*.h") + glob("core/src/*.h") + glob("core/include/*.h")),
-    include_dirs=["core/include", "core/src"],
+    sources=sorted(glob("ext-python/*.c")) + sorted(glob("core/src/*.c")) +
+    sorted(f for f in glob("core/cli/*.c") if os.path.basename(f) != "main.c"),
+    depends=sorted(glob("ext-python/*.h") + glob("core/src/*.h") + glob("core/include/*.h") +
+                   glob("core/cli/*.h")),
+    include_dirs=["core/include", "core/src", "core/cli"],
+    libraries=["m"],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=compile_args,
     extra_link_args=link_args,
@@ -97,6 +104,9 @@ setup(
     package_data={"clustershm.redis": ["commands.json"]},
     py_modules=[],
     ext_modules=[extension],
+    # `man clustershm` for the console script: man finds share/man beside
+    # the bin/ directory on PATH (a virtualenv's, or ~/.local's).
+    data_files=[("share/man/man1", ["docs/clustershm.1"])],
     cmdclass={"build_ext": build_ext_with_stub},
     options={
         "bdist_wheel": {"py_limited_api": "cp310"},

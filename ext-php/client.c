@@ -390,7 +390,7 @@ ZEND_METHOD(ClusterShm_Client, status)
         cshm_php_throw_error(&error);
         RETURN_THROWS();
     }
-    array_init_size(return_value, 32);
+    array_init_size(return_value, 40);
     add_assoc_string(return_value, "role", s.role);
     add_assoc_long(return_value, "pid", (zend_long)s.pid);
     add_assoc_long(return_value, "owner_pid", (zend_long)s.owner_pid);
@@ -438,6 +438,11 @@ ZEND_METHOD(ClusterShm_Client, status)
         add_next_index_zval(&history, &entry);
     }
     add_assoc_zval(return_value, "step_down_history", &history);
+    add_assoc_stringl(return_value, "identity", s.identity, strnlen(s.identity, sizeof s.identity));
+    add_assoc_long(return_value, "max_nodes", (zend_long)s.max_nodes);
+    add_assoc_long(return_value, "max_namespaces", (zend_long)s.max_namespaces);
+    add_assoc_bool(return_value, "has_tender", s.has_tender != 0);
+    add_assoc_bool(return_value, "has_map", s.has_map != 0);
 }
 
 ZEND_METHOD(ClusterShm_Client, requestRefresh)

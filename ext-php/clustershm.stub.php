@@ -50,6 +50,20 @@ namespace ClusterShm {
 
         public function nodes(): array {}
 
+        /**
+         * The segment's state as this process sees it: role, pid, owner_pid,
+         * epoch, generation, tended_at, age, stale, key, shmid, segment_size,
+         * nodes, namespaces, attached, nodes_seen, namespaces_seen,
+         * nodes_truncated, namespaces_truncated, replicas_truncated, tends,
+         * tend_failures, handoffs, dead_takeovers, hung_takeovers, step_downs,
+         * failures_in_row, tend_interval, takeover_timeout,
+         * min_refresh_interval, driver, last_error, step_down_history (pid,
+         * epoch, at, failures, reason; newest first), identity, max_nodes,
+         * max_namespaces, has_tender, has_map.  The names are those of
+         * `clustershm stat --json` and of the Prometheus metrics.
+         *
+         * @return array<string, mixed>
+         */
         public function status(): array {}
 
         public function requestRefresh(): void {}

@@ -97,6 +97,10 @@ int cshm_py_parse(const char *func, PyObject *const *args, Py_ssize_t nargs, PyO
 int cshm_py_key(PyObject *obj, cshm_key *key);
 int cshm_py_optional_str(PyObject *obj, const char *what, const char **out);
 
+/* command.c: clustershm.cli(argv=None), the clustershm command in-process */
+PyObject *cshm_py_cli(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                      PyObject *kwnames);
+
 /* options.c */
 int cshm_py_options(cshm_py_state *st, PyObject *kwargs, const char *skip, cshm_options *options);
 

@@ -663,7 +663,12 @@ static PyObject *client_status(PyObject *op, PyObject *unused)
         put(d, "min_refresh_interval", PyFloat_FromDouble(s.min_refresh_interval)) < 0 ||
         put(d, "driver", text(s.driver, sizeof s.driver)) < 0 ||
         put(d, "last_error", text(s.last_error, sizeof s.last_error)) < 0 ||
-        put(d, "step_down_history", step_down_list(&s)) < 0) {
+        put(d, "step_down_history", step_down_list(&s)) < 0 ||
+        put(d, "identity", text(s.identity, sizeof s.identity)) < 0 ||
+        put(d, "max_nodes", PyLong_FromUnsignedLong(s.max_nodes)) < 0 ||
+        put(d, "max_namespaces", PyLong_FromUnsignedLong(s.max_namespaces)) < 0 ||
+        put(d, "has_tender", PyBool_FromLong(s.has_tender)) < 0 ||
+        put(d, "has_map", PyBool_FromLong(s.has_map)) < 0) {
         Py_DECREF(d);
         return NULL;
     }
@@ -723,8 +728,10 @@ static PyMethodDef client_methods[] = {
      "replicas_truncated, tends, tend_failures, handoffs, dead_takeovers,\n"
      "hung_takeovers, step_downs, failures_in_row, tend_interval, takeover_timeout,\n"
      "min_refresh_interval (the segment's timing, which every process uses), driver,\n"
-     "last_error, and step_down_history: dicts pid, epoch, at, failures, reason of the\n"
-     "last tenders that gave the role up after failing, newest first."},
+     "last_error, step_down_history: dicts pid, epoch, at, failures, reason of the\n"
+     "last tenders that gave the role up after failing, newest first; identity,\n"
+     "max_nodes, max_namespaces, has_tender and has_map.  The names are those of\n"
+     "`clustershm stat --json` and of the Prometheus metrics (docs/cli-json.md)."},
     {"request_refresh", client_request_refresh, METH_NOARGS,
      "request_refresh($self, /)\n--\n\n"
      "Ask the tender (this process or another) to tend now, e.g. after a MOVED reply."},

@@ -22,6 +22,7 @@ This stub mirrors the C extension (installed as clustershm/__init__.pyi).
 """
 
 import builtins
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Literal, TypedDict, Union
 
@@ -148,6 +149,17 @@ class _Status(TypedDict):
     """The tender's last tend error, "" if none."""
     step_down_history: list[_StepDown]
     """The last tenders that stepped down (up to 4), newest first."""
+    identity: str
+    """The cluster identity the segment records: driver and cluster name or sorted seeds."""
+    max_nodes: int
+    """The segment's node limit (nodes_truncated when the cluster has more)."""
+    max_namespaces: int
+    """The segment's namespace limit."""
+    has_tender: bool
+    """A live process holds the tender role; False while it is vacant (a dead
+    tender nobody took over yet)."""
+    has_map: bool
+    """A map from a successful tend is published; False while every tend so far failed."""
 
 class Error(Exception):
     """Base class of every clustershm error."""
@@ -310,3 +322,9 @@ def aerospike_digest(set: str | None, key: _Key) -> bytes:
 def redis_slot(key: _Key, /) -> int:
     """The Redis Cluster slot of key: CRC16/XMODEM of the key, or of its
     {hash tag}, mod 16384."""
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    """Run the clustershm command (list, stat, check, watch, rm) in this
+    process with argv (default: sys.argv[1:]) and return its exit status: the
+    C command of `make install`, compiled into this module.  The wheel's
+    `clustershm` console script is this function."""

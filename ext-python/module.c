@@ -99,6 +99,12 @@ static PyMethodDef module_methods[] = {
      "redis_slot(key, /)\n--\n\n"
      "The Redis Cluster slot of key: CRC16/XMODEM of the key (or of its {hash tag})\n"
      "mod 16384.  str is encoded as UTF-8; an int is its decimal text."},
+    {"cli", (PyCFunction)(void (*)(void))cshm_py_cli, METH_FASTCALL | METH_KEYWORDS,
+     "cli(argv=None)\n--\n\n"
+     "Run the clustershm command (list, stat, check, watch, rm; see `clustershm --help`)\n"
+     "in this process with the arguments argv (default: sys.argv[1:]) and return its\n"
+     "exit status.  It is the C command of `make install`, compiled into this module;\n"
+     "the wheel's `clustershm` console script calls it."},
     {"_close_all", module_close_all, METH_NOARGS,
      "_close_all($module, /)\n--\n\n"
      "Close every connected client, let their last log lines reach logging, and stop\n"

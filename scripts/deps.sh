@@ -34,6 +34,9 @@ need phpize php8.2-dev
 need pecl php-pear
 need phpunit phpunit
 need cgi-fcgi libfcgi-bin
+# tmux runs `clustershm watch` in a real terminal for the integration tests
+# (send-keys, capture-pane).
+need tmux tmux
 [ -x /usr/sbin/php-fpm8.2 ] || missing+=(php8.2-fpm)
 # phpredis, which ClusterShm\RedisCluster (php/) is built on; apt brings its
 # igbinary along.  Looked for as the CLI loads it (Debian enables it for
@@ -78,6 +81,10 @@ need_py gunicorn gunicorn
 # redis-py is not installed here: the drop-in clustershm.redis is tested
 # with several releases of it, which the Makefile installs from PyPI into a
 # venv each (REDIS_PY_VERSIONS), never into the base interpreter.
+# The CLI's tests validate its JSON against docs/schema/ and parse its
+# Prometheus exposition with the reference parser.
+need_py jsonschema jsonschema
+need_py prometheus_client prometheus-client
 
 # pip_install PYTHON PACKAGE...: Debian's own python3 refuses system-wide pip
 # installs (PEP 668, EXTERNALLY-MANAGED); pyenv's interpreters have no such

@@ -112,6 +112,7 @@ typedef struct cshm_step_down_info {
 } cshm_step_down_info;
 
 #define CSHM_STEP_DOWN_HISTORY_MAX 4
+#define CSHM_IDENTITY_TEXT 512  /* including the NUL */
 
 typedef struct cshm_status_info {
     char role[16];             /* "tender", "follower" or "private" */
@@ -147,6 +148,15 @@ typedef struct cshm_status_info {
     char last_error[256];      /* the tender's last tend error, "" if none */
     uint32_t step_down_count;  /* entries used in step_down_history */
     cshm_step_down_info step_down_history[CSHM_STEP_DOWN_HISTORY_MAX];
+    /* The figures `clustershm stat --json`, `check`, `watch --json` and the
+     * Prometheus metrics show, under the same names (docs/cli-json.md). */
+    char identity[CSHM_IDENTITY_TEXT]; /* the cluster identity the segment records */
+    uint32_t max_nodes;        /* the segment's limits: nodes_seen above max_nodes */
+    uint32_t max_namespaces;   /*   means nodes_truncated, and so on */
+    int has_tender;            /* a live thread holds the tender role (its owner lock); 0
+                                  while the role is vacant (nobody took over a dead tender) */
+    int has_map;               /* a map from a successful tend is published (not just an
+                                  error of a tender that never reached the cluster) */
 } cshm_status_info;
 
 /* Log lines of the core (takeover, stale, limits).  level: 0 debug .. 3 error.

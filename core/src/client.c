@@ -355,6 +355,11 @@ int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
     s->takeover_timeout = c->segment.takeover_timeout;
     s->min_refresh_interval = c->segment.min_refresh_interval;
     snprintf(s->driver, sizeof s->driver, "%s", c->config.driver->name);
+    _Static_assert(CSHM_IDENTITY_TEXT == CSHM_IDENTITY_MAX, "identity sizes differ");
+    snprintf(s->identity, sizeof s->identity, "%s", c->segment.identity);
+    s->max_nodes = c->segment.shape.max_nodes;
+    s->max_namespaces = c->segment.shape.max_namespaces;
+    s->has_tender = !c->shared || cshm_segment_tender_held(h);
 
     cshm_map_counts counts;
     cshm_tend_record record;
@@ -366,6 +371,7 @@ int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
         s->tended_at = (double)counts.tended_at_ms / 1000.0;
         s->age = counts.tended_at_ms ? (double)cshm_wall_ms() / 1000.0 - s->tended_at : 0;
         s->stale = (counts.flags & CSHM_MAP_STALE) != 0;
+        s->has_map = (counts.flags & CSHM_MAP_EMPTY) == 0;
         s->nodes = counts.node_count;
         s->namespaces = counts.ns_count;
         s->nodes_seen = counts.nodes_seen;

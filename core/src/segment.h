@@ -212,6 +212,18 @@ static inline uint32_t cshm_segment_tender_pid(const cshm_seg_header *h)
     return (uint32_t)__atomic_load_n(&h->tender, __ATOMIC_ACQUIRE);
 }
 
+/* 1 while a live thread holds the owner lock the state word names, that is
+ * while someone holds the tender role; 0 while the role is vacant (free, or
+ * its holder died and nobody took over yet).  Informational, like the pid:
+ * one atomic load of each word, the lock index checked before use. */
+static inline int cshm_segment_tender_held(const cshm_seg_header *h)
+{
+    uint32_t lock = cshm_state_lock(__atomic_load_n(&h->state, __ATOMIC_ACQUIRE));
+    if (lock >= CSHM_OWNER_LOCKS)
+        return 0;
+    return (__atomic_load_n(&h->owner_locks[lock].word, __ATOMIC_ACQUIRE) & FUTEX_TID_MASK) != 0;
+}
+
 /* Create the segment for this configuration or attach to the existing one,
  * validating it.  Waits up to connect_timeout for a creator to finish.  With
  * a derived key, a segment of the same cluster tended with other credentials

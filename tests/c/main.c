@@ -62,6 +62,7 @@ static const struct {
     {"aerospike_parse", suite_aerospike_parse},
     {"aerospike_driver", suite_aerospike_driver},
     {"sha256", suite_sha256},
+    {"cli_json", suite_cli_json},
     /* Last: it checks every line it delivers, so no earlier suite's client
      * may still be logging. */
     {"log", suite_log},

@@ -33,5 +33,6 @@ void suite_aerospike_parse(void);
 void suite_aerospike_driver(void);
 void suite_sha256(void);
 void suite_log(void);
+void suite_cli_json(void);
 
 #endif

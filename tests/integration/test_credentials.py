@@ -77,7 +77,8 @@ def cli_segments(identity):
     """`clustershm list --json` entries of one cluster identity, by key."""
     out = subprocess.run([CLI, "list", "--json"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
-    return {int(e["key"], 16): e for e in json.loads(out.stdout) if e["identity"] == identity}
+    return {int(e["key"], 16): e for e in json.loads(out.stdout)["segments"]
+            if e["identity"] == identity}
 
 
 def fresh(status, since):

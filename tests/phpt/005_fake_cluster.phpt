@@ -88,7 +88,7 @@ array(7) {
   [6]=>
   string(18) "replica_partitions"
 }
-array(32) {
+array(37) {
   [0]=>
   string(4) "role"
   [1]=>
@@ -153,6 +153,16 @@ array(32) {
   string(10) "last_error"
   [31]=>
   string(17) "step_down_history"
+  [32]=>
+  string(8) "identity"
+  [33]=>
+  string(9) "max_nodes"
+  [34]=>
+  string(14) "max_namespaces"
+  [35]=>
+  string(10) "has_tender"
+  [36]=>
+  string(7) "has_map"
 }
 string(6) "tender"
 bool(true)

@@ -116,7 +116,7 @@ ClusterShm\ConfigException (1): refresh: bad timeout nan s; use 0 to 3600 second
 ClusterShm\ConfigException (1): refresh: bad timeout inf s; use 0 to 3600 seconds
 bool(false)
 -- status
-array(11) {
+array(16) {
   [0]=>
   string(8) "handoffs"
   [1]=>
@@ -139,6 +139,16 @@ array(11) {
   string(10) "last_error"
   [10]=>
   string(17) "step_down_history"
+  [11]=>
+  string(8) "identity"
+  [12]=>
+  string(9) "max_nodes"
+  [13]=>
+  string(14) "max_namespaces"
+  [14]=>
+  string(10) "has_tender"
+  [15]=>
+  string(7) "has_map"
 }
 float(60)
 float(120)

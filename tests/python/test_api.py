@@ -288,7 +288,8 @@ def test_status(clients, redis_url, shm_key):
                       "replicas_truncated", "tends", "tend_failures", "handoffs",
                       "dead_takeovers", "hung_takeovers", "step_downs", "failures_in_row",
                       "tend_interval", "takeover_timeout", "min_refresh_interval", "driver",
-                      "last_error", "step_down_history"}
+                      "last_error", "step_down_history", "identity", "max_nodes",
+                      "max_namespaces", "has_tender", "has_map"}
     seg = shm.info(shm_key)
     assert s["role"] == "tender" and s["pid"] == s["owner_pid"] == os.getpid()
     assert s["key"] == shm_key and s["shmid"] == seg["shmid"]
@@ -303,6 +304,8 @@ def test_status(clients, redis_url, shm_key):
     assert (s["tend_interval"], s["takeover_timeout"], s["min_refresh_interval"]) == \
         (0.2, 5.0, 0.05)
     assert s["step_down_history"] == [] and s["failures_in_row"] == 0
+    assert s["identity"].startswith("redis:") and s["max_nodes"] >= s["nodes"]
+    assert s["max_namespaces"] >= 1 and s["has_tender"] is True and s["has_map"] is True
 
 
 def test_request_refresh_makes_the_tender_tend(clients, redis_url, shm_key):

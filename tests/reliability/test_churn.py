@@ -254,13 +254,13 @@ def test_churn_leaves_one_tender_and_no_leaks(cluster, pool, shm_key, tmp_path):
     except AssertionError as e:
         raise AssertionError("%s: %r" % (e, shm.info(shm_key)))
     stat = run_cli("stat", "--key", "0x%x" % shm_key, "--json")
-    listed = {int(e["key"], 16): e for e in run_cli("list", "--json")}
+    listed = {int(e["key"], 16): e for e in run_cli("list", "--json")["segments"]}
     final_status = tender.status()
 
     for w in survivors:
         w.ok("close")
     wait_for(lambda: shm.info(shm_key)["nattch"] == 0, 10, "every process to detach")
-    after = {int(e["key"], 16): e for e in run_cli("list", "--json")}
+    after = {int(e["key"], 16): e for e in run_cli("list", "--json")["segments"]}
 
     figures = {
         "soak": SOAK, "seed": SEED, "processes": PROCESSES, "churn_s": round(churn_s, 1),

@@ -546,7 +546,11 @@ static void cmd_status(void)
         json_string(stdout, d->reason);
         fputs("}", stdout);
     }
-    fputs("]", stdout);
+    fputs("],\"identity\":", stdout);
+    json_string(stdout, s.identity);
+    fprintf(stdout, ",\"max_nodes\":%" PRIu32 ",\"max_namespaces\":%" PRIu32
+            ",\"has_tender\":%s,\"has_map\":%s", s.max_nodes, s.max_namespaces,
+            s.has_tender ? "true" : "false", s.has_map ? "true" : "false");
     answer_end();
 }
 

@@ -73,6 +73,11 @@ final class RedisClusterTest extends ClusterShmTestCase
         $this->assertGreaterThanOrEqual(1, $s['generation']);
         $this->assertGreaterThan(0, $s['shmid']);
         $this->assertGreaterThan(0, $s['segment_size']);
+        $this->assertStringStartsWith('redis:', $s['identity']);
+        $this->assertGreaterThanOrEqual(6, $s['max_nodes']);
+        $this->assertSame(1, $s['max_namespaces']);
+        $this->assertTrue($s['has_tender']);
+        $this->assertTrue($s['has_map']);
         $this->assertGreaterThanOrEqual(1, $s['attached']);
         $this->assertEqualsWithDelta(time(), $s['tended_at'], 60);
         $this->assertIsFloat($s['age']);
