@@ -23,10 +23,10 @@ from support.resp import call
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 CLI = os.path.join(ROOT, "build", "clustershm")
-# CSHM_TEST_INSTANCE=N moves every port by 10000 * N (and the SysV keys, see
+# CSHM_TEST_INSTANCE=N moves every port by 1000 * N (and the SysV keys, see
 # support/shm.py), so another run of the suite on the machine never meets
 # this one.
-PORT_SHIFT = 10000 * int(os.environ.get("CSHM_TEST_INSTANCE", "0"))
+PORT_SHIFT = 1000 * int(os.environ.get("CSHM_TEST_INSTANCE", "0"))
 REDIS_PORTS = range(7400 + PORT_SHIFT, 7406 + PORT_SHIFT)
 # A fresh cluster of its own for a test that changes it (kills a master).
 FRESH_PORTS = range(7410 + PORT_SHIFT, 7416 + PORT_SHIFT)
