@@ -188,7 +188,7 @@ test-reliability: all
 soak: all
 	rm -rf build/reliability
 	CSHM_SOAK=1 $(PYTHON) -m pytest -v -s tests/reliability
-	CSHM_SOAK=1 $(PYTHON) -m pytest -v -s tests/integration/test_hostile.py
+	CSHM_SOAK=1 $(PYTHON) -m pytest -v -s -o faulthandler_timeout=600 tests/integration/test_hostile.py
 	@$(PYTHON) tests/reliability/summary.py
 
 # libFuzzer targets (tests/fuzz/fuzz_*.c), each linked with its own build of
