@@ -225,29 +225,38 @@ int cshm_connect(const char *url, const cshm_options *options, cshm_client **out
     *out = NULL;
     pthread_once(&atfork_once, register_atfork);
 
-    cshm_client *c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory");
-    int rc = cshm_config_parse(url, options, &c->config, error);
-    if (rc == 0) {
-        c->shared = c->config.options.shared;
-        rc = c->shared ? cshm_segment_open(&c->config, &c->segment, error)
-                       : cshm_segment_private(&c->config, &c->segment, error);
+    /* The segment's last process may remove it just as we attach; the
+     * attach checks for that, and so do we once more after the wait, which
+     * leaves the instant between that process's two system calls (docs/
+     * design.md, "Segment lifetime").  A few rounds settle it. */
+    for (int round = 0;; round++) {
+        cshm_client *c = calloc(1, sizeof *c);
+        if (c == NULL)
+            return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory");
+        int rc = cshm_config_parse(url, options, &c->config, error);
+        if (rc == 0) {
+            c->shared = c->config.options.shared;
+            rc = c->shared ? cshm_segment_open(&c->config, &c->segment, error)
+                           : cshm_segment_private(&c->config, &c->segment, error);
+        }
+        if (rc == 0) {
+            adopt_segment_timing(c);
+            c->fork_generation = cshm_current_fork_generation();
+            c->pid = getpid();
+            rc = cshm_thread_start(c, error);
+        }
+        if (rc == 0)
+            rc = wait_for_map(c, error);
+        int removed = rc == 0 && c->shared && cshm_segment_removed(&c->segment);
+        if (rc != 0 || (removed && round < 4)) {
+            cshm_close(c);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        *out = c;
+        return 0;
     }
-    if (rc == 0) {
-        adopt_segment_timing(c);
-        c->fork_generation = cshm_current_fork_generation();
-        c->pid = getpid();
-        rc = cshm_thread_start(c, error);
-    }
-    if (rc == 0)
-        rc = wait_for_map(c, error);
-    if (rc != 0) {
-        cshm_close(c);
-        return rc;
-    }
-    *out = c;
-    return 0;
 }
 
 int cshm_close(cshm_client *c)

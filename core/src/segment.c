@@ -470,6 +470,16 @@ int cshm_segment_validate_buffer(const void *base, uint64_t size, cshm_segment *
     return validate_attached(NULL, base, size, "the buffer", seg, error, NULL);
 }
 
+/* 1 when the segment was marked removed (IPC_RMID while attached: the
+ * kernel sets SHM_DEST and frees the key), or is gone altogether. */
+static int segment_removed(int shmid)
+{
+    struct shmid_ds ds;
+    if (shmctl(shmid, IPC_STAT, &ds) != 0)
+        return 1;
+    return (ds.shm_perm.mode & SHM_DEST) != 0;
+}
+
 /* Attach to an existing segment and validate it against our configuration. */
 static int attach_existing(const cshm_config *config, uint32_t key, int flags, cshm_segment *seg,
                            cshm_error *error)
@@ -537,7 +547,17 @@ static int attach_existing(const cshm_config *config, uint32_t key, int flags, c
     }
 
     int other_credentials = 0;
+    cshm_segment wanted = *seg;
     int rc = validate_attached(config, base, ds.shm_segsz, what, seg, error, &other_credentials);
+    /* The last process of this segment may have removed it while we
+     * attached (docs/design.md, "Segment lifetime"): a removed segment is no
+     * longer at its key, so the processes that come after us would never
+     * meet us here.  Look again. */
+    if (rc == 0 && segment_removed(shmid)) {
+        shmdt(base);
+        *seg = wanted;
+        return OPEN_VANISHED;
+    }
     if (rc == 0 && other_credentials) {
         rc = OPEN_OTHER_CREDENTIALS;
         /* Left behind by processes that are all gone (a password rotation):
@@ -723,16 +743,33 @@ int cshm_segment_inspect(uint32_t key, cshm_segment *seg, cshm_error *error)
     return cshm_segment_inspect_shmid(shmid, seg, error);
 }
 
+/* The last process to detach removes the segment (docs/design.md, "Segment
+ * lifetime"): after our shmdt, a segment with no attachment left is ours to
+ * remove.  Two processes closing together may both see nattch 0; the second
+ * IPC_RMID fails harmlessly.  An attacher that arrives between our look and
+ * our IPC_RMID sees SHM_DEST when it checks (attach_existing, and every
+ * check period of its thread) and moves on.  A read-only inspection (the
+ * command) never removes what it looked at. */
 void cshm_segment_close(cshm_segment *seg)
 {
     if (seg->base == NULL)
         return;
-    if (seg->shmid >= 0)
+    if (seg->shmid >= 0) {
         shmdt(seg->base);
-    else
+        struct shmid_ds ds;
+        if (!seg->read_only && shmctl(seg->shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch == 0 &&
+            !(ds.shm_perm.mode & SHM_DEST))
+            shmctl(seg->shmid, IPC_RMID, NULL);
+    } else {
         free(seg->base);
+    }
     seg->base = NULL;
     seg->header = NULL;
+}
+
+int cshm_segment_removed(const cshm_segment *seg)
+{
+    return seg->shmid >= 0 && segment_removed(seg->shmid);
 }
 
 uint32_t cshm_segment_attached(const cshm_segment *seg)

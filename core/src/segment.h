@@ -248,7 +248,13 @@ int cshm_segment_inspect_shmid(int shmid, cshm_segment *seg, cshm_error *error);
 int cshm_segment_validate_buffer(const void *base, uint64_t size, cshm_segment *seg,
                                  cshm_error *error);
 
+/* Detach; the last process to detach a shared segment removes it (a
+ * read-only inspection never does).  docs/design.md, "Segment lifetime". */
 void cshm_segment_close(cshm_segment *seg);
+
+/* 1 when the shared segment was removed (marked SHM_DEST, or gone) while we
+ * are attached: the processes that come after us will not find it. */
+int cshm_segment_removed(const cshm_segment *seg);
 
 /* Number of processes attached (shm_nattch); 1 in private mode. */
 uint32_t cshm_segment_attached(const cshm_segment *seg);

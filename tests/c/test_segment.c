@@ -77,6 +77,47 @@ static void test_create_then_attach(void)
     remove_key(key);
 }
 
+/* docs/design.md, "Segment lifetime": the last detach removes the segment;
+ * a detach while others are attached, or a read-only inspection, does not;
+ * a segment removed under an attacher is not used. */
+static void test_last_detach_removes(void)
+{
+    uint32_t key = test_key(40);
+    remove_key(key);
+    cshm_config *c = make_config("redis://127.0.0.1:1", key, NULL);
+    cshm_segment a, b, look;
+    cshm_error e;
+    CHECK(cshm_segment_open(c, &a, &e) == 0);
+    CHECK(cshm_segment_open(c, &b, &e) == 0);
+    int shmid = a.shmid;
+    CHECK(cshm_segment_inspect(key, &look, &e) == 0);
+    cshm_segment_close(&a);
+    CHECK(shmget((key_t)key, 0, 0) == shmid);          /* b is attached */
+    CHECK(!cshm_segment_removed(&b));
+    cshm_segment_close(&b);
+    CHECK(shmget((key_t)key, 0, 0) == shmid);          /* the inspection still is */
+    cshm_segment_close(&look);
+    CHECK(shmget((key_t)key, 0, 0) == shmid);          /* and it never removes */
+    remove_key(key);
+
+    CHECK(cshm_segment_open(c, &a, &e) == 0);
+    shmid = a.shmid;
+    cshm_segment_close(&a);
+    CHECK(shmget((key_t)key, 0, 0) < 0 && errno == ENOENT);
+    struct shmid_ds ds;
+    CHECK(shmctl(shmid, IPC_STAT, &ds) != 0);
+
+    /* Removed while attached: the attached process can tell. */
+    CHECK(cshm_segment_open(c, &a, &e) == 0);
+    CHECK(shmctl(a.shmid, IPC_RMID, NULL) == 0);
+    CHECK(cshm_segment_removed(&a));
+    CHECK(cshm_segment_open(c, &b, &e) == 0);
+    CHECK(b.shmid != a.shmid);
+    cshm_segment_close(&a);
+    cshm_segment_close(&b);
+    CHECK(shmget((key_t)key, 0, 0) < 0);
+}
+
 static void fill_foreign(uint32_t key, size_t size, unsigned char byte)
 {
     int id = shmget((key_t)key, size, IPC_CREAT | IPC_EXCL | 0600);
@@ -362,6 +403,7 @@ static void test_validate_buffer(void)
 void suite_segment(void)
 {
     RUN(test_create_then_attach);
+    RUN(test_last_detach_removes);
     RUN(test_foreign_segment_refused_and_untouched);
     RUN(test_other_identity_refused);
     RUN(test_other_layout_refused);

@@ -103,10 +103,13 @@ def test_wrong_password_with_derived_key_fails_fast_on_a_segment_of_its_own(
     # Its own tend failed: it does not wait for connect_timeout (10 s).
     assert took < 5, "a connect whose own tend failed took %.1f s" % took
 
-    # W got (and left) a segment of its own; A's is untouched.
+    # W got a segment of its own (its tender's warning names it) and, as
+    # its only process, removed it when its connect gave up; A's is
+    # untouched.
+    assert "segment 0x%08x: cannot reach the cluster" % derived[1] in w.log(), w.log()
     segs = cli_segments(identity)
-    assert set(segs) == {derived[0], derived[1]}, segs
-    assert segs[derived[0]]["attached"] == 1 and segs[derived[1]]["attached"] == 0, segs
+    assert set(segs) == {derived[0]}, segs
+    assert segs[derived[0]]["attached"] == 1, segs
     after = a.status()
     assert (after["epoch"], after["owner_pid"], after["role"], after["stale"],
             after["last_error"], after["attached"]) == \
@@ -129,7 +132,7 @@ def test_wrong_password_with_derived_key_fails_fast_on_a_segment_of_its_own(
 
 
 def test_wrong_password_with_explicit_key_is_refused_and_its_leftover_reclaimed(
-        auth_cluster, pool, shm_keys):
+        auth_cluster, pool, shm_keys, acl_user):
     c = auth_cluster
     good, wrong = c.url(password=ADMIN), c.url(password="not-the-password")
 
@@ -146,13 +149,20 @@ def test_wrong_password_with_explicit_key_is_refused_and_its_leftover_reclaimed(
         (before["epoch"], "tender", False, 1), after
     assert shm.info(k1)["shmid"] == before["shmid"]
 
-    # The wrong one first: its own tend fails, it detaches and leaves the
-    # segment behind; the right one then reclaims the key.
+    # The wrong one first: its own tend fails, and as the segment's last
+    # process it removes the segment when its connect gives up.
     k2 = shm_keys(1)
-    w2, a2 = pool(2)
+    w2, a2, gone = pool(3)
     answer = w2.connect(wrong, key=k2, **OPTS)
     assert answer["ok"] is False and answer["code"] == CLUSTER, answer
     assert "WRONGPASS" in answer["error"], answer
+    assert shm.info(k2) is None, "a failed connect left its segment behind"
+
+    # A process of other credentials killed without close leaves its
+    # segment behind; the next process reclaims the key.
+    user = acl_user("on", ">first", "~*", "&*", "+@all")
+    assert gone.connect(c.url(user=user, password="first"), key=k2, **OPTS)["ok"]
+    gone.kill()
     leftover = shm.info(k2)
     assert leftover is not None and leftover["nattch"] == 0, leftover
     assert a2.connect(good, key=k2, **OPTS)["ok"]
@@ -231,12 +241,13 @@ def test_password_rotation_runs_old_and_new_side_by_side(auth_cluster, pool, der
     # The old processes go; the new ones stay fresh.
     for w in old:
         w.stop()
-    wait_for(lambda: shm.info(old_key)["nattch"] == 0, 5, "the old processes to detach")
+    # The last of them to detach removes the old segment.
+    wait_for(lambda: shm.info(old_key) is None, 5, "the old processes to detach")
     since = time.time()
     wait_for(lambda: all(fresh(s, since) for s in statuses(new)), 5,
              "the new segment to stay fresh")
 
-    # The next rotation: the unused old segment is reclaimed, not added to.
+    # The next rotation: the old key is free again and is used, not a third.
     c.on_every_node("ACL", "SETUSER", user, ">newest", "<old")
     [newest] = pool(1, prefix="newest")
     assert newest.connect(c.url(user=user, password="newest"), **OPTS)["ok"]

@@ -267,14 +267,14 @@ def get(shmid, offset, fmt):
 
 def left_segment(pool, cluster, key, **options):
     """A real segment at key with a map in it and no process attached: a
-    tender connected, published, and exited."""
+    tender connected, published, and was killed (a clean exit would have
+    removed the segment: the last process to detach removes it)."""
     [t] = pool(1, prefix="maker")
     options.setdefault("tend_interval", 60)
     options.setdefault("takeover_timeout", 120)
     a = t.connect(cluster.url(), key=key, **options)
     assert a["ok"], a
-    t.ok("exit")
-    t.proc.wait(timeout=10)
+    t.kill()
     seg = shm.info(key)
     assert seg is not None and seg["nattch"] == 0, seg
     return seg

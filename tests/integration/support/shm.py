@@ -62,6 +62,18 @@ def info_by_shmid(shmid):
     return None
 
 
+SHM_DEST = 0o1000
+
+
+def removed(shmid):
+    """True when the segment shmid is gone, or marked removed (IPC_RMID while
+    still attached: the kernel shows SHM_DEST in its perms and key 0)."""
+    for r in rows():
+        if r["shmid"] == shmid:
+            return bool(r["perms"] & SHM_DEST)
+    return True
+
+
 def info(key):
     return segments().get(key & 0xFFFFFFFF)
 
