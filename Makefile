@@ -61,6 +61,10 @@ OPT ?= -O2 -g
 CFLAGS += $(OPT) $(WARN) -fPIC -pthread
 LDLIBS += -pthread
 
+ifdef LAYOUT_VERSION
+CPPFLAGS += -DCSHM_LAYOUT_VERSION=$(LAYOUT_VERSION)u
+endif
+
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -174,7 +178,14 @@ test-c-valgrind: $(CTEST)
 	valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
 		--show-possibly-lost=no --child-silent-after-fork=yes --run-libc-freeres=no $(CTEST)
 
-test-integration: all
+# The worker of a "next release": the same code with another segment layout
+# version, for the rolling-upgrade tests (tests/integration/test_rolling_upgrade.py).
+NEXT_LAYOUT = $(BUILD)/next-layout
+.PHONY: next-layout-worker
+next-layout-worker:
+	$(MAKE) BUILD=$(NEXT_LAYOUT) LAYOUT_VERSION=250 $(NEXT_LAYOUT)/cshm-worker
+
+test-integration: all next-layout-worker
 	$(PYTHON) -m pytest -v tests/integration
 
 # -s: the suites print their figures as each test ends; summary.py prints

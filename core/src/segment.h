@@ -51,7 +51,12 @@
 #include "robust_lock.h"
 
 #define CSHM_MAGIC "CLSHMSEG"          /* 8 bytes, no NUL */
+/* A build may be given another version (make LAYOUT_VERSION=N): that is how
+ * tests/integration/test_rolling_upgrade.py gets a worker of a "next
+ * release" whose segments the current one must refuse, and vice versa. */
+#ifndef CSHM_LAYOUT_VERSION
 #define CSHM_LAYOUT_VERSION 2u
+#endif
 #define CSHM_INIT_BUSY 0x43534949u     /* "CSII": creator is filling the header */
 #define CSHM_INIT_READY 0x43534952u    /* "CSIR" */
 #define CSHM_BYTE_ORDER 0x01020304u
