@@ -89,7 +89,7 @@ def _lookup(i, key, n):
 def bench(sim, quick):
     rep = Report(6, "Aerospike (simulator, 3 nodes): official client beside clustershm")
     peer_version = "aerospike-py %s" % _version()
-    rounds = 5 if quick else 30
+    rounds = 3 if quick else 30
     data = {}
 
     # connect -> first partition, each in a new process, nothing shared yet.
@@ -136,7 +136,7 @@ def bench(sim, quick):
 
     # Info requests per second at the servers.
     counts = (1, 9) if quick else (1, 9, 64)
-    seconds = 3.0 if quick else 6.0
+    seconds = 2.0 if quick else 6.0
     load = []
     for n in counts:
         row = {"processes": n}
