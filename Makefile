@@ -46,7 +46,11 @@
 #                     share/man/man1/clustershm.1 under $(DESTDIR)$(PREFIX)
 #                     (PREFIX=/usr/local by default); make uninstall removes them
 #   make demo         a pool of workers sharing one tender on a local Redis Cluster
-#   make bench        performance figures beside same-run baselines (bench/)
+#   make bench        every benchmark of bench/ (minutes): clustershm beside
+#                     redis-py, phpredis (php-fpm) and the official Aerospike
+#                     client, each figure beside the peer's of the same run;
+#                     JSON in build/bench/, plots in docs/bench/*.png
+#   make bench-quick  every benchmark briefly (part of make test: none rots)
 #   make clean
 #
 # BUILD selects the output directory; SANITIZE=1 builds with ASan+UBSan;
@@ -257,6 +261,7 @@ TEST_SUITES = test-docs \
 	test-python-matrix \
 	test-python-redis \
 	test-php \
+	bench-quick \
 	test-python-asan \
 	test-php-asan
 
@@ -435,8 +440,30 @@ test-php-asan: all $(NODEEPBIND)
 demo: deps all
 	$(PYTHON) tests/demo.py
 
-bench: deps all
-	$(PYTHON) bench/run.py
+# The benchmarks run in a venv of their own (build/venv-bench): the wheel,
+# redis-py (the newest of REDIS_PY_VERSIONS) and, from the base interpreter
+# (--system-site-packages), the official aerospike client and matplotlib.
+# bench-quick reuses a wheel and a PHP extension already built (make test
+# built both just before); make bench builds them afresh.
+BENCH_VENV = $(BUILD)/venv-bench
+BENCH_ENV = $(BENCH_VENV)/bin/python bench/run.py --php-ext $(PHP_SO)
+
+.PHONY: bench-quick bench-venv
+bench-venv:
+	rm -rf $(BENCH_VENV)
+	$(PYTHON) -m venv --system-site-packages $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps --no-index $(BUILD)/wheel/clustershm-*.whl
+	$(BENCH_VENV)/bin/python $(PIP_QUIET) redis==$(REDIS_PY_NEWEST)
+
+bench: deps all python php
+	$(MAKE) bench-venv
+	$(BENCH_ENV) --plots
+
+bench-quick: all
+	test -n "$(wildcard $(BUILD)/wheel/clustershm-*.whl)" || $(MAKE) python
+	test -f $(PHP_SO) || $(MAKE) php
+	$(MAKE) bench-venv
+	$(BENCH_ENV) --quick
 
 clean:
 	rm -rf build

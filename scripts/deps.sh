@@ -78,6 +78,8 @@ need_py pytest pytest
 need_py aerospike aerospike
 # gunicorn serves the Python extension's pre-fork tests (make test-python).
 need_py gunicorn gunicorn
+# matplotlib draws the benchmarks' plots (make bench, docs/bench/*.png).
+need_py matplotlib matplotlib
 # redis-py is not installed here: the drop-in clustershm.redis is tested
 # with several releases of it, which the Makefile installs from PyPI into a
 # venv each (REDIS_PY_VERSIONS), never into the base interpreter.

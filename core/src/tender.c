@@ -366,12 +366,17 @@ static void adopt_published(cshm_client *c)
 
 static int tender_session(cshm_client *c)
 {
-    /* Followers never need the tender's two private maps: allocate them
-     * here, off connect()'s path and out of every follower's memory. */
-    if (c->published.payload == NULL &&
-        (cshm_map_init(&c->published, &c->segment.shape) != 0 ||
-         cshm_map_init(&c->building, &c->segment.shape) != 0)) {
+    /* Followers never need the tender's two private maps nor the driver's
+     * state (its scratch map, its buffers): allocate them here, off
+     * connect()'s path and out of every follower's memory. */
+    cshm_error error;
+    if ((c->published.payload == NULL &&
+         (cshm_map_init(&c->published, &c->segment.shape) != 0 ||
+          cshm_map_init(&c->building, &c->segment.shape) != 0)) ||
+        (c->driver_state == NULL &&
+         c->config.driver->create(&c->config, &c->driver_state, &error) != 0)) {
         cshm_map_free(&c->published);
+        cshm_map_free(&c->building);
         cshm_log(CSHM_LOG_ERROR, "segment 0x%08x: out of memory for the tender's maps; "
                                  "leaving the role to another process",
                  (unsigned)c->segment.key);
@@ -632,11 +637,6 @@ static void *thread_main(void *arg)
 int cshm_thread_start(cshm_client *c, cshm_error *error)
 {
     __atomic_store_n(&c->stop, 0, __ATOMIC_RELEASE);
-    if (c->driver_state == NULL) {
-        int rc = c->config.driver->create(&c->config, &c->driver_state, error);
-        if (rc != 0)
-            return rc;
-    }
     /* The thread takes no signals: they belong to the application (PHP's
      * request timeouts, Python's handlers). */
     sigset_t all, old;

@@ -91,7 +91,7 @@ def phpredis_extensions():
 
 
 class Pool:
-    def __init__(self, workdir, max_requests=0, extensions=()):
+    def __init__(self, workdir, max_requests=0, extensions=(), ini=()):
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = _free_port()
@@ -117,6 +117,8 @@ decorate_workers_output = no
         for name in list(extensions) + [ext]:
             argv += ["-d", "extension=" + name]
         argv += ["-d", "display_errors=stderr", "-d", "log_errors=1"]
+        for setting in ini:   # name=value, e.g. redis.clusters.cache_slots=1 (make bench)
+            argv += ["-d", setting]
         if os.geteuid() == 0:
             argv.append("-R")
         env = dict(os.environ)
