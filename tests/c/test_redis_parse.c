@@ -38,9 +38,10 @@ static int map_from(const char *bytes, size_t len, int format, const char *from_
     size_t used;
     if (cshm_resp_parse(bytes, len, &reply, &used, error, error_size) != 1)
         return -2;
+    cshm_redis_origin origin = {.host = from_host, .tls = 0};
     int rc = format == SHARDS
-                 ? cshm_redis_map_from_shards(reply.root, from_host, map, error, error_size)
-                 : cshm_redis_map_from_slots(reply.root, from_host, map, error, error_size);
+                 ? cshm_redis_map_from_shards(reply.root, &origin, map, error, error_size)
+                 : cshm_redis_map_from_slots(reply.root, &origin, map, error, error_size);
     cshm_reply_free(&reply);
     return rc;
 }
@@ -214,12 +215,14 @@ static void test_unknown_endpoints(void)
     cshm_map map;
     char error[256] = "";
     CHECK(new_map(&map, 64) == 0);
-    /* SHARDS: endpoint "" falls back to ip. */
+    /* SHARDS: endpoint "" (unknown-endpoint) means the address we asked,
+     * as in SLOTS below, not the node's ip: behind a load balancer the ip
+     * is the one address a client cannot reach. */
     CHECK(map_from(capture_shards_unknown_endpoint.bytes, capture_shards_unknown_endpoint.len,
                    SHARDS, "10.9.8.7", &map, error, sizeof error) == 0);
     CHECK(map.counts->node_count == 6);
     for (uint32_t i = 0; i < map.counts->node_count; i++)
-        CHECK(strcmp(map.nodes[i].host, "127.0.0.1") == 0);
+        CHECK(strcmp(map.nodes[i].host, "10.9.8.7") == 0);
     /* SLOTS: a nil ip means "the address you asked". */
     CHECK(map_from(capture_slots_unknown_endpoint.bytes, capture_slots_unknown_endpoint.len, SLOTS,
                    "10.9.8.7", &map, error, sizeof error) == 0);
