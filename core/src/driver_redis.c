@@ -261,6 +261,19 @@ static int open_connection(redis_state *s, const endpoint *e, double deadline, c
     return TRY_OK;
 }
 
+/* A TLS-only node drops a plain connection at its first command (OpenSSL
+ * takes the command for a broken handshake): say so, since the plain
+ * failure alone reads like a network fault. */
+static void hint_tls_port(char *why, size_t why_size)
+{
+    if (strstr(why, "reset by peer") == NULL && strstr(why, "closed by the server") == NULL)
+        return;
+    size_t len = strlen(why);
+    snprintf(why + len, why_size - len,
+             " (a TLS-only node does this to a plain connection: if the cluster runs TLS, "
+             "use rediss://)");
+}
+
 /* Connect (if needed), authenticate, ask; the map lands in s->scratch. */
 static int try_candidate(redis_state *s, const endpoint *e, cshm_tend_ctx *ctx, char *why,
                          size_t why_size)
@@ -281,6 +294,8 @@ static int try_candidate(redis_state *s, const endpoint *e, cshm_tend_ctx *ctx, 
         int rc = ask_topology(s, e, deadline, ctx, why, why_size);
         if (rc == TRY_OK)
             return TRY_OK;
+        if (!reused && !s->tls)
+            hint_tls_port(why, why_size);
         disconnect(s);
         if (rc == TRY_BROKEN && reused) {
             reused = 0;
