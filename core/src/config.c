@@ -512,6 +512,14 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
         return CSHM_ERR_CONFIG;
     if (validate_tls(c, error) != 0)
         return CSHM_ERR_CONFIG;
+    /* The seed syntax is parsed (and fingerprinted) already, but the
+     * Aerospike driver does not speak TLS yet: refusing is better than
+     * tending in clear text a cluster the user asked TLS for. */
+    if (c->tls && c->kind == CSHM_DRIVER_AEROSPIKE)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL: TLS to Aerospike (host:tls_name:port) is not supported by "
+                         "this build yet; use aerospike://host:port on the cluster's clear "
+                         "port");
     if (build_identity(c, error) != 0)
         return CSHM_ERR_CONFIG;
     c->key = c->options.has_key ? c->options.key
