@@ -310,6 +310,65 @@ static void slots_node(resp_text *t, int id, int port)
     resp_text_add(t, "*0\r\n");
 }
 
+/* One shard of one master with the given ports (0: field absent). */
+static void tls_shard(resp_text *t, int port, int tls_port)
+{
+    resp_text_add(t, "*1\r\n");
+    shard_head(t, 0, 16383, 1);
+    resp_text_add(t, "*%d\r\n", 8 + (port ? 2 : 0) + (tls_port ? 2 : 0));
+    resp_text_bulk(t, "id");
+    resp_text_bulk(t, ids[0]);
+    if (port) {
+        resp_text_bulk(t, "port");
+        resp_text_add(t, ":%d\r\n", port);
+    }
+    if (tls_port) {
+        resp_text_bulk(t, "tls-port");
+        resp_text_add(t, ":%d\r\n", tls_port);
+    }
+    resp_text_bulk(t, "endpoint");
+    resp_text_bulk(t, "10.0.0.1");
+    resp_text_bulk(t, "role");
+    resp_text_bulk(t, "master");
+    resp_text_bulk(t, "health");
+    resp_text_bulk(t, "online");
+}
+
+static int tls_parse(int port, int tls_port, int tls, cshm_map *map, char *error, size_t size)
+{
+    resp_text t = {.len = 0};
+    tls_shard(&t, port, tls_port);
+    cshm_reply reply;
+    size_t used;
+    if (cshm_resp_parse(t.bytes, t.len, &reply, &used, error, size) != 1)
+        return -2;
+    cshm_redis_origin origin = {.host = "x", .tls = tls};
+    int rc = cshm_redis_map_from_shards(reply.root, &origin, map, error, size);
+    cshm_reply_free(&reply);
+    return rc;
+}
+
+/* CLUSTER SHARDS under tls-cluster yes lists tls-port (and port when the
+ * node listens in plain TCP too): each kind of connection takes its own,
+ * and a missing one is refused with the setting that fixes it. */
+static void test_tls_port_choice(void)
+{
+    cshm_map map;
+    char error[256] = "";
+    CHECK(new_map(&map, 64) == 0);
+    CHECK(tls_parse(7000, 8000, 1, &map, error, sizeof error) == 0);
+    CHECK(owner_port(&map, 0, 0) == 8000);
+    CHECK(tls_parse(7000, 8000, 0, &map, error, sizeof error) == 0);
+    CHECK(owner_port(&map, 0, 0) == 7000);
+    CHECK(tls_parse(0, 8000, 1, &map, error, sizeof error) == 0);
+    CHECK(owner_port(&map, 0, 0) == 8000);
+    CHECK(tls_parse(7000, 0, 1, &map, error, sizeof error) == -1);
+    CHECK(strstr(error, "tls-cluster yes") != NULL);
+    CHECK(tls_parse(0, 8000, 0, &map, error, sizeof error) == -1);
+    CHECK(strstr(error, "rediss://") != NULL);
+    cshm_map_free(&map);
+}
+
 static void test_online_replicas_first(void)
 {
     resp_text t = {.len = 0};
@@ -538,6 +597,7 @@ void suite_redis_parse(void)
     RUN(test_max_nodes_truncation);
     RUN(test_online_replicas_first);
     RUN(test_replicas_truncated);
+    RUN(test_tls_port_choice);
     RUN(test_partial_coverage_is_a_map);
     RUN(test_malformed_shards);
     RUN(test_malformed_slots);
