@@ -63,7 +63,10 @@ WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Icore/include -Icore/src
 OPT ?= -O2 -g
 CFLAGS += $(OPT) $(WARN) -fPIC -pthread
-LDLIBS += -pthread
+# OpenSSL (Debian's libssl-dev) for TLS connections to the cluster (core/src/tls.c),
+# linked dynamically: the system's libssl3 gets the security updates.
+TLS_LIBS = -lssl -lcrypto
+LDLIBS += -pthread $(TLS_LIBS)
 
 ifdef LAYOUT_VERSION
 CPPFLAGS += -DCSHM_LAYOUT_VERSION=$(LAYOUT_VERSION)u
@@ -230,7 +233,7 @@ $(FUZZ_LIB): $(FUZZ_CORE_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB) $(HEADERS)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) -lm -o $@
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) $(TLS_LIBS) -lm -o $@
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -8,7 +8,7 @@ dnl  - Sources are found relative to $ext_srcdir by a shell glob at configure
 dnl    time: the same file works in the repository, in a copy (make php) and
 dnl    in the unpacked PECL package (pecl runs configure in a separate build
 dnl    directory), and a new core file needs no edit here.
-dnl  - The core needs _GNU_SOURCE (futex, robust lists) and pthreads; symbols
+dnl  - The core needs _GNU_SOURCE (futex, robust lists), pthreads and OpenSSL; symbols
 dnl    other than get_module stay hidden, so the core cannot clash with another
 dnl    extension loaded in the same process.
 
@@ -39,6 +39,12 @@ if test "$PHP_CLUSTERSHM" != "no"; then
   PHP_ADD_INCLUDE([$CLUSTERSHM_SRCDIR/core/src])
   PHP_ADD_INCLUDE([$CLUSTERSHM_SRCDIR/ext-php])
   PHP_ADD_LIBRARY([pthread], 1, CLUSTERSHM_SHARED_LIBADD)
+  dnl TLS to the cluster (core/src/tls.c): the system's OpenSSL, found the way
+  dnl PHP's own openssl extension finds it (pkg-config openssl; Debian:
+  dnl libssl-dev), linked dynamically.
+  PHP_SETUP_OPENSSL(CLUSTERSHM_SHARED_LIBADD,
+    [],
+    [AC_MSG_ERROR([clustershm needs OpenSSL's headers and libraries for TLS; install libssl-dev (Debian) or openssl-devel])])
   PHP_SUBST(CLUSTERSHM_SHARED_LIBADD)
 
   PHP_NEW_EXTENSION([clustershm], [$CLUSTERSHM_SOURCES], [$ext_shared], [],

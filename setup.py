@@ -86,7 +86,11 @@ extension = Extension(
     depends=sorted(glob("ext-python/*.h") + glob("core/src/*.h") + glob("core/include/*.h") +
                    glob("core/cli/*.h")),
     include_dirs=["core/include", "core/src", "core/cli"],
-    libraries=["m"],
+    # OpenSSL for TLS (core/src/tls.c), linked dynamically against the
+    # system's libssl3/libcrypto3 (Debian: libssl-dev to build): the wheel is
+    # a plain linux wheel for this distribution, not a manylinux one that
+    # would bundle a copy of OpenSSL that security updates never reach.
+    libraries=["ssl", "crypto", "m"],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=compile_args,
     extra_link_args=link_args,

@@ -56,6 +56,19 @@ PHP_INI_BEGIN()
                       zend_clustershm_globals, clustershm_globals)
     STD_PHP_INI_ENTRY("clustershm.cluster_name", "", PHP_INI_ALL, OnUpdateString,
                       ini_cluster_name, zend_clustershm_globals, clustershm_globals)
+    STD_PHP_INI_ENTRY("clustershm.tls_ca_file", "", PHP_INI_ALL, OnUpdateString,
+                      ini_tls_ca_file, zend_clustershm_globals, clustershm_globals)
+    STD_PHP_INI_ENTRY("clustershm.tls_ca_dir", "", PHP_INI_ALL, OnUpdateString,
+                      ini_tls_ca_dir, zend_clustershm_globals, clustershm_globals)
+    STD_PHP_INI_ENTRY("clustershm.tls_cert_file", "", PHP_INI_ALL, OnUpdateString,
+                      ini_tls_cert_file, zend_clustershm_globals, clustershm_globals)
+    STD_PHP_INI_ENTRY("clustershm.tls_key_file", "", PHP_INI_ALL, OnUpdateString,
+                      ini_tls_key_file, zend_clustershm_globals, clustershm_globals)
+    STD_PHP_INI_ENTRY("clustershm.tls_server_name", "", PHP_INI_ALL, OnUpdateString,
+                      ini_tls_server_name, zend_clustershm_globals, clustershm_globals)
+    STD_PHP_INI_BOOLEAN("clustershm.tls_insecure_skip_verify", "0", PHP_INI_ALL, OnUpdateBool,
+                        ini_tls_insecure_skip_verify, zend_clustershm_globals,
+                        clustershm_globals)
 PHP_INI_END()
 
 static PHP_GINIT_FUNCTION(clustershm)

@@ -37,6 +37,16 @@ namespace ClusterShm {
     /** @not-serializable */
     class Client
     {
+        /**
+         * $url: redis://[user:password@]host:port[,...], rediss://... (TLS) or
+         * aerospike://host[:tls_name]:port[,...].  $options (defaults from the
+         * clustershm.* INI settings): key, shared, max_nodes, max_namespaces,
+         * tend_interval, takeover_timeout, connect_timeout,
+         * min_refresh_interval, mode, cluster_name, and for TLS tls_ca_file,
+         * tls_ca_dir, tls_cert_file, tls_key_file (mutual TLS),
+         * tls_server_name (SNI and verification) and tls_insecure_skip_verify
+         * (tests only).
+         */
         public function __construct(string $url, array $options = []) {}
 
         public function connect(): void {}

@@ -14,7 +14,12 @@
 
 #define KNOWN_OPTIONS \
     "key, shared, max_nodes, max_namespaces, tend_interval, takeover_timeout, " \
-    "connect_timeout, min_refresh_interval, mode, cluster_name"
+    "connect_timeout, min_refresh_interval, mode, cluster_name, tls_ca_file, tls_ca_dir, " \
+    "tls_cert_file, tls_key_file, tls_server_name, tls_insecure_skip_verify"
+
+/* The string options of TLS: name, INI global, field and its size. */
+#define TLS_TEXT_OPTIONS(X) \
+    X(tls_ca_file) X(tls_ca_dir) X(tls_cert_file) X(tls_key_file) X(tls_server_name)
 
 /* ---- INI settings ------------------------------------------------------- */
 
@@ -88,6 +93,20 @@ static zend_result apply_ini(cshm_options *o)
         size_t len = strlen(v);
         memcpy(o->cluster_name, v, MIN(len, sizeof o->cluster_name));
     }
+    /* Too long to fit: refused here, since a cut path would name another
+     * file. */
+#define APPLY_INI_TEXT(name)                                                               \
+    if (ini_set_p(v = CLUSTERSHM_G(ini_##name))) {                                         \
+        if (strlen(v) >= sizeof o->name) {                                                 \
+            cshm_php_throw_config("bad INI setting clustershm." #name ": longer than %zu " \
+                                  "bytes; fix php.ini or ini_set()", sizeof o->name - 1);  \
+            return FAILURE;                                                                \
+        }                                                                                  \
+        memcpy(o->name, v, strlen(v) + 1);                                                 \
+    }
+    TLS_TEXT_OPTIONS(APPLY_INI_TEXT)
+#undef APPLY_INI_TEXT
+    o->tls_insecure_skip_verify = CLUSTERSHM_G(ini_tls_insecure_skip_verify) ? 1 : 0;
     return SUCCESS;
 }
 
@@ -164,6 +183,27 @@ static zend_result option_key(zval *value, cshm_options *o)
     }
 }
 
+/* A path or a name: a string without NUL that fits the field (null: unset). */
+static zend_result option_text(const char *name, zval *value, char *field, size_t size)
+{
+    if (Z_TYPE_P(value) == IS_NULL) {
+        field[0] = '\0';
+        return SUCCESS;
+    }
+    if (Z_TYPE_P(value) != IS_STRING) {
+        wrong_type(name, "string", value, "'/etc/ssl/ca.pem'");
+        return FAILURE;
+    }
+    if (memchr(Z_STRVAL_P(value), '\0', Z_STRLEN_P(value)) != NULL ||
+        Z_STRLEN_P(value) >= size) {
+        cshm_php_throw_config("bad option %s: contains a NUL byte or is longer than %zu bytes",
+                              name, size - 1);
+        return FAILURE;
+    }
+    memcpy(field, Z_STRVAL_P(value), Z_STRLEN_P(value) + 1);
+    return SUCCESS;
+}
+
 static zend_result apply_option(zend_string *name, zval *value, cshm_options *o)
 {
     const char *n = ZSTR_VAL(name);
@@ -207,6 +247,19 @@ static zend_result apply_option(zend_string *name, zval *value, cshm_options *o)
         }
         memset(o->cluster_name, 0, sizeof o->cluster_name);
         memcpy(o->cluster_name, Z_STRVAL_P(value), MIN(Z_STRLEN_P(value), sizeof o->cluster_name));
+        return SUCCESS;
+    }
+#define APPLY_TEXT(field)                                            \
+    if (zend_string_equals_literal(name, #field))                    \
+        return option_text(n, value, o->field, sizeof o->field);
+    TLS_TEXT_OPTIONS(APPLY_TEXT)
+#undef APPLY_TEXT
+    if (zend_string_equals_literal(name, "tls_insecure_skip_verify")) {
+        if (Z_TYPE_P(value) != IS_TRUE && Z_TYPE_P(value) != IS_FALSE) {
+            wrong_type(n, "bool", value, "true");
+            return FAILURE;
+        }
+        o->tls_insecure_skip_verify = Z_TYPE_P(value) == IS_TRUE;
         return SUCCESS;
     }
     cshm_php_throw_config("unknown option '%s'; known options: " KNOWN_OPTIONS, n);
@@ -253,12 +306,18 @@ zend_string *cshm_php_options_table_key(zend_string *url, const cshm_options *o)
     double_bits(o->takeover_timeout, takeover);
     double_bits(o->connect_timeout, connect);
     double_bits(o->min_refresh_interval, refresh);
-    /* cluster_name may lack its NUL when too long. */
-    char text[320];
+    /* cluster_name may lack its NUL when too long.  The TLS settings are
+     * part of the key: other trust is another client.  Each is printed
+     * with its length, so no path can imitate a following field. */
+    char text[320 + 5 * (CSHM_TLS_PATH_MAX + 32)];
     snprintf(text, sizeof text, "|key=%d:%u|shared=%d|nodes=%u|ns=%u|tend=%s|takeover=%s|"
-                                "connect=%s|refresh=%s|mode=%o|name=%.*s",
+                                "connect=%s|refresh=%s|mode=%o|name=%.*s|tls=%zu:%s|%zu:%s|"
+                                "%zu:%s|%zu:%s|%zu:%s|%d",
              o->has_key, (unsigned)o->key, o->shared, (unsigned)o->max_nodes,
              (unsigned)o->max_namespaces, tend, takeover, connect, refresh, (unsigned)o->mode,
-             (int)sizeof o->cluster_name, o->cluster_name);
+             (int)sizeof o->cluster_name, o->cluster_name, strlen(o->tls_ca_file),
+             o->tls_ca_file, strlen(o->tls_ca_dir), o->tls_ca_dir, strlen(o->tls_cert_file),
+             o->tls_cert_file, strlen(o->tls_key_file), o->tls_key_file,
+             strlen(o->tls_server_name), o->tls_server_name, o->tls_insecure_skip_verify);
     return zend_string_concat2(ZSTR_VAL(url), ZSTR_LEN(url), text, strlen(text));
 }

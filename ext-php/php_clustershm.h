@@ -34,6 +34,12 @@ ZEND_BEGIN_MODULE_GLOBALS(clustershm)
     char *ini_min_refresh_interval;
     char *ini_mode;
     char *ini_cluster_name;
+    char *ini_tls_ca_file;
+    char *ini_tls_ca_dir;
+    char *ini_tls_cert_file;
+    char *ini_tls_key_file;
+    char *ini_tls_server_name;
+    bool ini_tls_insecure_skip_verify;
 ZEND_END_MODULE_GLOBALS(clustershm)
 
 ZEND_EXTERN_MODULE_GLOBALS(clustershm)

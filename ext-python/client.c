@@ -760,10 +760,12 @@ static PyType_Slot client_slots[] = {
     {Py_tp_doc,
      "Client(url, **options)\n--\n\n"
      "A client of one cluster whose map is shared by every process of the host.\n\n"
-     "url is redis://[user:password@]host:port[,host:port...] or\n"
-     "aerospike://host:port[,host:port...].  Options: key, shared, max_nodes,\n"
+     "url is redis://[user:password@]host:port[,host:port...] (rediss:// for TLS)\n"
+     "or aerospike://host[:tls_name]:port[,...].  Options: key, shared, max_nodes,\n"
      "max_namespaces, tend_interval, takeover_timeout, connect_timeout,\n"
-     "min_refresh_interval, mode, cluster_name.  URL and options are checked here\n"
+     "min_refresh_interval, mode, cluster_name, tls_ca_file, tls_ca_dir,\n"
+     "tls_cert_file, tls_key_file, tls_server_name, tls_insecure_skip_verify (tests\n"
+     "only).  URL and options are checked here\n"
      "(ConfigError); nothing is contacted before connect().  tend_interval,\n"
      "takeover_timeout and min_refresh_interval are the segment's: the first process\n"
      "sets them for every process of the host (others log a warning)."},

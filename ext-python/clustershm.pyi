@@ -22,6 +22,7 @@ This stub mirrors the C extension (installed as clustershm/__init__.pyi).
 """
 
 import builtins
+import os
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Literal, TypedDict, Union
@@ -197,6 +198,14 @@ class Client:
       often, for the whole host (seconds, default 0.05)
     - mode: segment permissions (default 0o600)
     - cluster_name: expected Aerospike cluster name, part of the identity
+    - tls_ca_file / tls_ca_dir: CA certificates (PEM file / hashed directory)
+      that verify the servers (default: the system's); rediss:// or Aerospike
+      seeds with a tls_name (host:tls_name:port) only
+    - tls_cert_file / tls_key_file: client certificate and key (mutual TLS;
+      the key defaults to tls_cert_file)
+    - tls_server_name: the name sent (SNI) and verified (default: the host
+      connected to, a node's announced hostname when it prefers hostnames)
+    - tls_insecure_skip_verify: TESTS ONLY, accept any certificate
 
     tend_interval, takeover_timeout and min_refresh_interval are the
     segment's: the first process to create it sets them for every process
@@ -204,7 +213,8 @@ class Client:
     logs a warning; status() shows the values in effect).  takeover_timeout
     must be at least twice min(connect_timeout, 1 s).  Redis credentials
     are part of the cluster's identity (as a salted fingerprint, never
-    stored): clients with other credentials never share a segment silently.
+    stored): clients with other credentials never share a segment silently;
+    the same holds for the tls_* settings.
 
     Usable from several threads (calls are serialised by the GIL).  Garbage
     collection of a connected client closes it, with a ResourceWarning;
@@ -225,6 +235,12 @@ class Client:
         min_refresh_interval: float | None = ...,
         mode: int | None = ...,
         cluster_name: str | None = ...,
+        tls_ca_file: str | os.PathLike[str] | None = ...,
+        tls_ca_dir: str | os.PathLike[str] | None = ...,
+        tls_cert_file: str | os.PathLike[str] | None = ...,
+        tls_key_file: str | os.PathLike[str] | None = ...,
+        tls_server_name: str | None = ...,
+        tls_insecure_skip_verify: bool | None = ...,
     ) -> Client: ...
     def connect(self) -> None:
         """Attach to the host's segment for this cluster (creating it if needed)
@@ -312,6 +328,12 @@ def connect(
     min_refresh_interval: float | None = ...,
     mode: int | None = ...,
     cluster_name: str | None = ...,
+    tls_ca_file: str | os.PathLike[str] | None = ...,
+    tls_ca_dir: str | os.PathLike[str] | None = ...,
+    tls_cert_file: str | os.PathLike[str] | None = ...,
+    tls_key_file: str | os.PathLike[str] | None = ...,
+    tls_server_name: str | None = ...,
+    tls_insecure_skip_verify: bool | None = ...,
 ) -> Client:
     """Client(url, **options), connected."""
 

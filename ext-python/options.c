@@ -12,23 +12,31 @@
 
 #include "binding.h"
 
-typedef enum { OPT_KEY, OPT_BOOL, OPT_COUNT, OPT_SECONDS, OPT_MODE, OPT_NAME } opt_kind;
+typedef enum { OPT_KEY, OPT_BOOL, OPT_COUNT, OPT_SECONDS, OPT_MODE, OPT_NAME, OPT_TEXT } opt_kind;
 
 static const struct option_def {
     const char *name;
     opt_kind kind;
     size_t offset;              /* of the field in cshm_options */
+    size_t size;                /* OPT_TEXT: the char array's size */
 } OPTIONS[] = {
-    {"key", OPT_KEY, offsetof(cshm_options, key)},
-    {"shared", OPT_BOOL, offsetof(cshm_options, shared)},
-    {"max_nodes", OPT_COUNT, offsetof(cshm_options, max_nodes)},
-    {"max_namespaces", OPT_COUNT, offsetof(cshm_options, max_namespaces)},
-    {"tend_interval", OPT_SECONDS, offsetof(cshm_options, tend_interval)},
-    {"takeover_timeout", OPT_SECONDS, offsetof(cshm_options, takeover_timeout)},
-    {"connect_timeout", OPT_SECONDS, offsetof(cshm_options, connect_timeout)},
-    {"min_refresh_interval", OPT_SECONDS, offsetof(cshm_options, min_refresh_interval)},
-    {"mode", OPT_MODE, offsetof(cshm_options, mode)},
-    {"cluster_name", OPT_NAME, offsetof(cshm_options, cluster_name)},
+    {"key", OPT_KEY, offsetof(cshm_options, key), 0},
+    {"shared", OPT_BOOL, offsetof(cshm_options, shared), 0},
+    {"max_nodes", OPT_COUNT, offsetof(cshm_options, max_nodes), 0},
+    {"max_namespaces", OPT_COUNT, offsetof(cshm_options, max_namespaces), 0},
+    {"tend_interval", OPT_SECONDS, offsetof(cshm_options, tend_interval), 0},
+    {"takeover_timeout", OPT_SECONDS, offsetof(cshm_options, takeover_timeout), 0},
+    {"connect_timeout", OPT_SECONDS, offsetof(cshm_options, connect_timeout), 0},
+    {"min_refresh_interval", OPT_SECONDS, offsetof(cshm_options, min_refresh_interval), 0},
+    {"mode", OPT_MODE, offsetof(cshm_options, mode), 0},
+    {"cluster_name", OPT_NAME, offsetof(cshm_options, cluster_name), 0},
+    {"tls_ca_file", OPT_TEXT, offsetof(cshm_options, tls_ca_file), CSHM_TLS_PATH_MAX},
+    {"tls_ca_dir", OPT_TEXT, offsetof(cshm_options, tls_ca_dir), CSHM_TLS_PATH_MAX},
+    {"tls_cert_file", OPT_TEXT, offsetof(cshm_options, tls_cert_file), CSHM_TLS_PATH_MAX},
+    {"tls_key_file", OPT_TEXT, offsetof(cshm_options, tls_key_file), CSHM_TLS_PATH_MAX},
+    {"tls_server_name", OPT_TEXT, offsetof(cshm_options, tls_server_name),
+     sizeof(((cshm_options *)0)->tls_server_name)},
+    {"tls_insecure_skip_verify", OPT_BOOL, offsetof(cshm_options, tls_insecure_skip_verify), 0},
 };
 #define OPTION_COUNT (sizeof OPTIONS / sizeof OPTIONS[0])
 
@@ -122,6 +130,37 @@ static int set_option(cshm_py_state *st, const struct option_def *def, PyObject 
             return -1;
         }
         memcpy(o->cluster_name, s, (size_t)len + 1);
+        return 0;
+    }
+    case OPT_TEXT: {
+        /* A path or a name: str, or os.PathLike for the paths. */
+        char *text = field;
+        if (value == Py_None) {
+            text[0] = '\0';
+            return 0;
+        }
+        PyObject *path = NULL;
+        if (!PyUnicode_Check(value)) {
+            path = PyOS_FSPath(value);
+            if (path == NULL || !PyUnicode_Check(path)) {
+                Py_XDECREF(path);
+                PyErr_Clear();
+                return bad_type(st, name, value, "a str or a path");
+            }
+            value = path;
+        }
+        Py_ssize_t len;
+        const char *s = PyUnicode_AsUTF8AndSize(value, &len);
+        if (s == NULL || (size_t)len >= def->size || strlen(s) != (size_t)len) {
+            if (s != NULL)
+                PyErr_Format(st->config_error,
+                             "bad option %s: %R is longer than %zu bytes or contains NUL", name,
+                             value, def->size - 1);
+            Py_XDECREF(path);
+            return -1;
+        }
+        memcpy(text, s, (size_t)len + 1);
+        Py_XDECREF(path);
         return 0;
     }
     }

@@ -25,6 +25,10 @@ need valgrind valgrind
 need ipcs util-linux
 need ipcrm util-linux
 need "$PYTHON" python3
+# OpenSSL's headers and libraries: TLS to the cluster (core/src/tls.c); the
+# openssl CLI makes the test certificates (tests/integration/support/tls.py).
+[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+need openssl openssl
 # The PHP extension (make php, make test-php): Debian's PHP 8.2, phpize, pecl,
 # phpunit, php-fpm for the pool tests and cgi-fcgi to drive it.  The package
 # starts a php8.2-fpm service where systemd runs; the tests start pools of

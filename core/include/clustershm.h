@@ -51,6 +51,9 @@ typedef enum cshm_driver_kind {
     CSHM_DRIVER_AEROSPIKE = 2,
 } cshm_driver_kind;
 
+/* Longest TLS file or directory path, including the NUL. */
+#define CSHM_TLS_PATH_MAX 1024
+
 typedef struct cshm_options {
     int has_key;               /* 0: derive the key from the cluster identity */
     uint32_t key;              /* SysV IPC key when has_key */
@@ -63,6 +66,15 @@ typedef struct cshm_options {
     double min_refresh_interval; /* seconds, default 0.05: refresh requests tend at most this often */
     uint32_t mode;             /* segment permissions, default 0600 */
     char cluster_name[64];     /* Aerospike: expected cluster name (part of the identity) */
+    /* TLS (rediss://, or Aerospike seeds with a tls_name).  Empty strings are
+     * unset.  Part of the identity check as a salted fingerprint, never
+     * stored in the segment (see docs/design.md, "TLS"). */
+    char tls_ca_file[CSHM_TLS_PATH_MAX];   /* PEM CA bundle; default: the system's */
+    char tls_ca_dir[CSHM_TLS_PATH_MAX];    /* c_rehash'ed CA directory */
+    char tls_cert_file[CSHM_TLS_PATH_MAX]; /* client certificate (mutual TLS) */
+    char tls_key_file[CSHM_TLS_PATH_MAX];  /* its private key; default: tls_cert_file */
+    char tls_server_name[256];  /* SNI and the name verified; default: the host */
+    int tls_insecure_skip_verify;          /* tests only: accept any certificate */
 } cshm_options;
 
 typedef struct cshm_client cshm_client;

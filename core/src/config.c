@@ -3,7 +3,10 @@
  *
  * URL grammar (see README):
  *   redis://[USER:PASSWORD@ | :PASSWORD@]HOST:PORT[,HOST:PORT...]
- *   aerospike://HOST:PORT[,HOST:PORT...]
+ *   rediss://...  the same over TLS
+ *   aerospike://HOST[:TLS_NAME]:PORT[,HOST[:TLS_NAME]:PORT...]
+ * (a TLS_NAME, Aerospike's seed syntax, makes the connections TLS and is
+ * the name the node's certificate is verified against).
  * HOST is a name, an IPv4 address or a bracketed IPv6 address.  USER and
  * PASSWORD may be percent-encoded.  Nothing may follow the host list: options
  * travel in cshm_options, never in the URL, so a typo cannot be mistaken for a
@@ -12,9 +15,11 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "driver.h"
 #include "error.h"
@@ -151,8 +156,41 @@ static int valid_host_char(int c)
     return isalnum(c) || c == '.' || c == '-' || c == '_';
 }
 
-/* Parse one "host:port" item of the host list. */
-static int parse_seed(const char *item, size_t len, cshm_seed *seed, cshm_error *error)
+/* Split ":TLS_NAME:PORT" (Aerospike seeds only) into the name and ":PORT".
+ * *rest and *rest_len move past the name; 0, or -1 with the error set. */
+static int take_tls_name(const char *item, size_t len, const char **rest, size_t *rest_len,
+                         char tls_name[CSHM_HOST_MAX], cshm_error *error)
+{
+    tls_name[0] = '\0';
+    if (*rest_len < 2 || (*rest)[0] != ':')
+        return 0;
+    const char *second = memchr(*rest + 1, ':', *rest_len - 1);
+    if (second == NULL)
+        return 0;
+    const char *name = *rest + 1;
+    size_t name_len = (size_t)(second - name);
+    if (name_len == 0 || name_len >= CSHM_HOST_MAX)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL: '%.*s' has an empty or too long TLS name; write "
+                         "host:tls_name:port (Aerospike) or host:port",
+                         (int)len, item);
+    for (size_t i = 0; i < name_len; i++)
+        if (!valid_host_char((unsigned char)name[i]))
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL: TLS name '%.*s' contains '%c'; it is the name in the "
+                             "node's certificate",
+                             (int)name_len, name, name[i]);
+    memcpy(tls_name, name, name_len);
+    tls_name[name_len] = '\0';
+    *rest_len -= (size_t)(second - *rest);
+    *rest = second;
+    return 0;
+}
+
+/* Parse one "host:port" item of the host list (Aerospike: with_tls_name,
+ * "host:tls_name:port" too). */
+static int parse_seed(const char *item, size_t len, int with_tls_name, cshm_seed *seed,
+                      cshm_error *error)
 {
     const char *host;
     size_t host_len;
@@ -192,6 +230,8 @@ static int parse_seed(const char *item, size_t len, cshm_seed *seed, cshm_error 
         return cshm_fail(error, CSHM_ERR_CONFIG, "bad URL: host '%.40s...' is longer than %d bytes",
                          host, CSHM_HOST_MAX - 1);
     size_t rest_len = len - (size_t)(rest - item);
+    if (with_tls_name && take_tls_name(item, len, &rest, &rest_len, seed->tls_name, error) != 0)
+        return CSHM_ERR_CONFIG;
     if (rest_len == 0 || rest[0] != ':')
         return cshm_fail(error, CSHM_ERR_CONFIG,
                          "bad URL: '%.*s' has no port; write host:port (every seed needs its port)",
@@ -224,7 +264,9 @@ static int compare_seeds(const void *a, const void *b)
     int c = strcmp(x->host, y->host);
     if (c != 0)
         return c;
-    return (int)x->port - (int)y->port;
+    if (x->port != y->port)
+        return (int)x->port - (int)y->port;
+    return strcmp(x->tls_name, y->tls_name);
 }
 
 static int validate_options(const cshm_options *o, cshm_driver_kind kind, cshm_error *error)
@@ -269,11 +311,75 @@ static int validate_options(const cshm_options *o, cshm_driver_kind kind, cshm_e
     return 0;
 }
 
+/* A NUL-terminated, readable file or directory path (or unset). */
+static int validate_tls_path(const char *name, const char *path, size_t size, int is_dir,
+                             cshm_error *error)
+{
+    size_t len = strnlen(path, size);
+    if (len == size)
+        return cshm_fail(error, CSHM_ERR_CONFIG, "bad option %s: longer than %zu bytes", name,
+                         size - 1);
+    if (len == 0)
+        return 0;
+    if (access(path, is_dir ? R_OK | X_OK : R_OK) != 0)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option %s: cannot read '%.300s' (%s); give the path of a readable "
+                         "PEM %s",
+                         name, path, strerror(errno), is_dir ? "CA directory" : "file");
+    return 0;
+}
+
+/* The TLS options: only with a TLS URL, paths readable, and no setting
+ * that the others make meaningless. */
+static int validate_tls(const cshm_config *c, cshm_error *error)
+{
+    const cshm_options *o = &c->options;
+    if (o->tls_insecure_skip_verify != 0 && o->tls_insecure_skip_verify != 1)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option tls_insecure_skip_verify: %d; use true or false",
+                         o->tls_insecure_skip_verify);
+    int given = o->tls_ca_file[0] != '\0' || o->tls_ca_dir[0] != '\0' ||
+                o->tls_cert_file[0] != '\0' || o->tls_key_file[0] != '\0' ||
+                o->tls_server_name[0] != '\0' || o->tls_insecure_skip_verify;
+    if (given && !c->tls)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option: tls_* options are set but the URL is not TLS; use "
+                         "rediss://host:port, or aerospike://host:tls_name:port");
+    if (validate_tls_path("tls_ca_file", o->tls_ca_file, sizeof o->tls_ca_file, 0, error) != 0 ||
+        validate_tls_path("tls_ca_dir", o->tls_ca_dir, sizeof o->tls_ca_dir, 1, error) != 0 ||
+        validate_tls_path("tls_cert_file", o->tls_cert_file, sizeof o->tls_cert_file, 0,
+                          error) != 0 ||
+        validate_tls_path("tls_key_file", o->tls_key_file, sizeof o->tls_key_file, 0, error) != 0)
+        return CSHM_ERR_CONFIG;
+    if (o->tls_key_file[0] != '\0' && o->tls_cert_file[0] == '\0')
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option tls_key_file: given without tls_cert_file; a client key "
+                         "goes with its certificate");
+    if (o->tls_insecure_skip_verify &&
+        (o->tls_ca_file[0] != '\0' || o->tls_ca_dir[0] != '\0'))
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option tls_insecure_skip_verify: it turns certificate checks off, "
+                         "so tls_ca_file / tls_ca_dir would be ignored; drop one of them");
+    size_t name_len = strnlen(o->tls_server_name, sizeof o->tls_server_name);
+    if (name_len == sizeof o->tls_server_name)
+        return cshm_fail(error, CSHM_ERR_CONFIG, "bad option tls_server_name: longer than %zu bytes",
+                         sizeof o->tls_server_name - 1);
+    for (size_t i = 0; i < name_len; i++)
+        if (!valid_host_char((unsigned char)o->tls_server_name[i]) && o->tls_server_name[i] != ':')
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad option tls_server_name: '%.100s' contains '%c'; give the host "
+                             "name (or address) the server's certificate holds",
+                             o->tls_server_name, o->tls_server_name[i]);
+    return 0;
+}
+
 static int build_identity(cshm_config *c, cshm_error *error)
 {
     size_t used = 0;
     int n;
-    const char *driver = c->kind == CSHM_DRIVER_REDIS ? "redis" : "aerospike";
+    /* "rediss" keeps a TLS configuration off a plain one's default key; the
+     * rest of the TLS settings are in the fingerprint (credentials.h). */
+    const char *driver = c->kind == CSHM_DRIVER_REDIS ? (c->tls ? "rediss" : "redis") : "aerospike";
 
     if (c->options.cluster_name[0] != '\0') {
         n = snprintf(c->identity, sizeof c->identity, "%s:name=%s", driver,
@@ -286,9 +392,10 @@ static int build_identity(cshm_config *c, cshm_error *error)
     n = snprintf(c->identity, sizeof c->identity, "%s:", driver);
     used = (size_t)n;
     for (size_t i = 0; i < c->seed_count; i++) {
-        const char *fmt = strchr(sorted[i].host, ':') != NULL ? "%s[%s]:%u" : "%s%s:%u";
+        const char *fmt = strchr(sorted[i].host, ':') != NULL ? "%s[%s]%s%s:%u" : "%s%s%s%s:%u";
         n = snprintf(c->identity + used, sizeof c->identity - used, fmt, i == 0 ? "" : ",",
-                     sorted[i].host, (unsigned)sorted[i].port);
+                     sorted[i].host, sorted[i].tls_name[0] != '\0' ? ":" : "",
+                     sorted[i].tls_name, (unsigned)sorted[i].port);
         if (n < 0 || (size_t)n >= sizeof c->identity - used)
             return cshm_fail(error, CSHM_ERR_CONFIG,
                              "bad URL: the seed list is too long to identify the cluster (over %d "
@@ -317,6 +424,11 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
         c->kind = CSHM_DRIVER_REDIS;
         c->driver = &cshm_driver_redis;
         rest = url + 8;
+    } else if (strncmp(url, "rediss://", 9) == 0) {
+        c->kind = CSHM_DRIVER_REDIS;
+        c->driver = &cshm_driver_redis;
+        c->tls = 1;
+        rest = url + 9;
     } else if (strncmp(url, "aerospike://", 12) == 0) {
         c->kind = CSHM_DRIVER_AEROSPIKE;
         c->driver = cshm_driver_aerospike_ops();
@@ -324,7 +436,8 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
     } else {
         const char *sep = strstr(url, "://");
         return cshm_fail(error, CSHM_ERR_CONFIG,
-                         "bad URL '%.200s': unknown scheme '%.*s'; use redis:// or aerospike://", url,
+                         "bad URL '%.200s': unknown scheme '%.*s'; use redis://, rediss:// (TLS) or "
+                         "aerospike://", url,
                          sep != NULL ? (int)(sep - url) : (int)strlen(url), url);
     }
 
@@ -375,7 +488,8 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
             return cshm_fail(error, CSHM_ERR_CONFIG, "bad URL: more than %d seeds",
                              CSHM_MAX_SEEDS);
         cshm_seed seed;
-        if (parse_seed(item, item_len, &seed, error) != 0)
+        memset(&seed, 0, sizeof seed);
+        if (parse_seed(item, item_len, c->kind == CSHM_DRIVER_AEROSPIKE, &seed, error) != 0)
             return CSHM_ERR_CONFIG;
         int duplicate = 0;
         for (size_t i = 0; i < c->seed_count; i++)
@@ -391,8 +505,21 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
     if (c->driver == NULL)
         return cshm_fail(error, CSHM_ERR_CONFIG,
                          "bad URL '%.200s': this build has no Aerospike driver; use redis://", url);
+    for (size_t i = 0; i < c->seed_count; i++)
+        if (c->seeds[i].tls_name[0] != '\0')
+            c->tls = 1;
     if (validate_options(&c->options, c->kind, error) != 0)
         return CSHM_ERR_CONFIG;
+    if (validate_tls(c, error) != 0)
+        return CSHM_ERR_CONFIG;
+    /* The seed syntax is parsed (and fingerprinted) already, but the
+     * Aerospike driver does not speak TLS yet: refusing is better than
+     * tending in clear text a cluster the user asked TLS for. */
+    if (c->tls && c->kind == CSHM_DRIVER_AEROSPIKE)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad URL: TLS to Aerospike (host:tls_name:port) is not supported by "
+                         "this build yet; use aerospike://host:port on the cluster's clear "
+                         "port");
     if (build_identity(c, error) != 0)
         return CSHM_ERR_CONFIG;
     c->key = c->options.has_key ? c->options.key

@@ -8,7 +8,12 @@
  *  - identity is the canonical description of the cluster (driver + cluster
  *    name, or driver + sorted, de-duplicated seeds) and key is the SysV key
  *    (explicit, or derived from identity as documented in docs/design.md).
- * Credentials never enter the identity or the segment.
+ *  - tls is set for rediss:// and for an aerospike:// URL whose seeds name a
+ *    tls_name (host:tls_name:port); tls_* options are refused without it,
+ *    and the files they name were readable at parse time.
+ * Credentials never enter the identity or the segment; neither do the TLS
+ * settings beyond the scheme ("rediss:") and the seeds' tls_names, which
+ * the salted fingerprint covers with the rest of them (credentials.h).
  */
 #ifndef CSHM_CONFIG_H
 #define CSHM_CONFIG_H
@@ -29,6 +34,7 @@ struct cshm_driver_ops;
 typedef struct cshm_seed {
     char host[CSHM_HOST_MAX];
     uint16_t port;
+    char tls_name[CSHM_HOST_MAX];  /* Aerospike host:tls_name:port; "" otherwise */
 } cshm_seed;
 
 typedef struct cshm_config {
@@ -41,6 +47,7 @@ typedef struct cshm_config {
     char user[CSHM_USER_MAX];
     char password[CSHM_PASSWORD_MAX];
     cshm_options options;
+    int tls;                       /* rediss://, or Aerospike seeds with a tls_name */
     char identity[CSHM_IDENTITY_MAX];
     uint32_t key;
 } cshm_config;

@@ -20,6 +20,13 @@
  *    reaches every node over successive tends.
  *  - Credentials are wiped from memory when the driver is destroyed and from
  *    the command buffer after every send.
+ *  - rediss://: every connection is TLS, handshake inside the node's
+ *    deadline, verified against tls_server_name or the host we connect to
+ *    (the URL's host for a seed, the node's preferred endpoint otherwise,
+ *    which is its announced hostname under cluster-preferred-endpoint-type
+ *    hostname).  The context is built at the first connection, in the
+ *    tender thread, and kept until destroy(); a failure to build it fails
+ *    the tend with the reason and is tried again at the next.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +39,7 @@
 #include "net.h"
 #include "redis_topology.h"
 #include "resp.h"
+#include "tls.h"
 
 #define MAX_MAP_CANDIDATES 8
 #define MAX_CANDIDATES (1 + MAX_MAP_CANDIDATES + CSHM_MAX_SEEDS)
@@ -54,6 +62,9 @@ typedef struct redis_state {
     char user[CSHM_USER_MAX];
     char password[CSHM_PASSWORD_MAX];
     double tend_interval;          /* seconds a resolved host name is reused */
+    int tls;                       /* rediss:// */
+    cshm_options tls_options;      /* the tls_* settings (the rest unused) */
+    cshm_tls_context *tls_context; /* built at the first TLS connection */
 
     int fd;                        /* -1 when not connected */
     endpoint connected;
@@ -203,11 +214,13 @@ static int ask_topology(redis_state *s, const endpoint *e, double deadline, cshm
         describe_error_reply(reply.root, s->shards_unknown ? "CLUSTER SLOTS" : "CLUSTER SHARDS",
                              why, why_size);
         rc = TRY_FAILED;
-    } else if (s->shards_unknown) {
-        if (cshm_redis_map_from_slots(reply.root, e->host, &s->scratch, why, why_size) != 0)
-            rc = TRY_FAILED;
     } else {
-        if (cshm_redis_map_from_shards(reply.root, e->host, &s->scratch, why, why_size) != 0)
+        cshm_redis_origin origin = {.host = e->host, .tls = s->tls};
+        int parsed = s->shards_unknown
+                         ? cshm_redis_map_from_slots(reply.root, &origin, &s->scratch, why, why_size)
+                         : cshm_redis_map_from_shards(reply.root, &origin, &s->scratch, why,
+                                                      why_size);
+        if (parsed != 0)
             rc = TRY_FAILED;
     }
     cshm_reply_free(&reply);
@@ -218,9 +231,17 @@ static int ask_topology(redis_state *s, const endpoint *e, double deadline, cshm
 static int open_connection(redis_state *s, const endpoint *e, double deadline, cshm_tend_ctx *ctx,
                            char *why, size_t why_size)
 {
+    if (s->tls && s->tls_context == NULL &&
+        cshm_tls_context_new(&s->tls_options, &s->tls_context, why, why_size) != 0)
+        return TRY_FAILED;
     if (cshm_net_connect(e->host, e->port, deadline, s->tend_interval, &s->fd, why,
                          why_size) != 0)
         return TRY_FAILED;
+    if (s->tls && cshm_net_start_tls(s->fd, s->tls_context, e->host, deadline, why,
+                                     why_size) != 0) {
+        disconnect(s);
+        return TRY_FAILED;
+    }
     s->connected = *e;
     s->shards_unknown = 0;
     if (aborted(ctx)) {
@@ -238,6 +259,19 @@ static int open_connection(redis_state *s, const endpoint *e, double deadline, c
         }
     }
     return TRY_OK;
+}
+
+/* A TLS-only node drops a plain connection at its first command (OpenSSL
+ * takes the command for a broken handshake): say so, since the plain
+ * failure alone reads like a network fault. */
+static void hint_tls_port(char *why, size_t why_size)
+{
+    if (strstr(why, "reset by peer") == NULL && strstr(why, "closed by the server") == NULL)
+        return;
+    size_t len = strlen(why);
+    snprintf(why + len, why_size - len,
+             " (a TLS-only node does this to a plain connection: if the cluster runs TLS, "
+             "use rediss://)");
 }
 
 /* Connect (if needed), authenticate, ask; the map lands in s->scratch. */
@@ -260,6 +294,8 @@ static int try_candidate(redis_state *s, const endpoint *e, cshm_tend_ctx *ctx, 
         int rc = ask_topology(s, e, deadline, ctx, why, why_size);
         if (rc == TRY_OK)
             return TRY_OK;
+        if (!reused && !s->tls)
+            hint_tls_port(why, why_size);
         disconnect(s);
         if (rc == TRY_BROKEN && reused) {
             reused = 0;
@@ -367,6 +403,8 @@ static int redis_create(const cshm_config *config, void **state, cshm_error *err
         return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory creating the Redis driver");
     s->fd = -1;
     s->tend_interval = config->options.tend_interval;
+    s->tls = config->tls;
+    s->tls_options = config->options;
     s->seed_count = config->seed_count < CSHM_MAX_SEEDS ? config->seed_count : CSHM_MAX_SEEDS;
     memcpy(s->seeds, config->seeds, s->seed_count * sizeof s->seeds[0]);
     s->has_user = config->has_user;
@@ -463,6 +501,7 @@ static void redis_destroy(void *state)
     if (s == NULL)
         return;
     disconnect(s);
+    cshm_tls_context_free(s->tls_context);
     cshm_map_free(&s->scratch);
     explicit_bzero(s->password, sizeof s->password);
     explicit_bzero(s->user, sizeof s->user);

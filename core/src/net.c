@@ -13,6 +13,7 @@
  */
 #include "net.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -28,10 +29,17 @@
 #include "clock.h"
 #include "error.h"
 #include "resolve.h"
+#include "tls.h"
 
-/* fd + 1 of each registered socket, 0 for a free entry; under registry_lock
- * (taken across fork(), so the child handler sees a settled array). */
-static int registry[CSHM_NET_REGISTRY_MAX];
+/* fd + 1 of each registered socket, 0 for a free entry, and its TLS
+ * session (NULL for plain TCP); under registry_lock (taken across fork(), so
+ * the child handler sees a settled array).  A session is used only by the
+ * thread that owns the socket: the lock guards the entry, not the session. */
+typedef struct registered {
+    int fd_plus_one;
+    cshm_tls_session *tls;
+} registered;
+static registered registry[CSHM_NET_REGISTRY_MAX];
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -52,10 +60,13 @@ static void after_fork_in_parent(void)
 static void after_fork_in_child(void)
 {
     for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
-        if (registry[i] != 0) {
-            close(registry[i] - 1);
-            registry[i] = 0;
+        if (registry[i].fd_plus_one != 0) {
+            close(registry[i].fd_plus_one - 1);
+            registry[i].fd_plus_one = 0;
         }
+        /* Left behind, never freed: the parent's thread may have been
+         * inside it at the fork (tls.h). */
+        registry[i].tls = NULL;
     }
     /* Only the forking thread exists here, and it took the lock. */
     pthread_mutex_unlock(&registry_lock);
@@ -74,8 +85,9 @@ static int open_registered(int family)
     int saved = errno;
     if (fd >= 0) {
         for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
-            if (registry[i] == 0) {
-                registry[i] = fd + 1;
+            if (registry[i].fd_plus_one == 0) {
+                registry[i].fd_plus_one = fd + 1;
+                registry[i].tls = NULL;
                 break;
             }
         }
@@ -91,13 +103,48 @@ static void close_registered(int fd)
 {
     pthread_mutex_lock(&registry_lock);
     for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
-        if (registry[i] == fd + 1) {
-            registry[i] = 0;
+        if (registry[i].fd_plus_one == fd + 1) {
+            assert(registry[i].tls == NULL);
+            registry[i].fd_plus_one = 0;
             break;
         }
     }
     close(fd);
     pthread_mutex_unlock(&registry_lock);
+}
+
+/* The TLS session of fd, NULL for plain TCP (or an unregistered socket). */
+static cshm_tls_session *session_of(int fd)
+{
+    cshm_tls_session *found = NULL;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
+        if (registry[i].fd_plus_one == fd + 1) {
+            found = registry[i].tls;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return found;
+}
+
+/* Attach (or, with NULL, detach and return) fd's session.  -1 when fd is
+ * not registered (the registry was full). */
+static int swap_session(int fd, cshm_tls_session *tls, cshm_tls_session **old)
+{
+    int rc = -1;
+    pthread_mutex_lock(&registry_lock);
+    for (size_t i = 0; i < CSHM_NET_REGISTRY_MAX; i++) {
+        if (registry[i].fd_plus_one == fd + 1) {
+            if (old != NULL)
+                *old = registry[i].tls;
+            registry[i].tls = tls;
+            rc = 0;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return rc;
 }
 
 /* strerror text with a lower-case first letter, to read well after "host:port: ". */
@@ -204,9 +251,78 @@ int cshm_net_connect(const char *host, uint16_t port, double deadline, double ca
     return -1;
 }
 
+/* Wait for what a TLS call asked for (want: CSHM_TLS_WANT_*).  0 ready, -1
+ * with the reason written. */
+static int wait_for_tls(int fd, ssize_t want, double started, double deadline,
+                        const char *doing, char *error, size_t error_size)
+{
+    int ready = wait_for(fd, want == CSHM_TLS_WANT_WRITE ? POLLOUT : POLLIN, deadline);
+    if (ready == 0) {
+        cshm_format_error(error, error_size, "timed out after %.1f s %s",
+                          budget_of(started, deadline), doing);
+        return -1;
+    }
+    if (ready < 0) {
+        char reason[96];
+        errno_text(errno, reason, sizeof reason);
+        cshm_format_error(error, error_size, "%s while %s", reason, doing);
+        return -1;
+    }
+    return 0;
+}
+
+int cshm_net_start_tls(int fd, cshm_tls_context *context, const char *server_name,
+                       double deadline, char *error, size_t error_size)
+{
+    double started = cshm_mono_now();
+    cshm_tls_session *session;
+    if (cshm_tls_session_new(context, fd, server_name, &session, error, error_size) != 0)
+        return -1;
+    if (swap_session(fd, session, NULL) != 0) {
+        cshm_tls_session_free(session);
+        cshm_format_error(error, error_size,
+                          "more than %d cluster connections open in this process; TLS needs "
+                          "each in the registry",
+                          CSHM_NET_REGISTRY_MAX);
+        return -1;
+    }
+    for (;;) {
+        int rc = cshm_tls_handshake(session, error, error_size);
+        if (rc == 0)
+            return 0;
+        if (rc == CSHM_TLS_FAILED)
+            return -1;
+        if (wait_for_tls(fd, rc, started, deadline, "in the TLS handshake", error,
+                         error_size) != 0)
+            return -1;
+    }
+}
+
+static int tls_write_all(int fd, cshm_tls_session *session, const unsigned char *at, size_t len,
+                         double deadline, char *error, size_t error_size)
+{
+    double started = cshm_mono_now();
+    while (len > 0) {
+        ssize_t sent = cshm_tls_write(session, at, len, error, error_size);
+        if (sent > 0) {
+            at += sent;
+            len -= (size_t)sent;
+            continue;
+        }
+        if (sent == CSHM_TLS_FAILED)
+            return -1;
+        if (wait_for_tls(fd, sent, started, deadline, "writing", error, error_size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int cshm_net_write_all(int fd, const void *data, size_t len, double deadline, char *error,
                        size_t error_size)
 {
+    cshm_tls_session *session = session_of(fd);
+    if (session != NULL)
+        return tls_write_all(fd, session, data, len, deadline, error, error_size);
     double started = cshm_mono_now();
     const unsigned char *at = data;
     while (len > 0) {
@@ -248,6 +364,16 @@ ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadlin
         cshm_format_error(error, error_size, "no room to read into");
         return -1;
     }
+    cshm_tls_session *session = session_of(fd);
+    while (session != NULL) {
+        ssize_t got = cshm_tls_read(session, buffer, capacity, error, error_size);
+        if (got > 0)
+            return got;
+        if (got == CSHM_TLS_FAILED)
+            return -1;
+        if (wait_for_tls(fd, got, started, deadline, "reading", error, error_size) != 0)
+            return -1;
+    }
     for (;;) {
         ssize_t got = recv(fd, buffer, capacity, MSG_DONTWAIT);
         if (got > 0)
@@ -282,6 +408,12 @@ ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadlin
 void cshm_net_close(int *fd)
 {
     if (*fd >= 0) {
+        /* The session first, outside the registry lock (tls.c's lock never
+         * nests with it); a fork between the two leaves the child nothing
+         * to do but close the socket, as for plain TCP. */
+        cshm_tls_session *session = NULL;
+        (void)swap_session(*fd, NULL, &session);
+        cshm_tls_session_free(session);
         close_registered(*fd);
         *fd = -1;
     }

@@ -13,6 +13,10 @@
  *    buffer, without the address ("connection refused", "timed out after
  *    1.0 s connecting"): callers prefix "host:port: " themselves, so a list of
  *    failures reads "127.0.0.1:7001: connection refused; ...".
+ *  - TLS connections are the same sockets with a session attached in the
+ *    registry (cshm_net_start_tls): reads, writes and the handshake poll
+ *    under the same deadlines.  A fork child closes their sockets like any
+ *    other and leaves their sessions behind unused (tls.h).
  *  - A fork child never keeps the parent's connections.  Every socket
  *    cshm_net_connect() opens is entered in a process-wide registry (up to
  *    CSHM_NET_REGISTRY_MAX at a time; beyond that a socket is not entered,
@@ -58,6 +62,16 @@
  * the socket in *fd_out, or -1. */
 int cshm_net_connect(const char *host, uint16_t port, double deadline, double cache_seconds,
                      int *fd_out, char *error, size_t error_size);
+
+struct cshm_tls_context;
+
+/* Turn fd (from cshm_net_connect) into a TLS connection: the handshake,
+ * bounded by the deadline, verifying the server against server_name (see
+ * tls.h).  From then on cshm_net_write_all / cshm_net_read_some speak TLS
+ * on fd, and cshm_net_close frees the session.  0, or -1 (the caller closes
+ * fd with cshm_net_close as usual). */
+int cshm_net_start_tls(int fd, struct cshm_tls_context *context, const char *server_name,
+                       double deadline, char *error, size_t error_size);
 
 /* Send all len bytes.  Returns 0, or -1 (the connection is then unusable). */
 int cshm_net_write_all(int fd, const void *data, size_t len, double deadline, char *error,

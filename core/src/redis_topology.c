@@ -164,15 +164,15 @@ static int port_field(const cshm_resp *value, const char *what, uint16_t *port, 
     return 0;
 }
 
-static int fallback_host(const char *from_host, char host[CSHM_HOST_MAX], char *error,
+static int fallback_host(const cshm_redis_origin *origin, char host[CSHM_HOST_MAX], char *error,
                          size_t error_size)
 {
-    size_t len = from_host != NULL ? strlen(from_host) : 0;
+    size_t len = origin->host != NULL ? strlen(origin->host) : 0;
     if (len == 0 || len >= CSHM_HOST_MAX) {
         cshm_format_error(error, error_size, "a node has no address and the answering address is unknown");
         return -1;
     }
-    memcpy(host, from_host, len + 1);
+    memcpy(host, origin->host, len + 1);
     return 0;
 }
 
@@ -258,7 +258,7 @@ typedef struct shard_node {
     int online;
 } shard_node;
 
-static int read_shard_node(const cshm_resp *node, const char *from_host, shard_node *out,
+static int read_shard_node(const cshm_resp *node, const cshm_redis_origin *origin, shard_node *out,
                            char *error, size_t error_size)
 {
     if (!is_object(node)) {
@@ -275,22 +275,46 @@ static int read_shard_node(const cshm_resp *node, const char *from_host, shard_n
     if (port_field(field(node, "port"), "port", &port, error, error_size) != 0 ||
         port_field(field(node, "tls-port"), "tls-port", &tls_port, error, error_size) != 0)
         return -1;
-    /* A TLS-only node lists tls-port alone; the client decides how to talk. */
-    out->port = port != 0 ? port : tls_port;
-    if (out->port == 0) {
+    /* The port of our kind of connection: a node lists tls-port only under
+     * tls-cluster yes, and port only when it also listens in plain TCP. */
+    out->port = origin->tls ? tls_port : port;
+    if (out->port == 0 && port == 0 && tls_port == 0) {
         cshm_format_error(error, error_size, "node %.40s has neither port nor tls-port", out->id);
         return -1;
     }
+    if (out->port == 0 && origin->tls) {
+        cshm_format_error(error, error_size,
+                          "node %.40s announces no tls-port (plain port %u): the cluster does "
+                          "not run tls-cluster yes, so its TLS ports are unknown; set "
+                          "tls-cluster yes on every node, or use redis://",
+                          out->id, (unsigned)port);
+        return -1;
+    }
+    if (out->port == 0) {
+        cshm_format_error(error, error_size,
+                          "node %.40s listens for TLS only (tls-port %u); use rediss:// and the "
+                          "tls_* options",
+                          out->id, (unsigned)tls_port);
+        return -1;
+    }
 
+    /* The preferred endpoint, as Redis asks clients to use it: a name or
+     * address as given; "" (cluster-preferred-endpoint-type
+     * unknown-endpoint, or a node that does not know its address yet) means
+     * the address we asked; "?" (hostname preferred but none announced) is
+     * a misconfiguration, where the ip is the best guess. */
+    const cshm_resp *endpoint_value = field(node, "endpoint");
     char endpoint[CSHM_HOST_MAX], ip[CSHM_HOST_MAX];
-    if (host_field(field(node, "endpoint"), "endpoint", endpoint, error, error_size) != 0 ||
+    if (host_field(endpoint_value, "endpoint", endpoint, error, error_size) != 0 ||
         host_field(field(node, "ip"), "ip", ip, error, error_size) != 0)
         return -1;
+    int misconfigured = endpoint_value != NULL && cshm_resp_is(endpoint_value, "?");
+    int no_endpoint_field = endpoint_value == NULL;
     if (endpoint[0] != '\0')
         memcpy(out->host, endpoint, strlen(endpoint) + 1);
-    else if (ip[0] != '\0')
+    else if ((misconfigured || no_endpoint_field) && ip[0] != '\0')
         memcpy(out->host, ip, strlen(ip) + 1);
-    else if (fallback_host(from_host, out->host, error, error_size) != 0)
+    else if (fallback_host(origin, out->host, error, error_size) != 0)
         return -1;
 
     const cshm_resp *role = field(node, "role");
@@ -319,7 +343,7 @@ static int read_shard_node(const cshm_resp *node, const char *from_host, shard_n
     return 0;
 }
 
-static int read_shard(const cshm_resp *shard, const char *from_host, cshm_map *map, id_index *ix,
+static int read_shard(const cshm_resp *shard, const cshm_redis_origin *origin, cshm_map *map, id_index *ix,
                       slot_claims *claims, char *error, size_t error_size)
 {
     if (!is_object(shard)) {
@@ -344,7 +368,7 @@ static int read_shard(const cshm_resp *shard, const char *from_host, cshm_map *m
     int master_seen = 0;
     for (size_t i = 0; i < nodes->count; i++) {
         shard_node node;
-        if (read_shard_node(&nodes->elements[i], from_host, &node, error, error_size) != 0)
+        if (read_shard_node(&nodes->elements[i], origin, &node, error, error_size) != 0)
             return -1;
         id_entry *entry = id_index_slot(ix, node.id);
         if (entry->id != NULL) {
@@ -415,7 +439,7 @@ static int no_coverage(char *error, size_t error_size, const char *command)
 /* ---- CLUSTER SLOTS ------------------------------------------------------ */
 
 /* One [ip, port, id, metadata] entry: *index is its map index (or -1). */
-static int read_slots_node(const cshm_resp *node, const char *from_host, int is_master,
+static int read_slots_node(const cshm_resp *node, const cshm_redis_origin *origin, int is_master,
                            cshm_map *map, id_index *ix, int *index, char *error, size_t error_size)
 {
     if (node->type != CSHM_RESP_ARRAY || node->count < 2) {
@@ -440,7 +464,16 @@ static int read_slots_node(const cshm_resp *node, const char *from_host, int is_
         cshm_format_error(error, error_size, "node %.40s has port 0", id->str);
         return -1;
     }
-    if (host[0] == '\0' && fallback_host(from_host, host, error, error_size) != 0)
+    /* The preferred endpoint: nil (unknown-endpoint) and "" mean the
+     * address we asked, with this port; "?" (hostname preferred but none
+     * announced) falls back to the ip of the metadata map (7.0+).  Under
+     * tls-cluster yes a TLS client is given the TLS port here, so the port
+     * is right for either kind of connection. */
+    if (host[0] == '\0' && cshm_resp_is(&node->elements[0], "?") && node->count >= 4 &&
+        is_object(&node->elements[3]) &&
+        host_field(field(&node->elements[3], "ip"), "ip", host, error, error_size) != 0)
+        return -1;
+    if (host[0] == '\0' && fallback_host(origin, host, error, error_size) != 0)
         return -1;
 
     id_entry *entry = id_index_slot(ix, id->str);
@@ -454,7 +487,7 @@ static int read_slots_node(const cshm_resp *node, const char *from_host, int is_
     return 0;
 }
 
-static int read_slot_range(const cshm_resp *range, const char *from_host, cshm_map *map,
+static int read_slot_range(const cshm_resp *range, const cshm_redis_origin *origin, cshm_map *map,
                            id_index *ix, slot_claims *claims, char *error, size_t error_size)
 {
     if (range->type != CSHM_RESP_ARRAY || range->count < 3) {
@@ -467,13 +500,13 @@ static int read_slot_range(const cshm_resp *range, const char *from_host, cshm_m
                     error_size) != 0)
         return -1;
     range_owners owners = {.master = -1, .replica_count = 0};
-    if (read_slots_node(&range->elements[2], from_host, 1, map, ix, &owners.master, error,
+    if (read_slots_node(&range->elements[2], origin, 1, map, ix, &owners.master, error,
                         error_size) != 0)
         return -1;
     size_t room = replica_columns(map);
     for (size_t i = 3; i < range->count; i++) {
         int index;
-        if (read_slots_node(&range->elements[i], from_host, 0, map, ix, &index, error,
+        if (read_slots_node(&range->elements[i], origin, 0, map, ix, &index, error,
                             error_size) != 0)
             return -1;
         if (index >= 0 && owners.replica_count < room)
@@ -496,10 +529,10 @@ static size_t count_slots_nodes(const cshm_resp *reply)
 
 /* The two replies differ only in how one entry (a shard, or a slot range)
  * reads; validation of the whole and the final checks are shared. */
-typedef int (*entry_reader)(const cshm_resp *entry, const char *from_host, cshm_map *map,
+typedef int (*entry_reader)(const cshm_resp *entry, const cshm_redis_origin *origin, cshm_map *map,
                             id_index *ix, slot_claims *claims, char *error, size_t error_size);
 
-static int map_from_reply(const cshm_resp *reply, const char *from_host, cshm_map *map,
+static int map_from_reply(const cshm_resp *reply, const cshm_redis_origin *origin, cshm_map *map,
                           const char *command, const char *entry_word, size_t node_estimate,
                           entry_reader read_entry, char *error, size_t error_size)
 {
@@ -519,7 +552,7 @@ static int map_from_reply(const cshm_resp *reply, const char *from_host, cshm_ma
     int rc = 0;
     for (size_t i = 0; i < reply->count && rc == 0; i++) {
         char detail[200];
-        if (read_entry(&reply->elements[i], from_host, map, &ix, &claims, detail,
+        if (read_entry(&reply->elements[i], origin, map, &ix, &claims, detail,
                        sizeof detail) != 0) {
             cshm_format_error(error, error_size, "%s: %s %zu: %s", command, entry_word, i, detail);
             rc = -1;
@@ -534,18 +567,18 @@ static int map_from_reply(const cshm_resp *reply, const char *from_host, cshm_ma
     return 0;
 }
 
-int cshm_redis_map_from_shards(const cshm_resp *reply, const char *from_host, cshm_map *map,
+int cshm_redis_map_from_shards(const cshm_resp *reply, const cshm_redis_origin *origin, cshm_map *map,
                                char *error, size_t error_size)
 {
     size_t estimate = reply->type == CSHM_RESP_ARRAY ? count_shard_nodes(reply) : 0;
-    return map_from_reply(reply, from_host, map, "CLUSTER SHARDS", "shard", estimate, read_shard,
+    return map_from_reply(reply, origin, map, "CLUSTER SHARDS", "shard", estimate, read_shard,
                           error, error_size);
 }
 
-int cshm_redis_map_from_slots(const cshm_resp *reply, const char *from_host, cshm_map *map,
+int cshm_redis_map_from_slots(const cshm_resp *reply, const cshm_redis_origin *origin, cshm_map *map,
                               char *error, size_t error_size)
 {
     size_t estimate = reply->type == CSHM_RESP_ARRAY ? count_slots_nodes(reply) : 0;
-    return map_from_reply(reply, from_host, map, "CLUSTER SLOTS", "entry", estimate,
+    return map_from_reply(reply, origin, map, "CLUSTER SLOTS", "entry", estimate,
                           read_slot_range, error, error_size);
 }

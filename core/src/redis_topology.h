@@ -23,11 +23,18 @@
 
 #define CSHM_REDIS_SLOTS 16384u
 
-/* from_host: the host the reply came from, used for nodes whose address the
- * server does not know (empty or "?"). */
-int cshm_redis_map_from_shards(const cshm_resp *reply, const char *from_host, cshm_map *map,
-                               char *error, size_t error_size);
-int cshm_redis_map_from_slots(const cshm_resp *reply, const char *from_host, cshm_map *map,
-                              char *error, size_t error_size);
+/* Where a reply came from: host is the address we asked, which is where
+ * nodes with an unknown endpoint live (Redis: "the same endpoint it used to
+ * send the command"); tls says which port a node is reached on (tls-port or
+ * port in CLUSTER SHARDS). */
+typedef struct cshm_redis_origin {
+    const char *host;
+    int tls;
+} cshm_redis_origin;
+
+int cshm_redis_map_from_shards(const cshm_resp *reply, const cshm_redis_origin *origin,
+                               cshm_map *map, char *error, size_t error_size);
+int cshm_redis_map_from_slots(const cshm_resp *reply, const cshm_redis_origin *origin,
+                              cshm_map *map, char *error, size_t error_size);
 
 #endif

@@ -101,7 +101,7 @@ static int fill_header(cshm_seg_header *h, const cshm_segment *seg, const cshm_c
         if (cshm_random_bytes(h->credentials_salt, sizeof h->credentials_salt) != 0)
             return -1;
         h->credentials_kind = CSHM_CREDENTIALS_PBKDF2_SHA256;
-        h->credentials_iterations = CSHM_CREDENTIALS_ITERATIONS;
+        h->credentials_iterations = cshm_credentials_iterations(config);
         cshm_credentials_fingerprint(config, h->credentials_salt, sizeof h->credentials_salt,
                                      h->credentials_iterations, h->credentials_fingerprint);
     }

@@ -37,15 +37,30 @@ import clustershm
 # Client() options: every other keyword argument is redis-py's.
 CLIENT_OPTIONS = frozenset({"key", "shared", "max_nodes", "max_namespaces", "tend_interval",
                             "takeover_timeout", "connect_timeout", "min_refresh_interval",
-                            "mode", "cluster_name"})
+                            "mode", "cluster_name", "tls_ca_file", "tls_ca_dir",
+                            "tls_cert_file", "tls_key_file", "tls_server_name",
+                            "tls_insecure_skip_verify"})
+# The tender's TLS settings, and the redis-py ones that give its own
+# connections the same trust: one set of options for both.
+_REDIS_PY_TLS = {"tls_ca_file": "ssl_ca_certs", "tls_ca_dir": "ssl_ca_path",
+                 "tls_cert_file": "ssl_certfile", "tls_key_file": "ssl_keyfile"}
 DEFAULT_REFRESH_TIMEOUT = 1.0
 DEFAULT_FOLLOW_INTERVAL = 0.1
 
 
 def split_options(kwargs):
-    """(Client options, redis-py keyword arguments) of the drop-in's kwargs."""
+    """(Client options, redis-py keyword arguments) of the drop-in's kwargs.
+    The tls_* options go to both: redis-py's connections get the matching
+    ssl_* arguments (unless given), so they trust what the tender trusts."""
     shm = {k: v for k, v in kwargs.items() if k in CLIENT_OPTIONS}
-    return shm, {k: v for k, v in kwargs.items() if k not in CLIENT_OPTIONS}
+    rest = {k: v for k, v in kwargs.items() if k not in CLIENT_OPTIONS}
+    for ours, theirs in _REDIS_PY_TLS.items():
+        if shm.get(ours) is not None:
+            rest.setdefault(theirs, str(shm[ours]))
+    if shm.get("tls_insecure_skip_verify"):
+        rest.setdefault("ssl_cert_reqs", "none")
+        rest.setdefault("ssl_check_hostname", False)
+    return shm, rest
 
 
 def _netloc(host, port):
@@ -56,9 +71,9 @@ def _netloc(host, port):
 def resolve_url(url, host, port, startup_nodes, redis_kwargs):
     """The clustershm URL of the drop-in's arguments, with the first seed.
 
-    url is clustershm's redis://[user:password@]host:port[,host:port...];
+    url is clustershm's redis[s]://[user:password@]host:port[,host:port...];
     without it, the seeds are host/port and startup_nodes, as redis-py takes
-    them.  Credentials travel both ways: the URL's become redis-py's
+    them (rediss:// with ssl=True).  Credentials travel both ways: the URL's become redis-py's
     username/password (unless given), and redis-py's go into the URL, so
     the tender authenticates as the connections do.
     """
@@ -74,12 +89,16 @@ def resolve_url(url, host, port, startup_nodes, redis_kwargs):
         if redis_kwargs.get("password") is not None:
             creds = "%s:%s@" % (urllib.parse.quote(redis_kwargs.get("username") or "", safe=""),
                                 urllib.parse.quote(redis_kwargs["password"], safe=""))
-        url = "redis://" + creds + ",".join(_netloc(h, p) for h, p in seeds)
-    if not isinstance(url, str) or not url.startswith("redis://"):
+        scheme = "rediss://" if redis_kwargs.get("ssl") else "redis://"
+        url = scheme + creds + ",".join(_netloc(h, p) for h, p in seeds)
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://")):
         raise clustershm.ConfigError("bad URL %r: the redis-py drop-in takes "
-                                     "redis://[user:password@]host:port[,host:port...]"
+                                     "redis[s]://[user:password@]host:port[,host:port...]"
                                      % (url if isinstance(url, str) else type(url).__name__))
-    rest = url[len("redis://"):]
+    if url.startswith("rediss://"):
+        # redis-py's connections speak TLS too.
+        redis_kwargs.setdefault("ssl", True)
+    rest = url.split("://", 1)[1]
     if "@" in rest:
         userinfo, rest = rest.rsplit("@", 1)
         user, _, password = userinfo.partition(":")

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "credentials.h"
 #include "driver.h"
 #include "map.h"
 #include "test.h"
@@ -212,6 +213,50 @@ static void test_bad_options(void)
     expect_config_error("redis://h:1", &o, "min_refresh_interval");
 }
 
+static void test_rediss_and_tls_options(void)
+{
+    static cshm_config plain, tls, other;
+    cshm_options o;
+    CHECK(parse("redis://h:1", NULL, &plain, NULL) == 0);
+    CHECK(parse("rediss://h:1", NULL, &tls, NULL) == 0);
+    CHECK(!plain.tls && tls.tls && tls.kind == CSHM_DRIVER_REDIS);
+    /* TLS is another default key, and a fingerprint even without a password. */
+    CHECK(strcmp(tls.identity, "rediss:h:1") == 0 && plain.key != tls.key);
+    CHECK(!cshm_credentials_present(&plain) && cshm_credentials_present(&tls));
+    CHECK(cshm_credentials_iterations(&tls) == CSHM_CREDENTIALS_ITERATIONS_TLS_ONLY);
+    /* Other TLS settings, another fingerprint (same salt). */
+    cshm_options_init(&o);
+    o.tls_insecure_skip_verify = 1;
+    CHECK(parse("rediss://h:1", &o, &other, NULL) == 0);
+    unsigned char salt[16] = {1, 2, 3}, f1[32], f2[32];
+    cshm_credentials_fingerprint(&tls, salt, sizeof salt, 1, f1);
+    cshm_credentials_fingerprint(&other, salt, sizeof salt, 1, f2);
+    CHECK(memcmp(f1, f2, sizeof f1) != 0);
+
+    cshm_options_init(&o);
+    snprintf(o.tls_ca_file, sizeof o.tls_ca_file, "/etc/hosts");
+    expect_config_error("redis://h:1", &o, "use rediss://");
+    snprintf(o.tls_ca_file, sizeof o.tls_ca_file, "/nonexistent/ca.pem");
+    expect_config_error("rediss://h:1", &o, "cannot read '/nonexistent/ca.pem'");
+    cshm_options_init(&o);
+    snprintf(o.tls_key_file, sizeof o.tls_key_file, "/etc/hosts");
+    expect_config_error("rediss://h:1", &o, "without tls_cert_file");
+    cshm_options_init(&o);
+    o.tls_insecure_skip_verify = 1;
+    snprintf(o.tls_ca_file, sizeof o.tls_ca_file, "/etc/hosts");
+    expect_config_error("rediss://h:1", &o, "drop one of them");
+    cshm_options_init(&o);
+    snprintf(o.tls_server_name, sizeof o.tls_server_name, "bad name");
+    expect_config_error("rediss://h:1", &o, "tls_server_name");
+    cshm_options_init(&o);
+    memset(o.tls_ca_dir, 'a', sizeof o.tls_ca_dir);
+    expect_config_error("rediss://h:1", &o, "longer than");
+    /* Aerospike's host:tls_name:port is parsed, then refused by this build. */
+    expect_config_error("aerospike://10.0.0.1:node-a.example:4333", NULL, "not supported");
+    expect_config_error("aerospike://10.0.0.1::4333", NULL, "TLS name");
+    expect_config_error("redis://10.0.0.1:name:4333", NULL, "invalid port");
+}
+
 static void test_alternate_keys(void)
 {
     static cshm_config derived, explicit_key;
@@ -265,4 +310,5 @@ void suite_config(void)
     RUN(test_cluster_name_is_the_identity);
     RUN(test_explicit_key_wins);
     RUN(test_alternate_keys);
+    RUN(test_rediss_and_tls_options);
 }

@@ -38,9 +38,10 @@ static int map_from(const char *bytes, size_t len, int format, const char *from_
     size_t used;
     if (cshm_resp_parse(bytes, len, &reply, &used, error, error_size) != 1)
         return -2;
+    cshm_redis_origin origin = {.host = from_host, .tls = 0};
     int rc = format == SHARDS
-                 ? cshm_redis_map_from_shards(reply.root, from_host, map, error, error_size)
-                 : cshm_redis_map_from_slots(reply.root, from_host, map, error, error_size);
+                 ? cshm_redis_map_from_shards(reply.root, &origin, map, error, error_size)
+                 : cshm_redis_map_from_slots(reply.root, &origin, map, error, error_size);
     cshm_reply_free(&reply);
     return rc;
 }
@@ -214,12 +215,14 @@ static void test_unknown_endpoints(void)
     cshm_map map;
     char error[256] = "";
     CHECK(new_map(&map, 64) == 0);
-    /* SHARDS: endpoint "" falls back to ip. */
+    /* SHARDS: endpoint "" (unknown-endpoint) means the address we asked,
+     * as in SLOTS below, not the node's ip: behind a load balancer the ip
+     * is the one address a client cannot reach. */
     CHECK(map_from(capture_shards_unknown_endpoint.bytes, capture_shards_unknown_endpoint.len,
                    SHARDS, "10.9.8.7", &map, error, sizeof error) == 0);
     CHECK(map.counts->node_count == 6);
     for (uint32_t i = 0; i < map.counts->node_count; i++)
-        CHECK(strcmp(map.nodes[i].host, "127.0.0.1") == 0);
+        CHECK(strcmp(map.nodes[i].host, "10.9.8.7") == 0);
     /* SLOTS: a nil ip means "the address you asked". */
     CHECK(map_from(capture_slots_unknown_endpoint.bytes, capture_slots_unknown_endpoint.len, SLOTS,
                    "10.9.8.7", &map, error, sizeof error) == 0);
@@ -305,6 +308,65 @@ static void slots_node(resp_text *t, int id, int port)
     resp_text_add(t, ":%d\r\n", port);
     resp_text_bulk(t, ids[id]);
     resp_text_add(t, "*0\r\n");
+}
+
+/* One shard of one master with the given ports (0: field absent). */
+static void tls_shard(resp_text *t, int port, int tls_port)
+{
+    resp_text_add(t, "*1\r\n");
+    shard_head(t, 0, 16383, 1);
+    resp_text_add(t, "*%d\r\n", 8 + (port ? 2 : 0) + (tls_port ? 2 : 0));
+    resp_text_bulk(t, "id");
+    resp_text_bulk(t, ids[0]);
+    if (port) {
+        resp_text_bulk(t, "port");
+        resp_text_add(t, ":%d\r\n", port);
+    }
+    if (tls_port) {
+        resp_text_bulk(t, "tls-port");
+        resp_text_add(t, ":%d\r\n", tls_port);
+    }
+    resp_text_bulk(t, "endpoint");
+    resp_text_bulk(t, "10.0.0.1");
+    resp_text_bulk(t, "role");
+    resp_text_bulk(t, "master");
+    resp_text_bulk(t, "health");
+    resp_text_bulk(t, "online");
+}
+
+static int tls_parse(int port, int tls_port, int tls, cshm_map *map, char *error, size_t size)
+{
+    resp_text t = {.len = 0};
+    tls_shard(&t, port, tls_port);
+    cshm_reply reply;
+    size_t used;
+    if (cshm_resp_parse(t.bytes, t.len, &reply, &used, error, size) != 1)
+        return -2;
+    cshm_redis_origin origin = {.host = "x", .tls = tls};
+    int rc = cshm_redis_map_from_shards(reply.root, &origin, map, error, size);
+    cshm_reply_free(&reply);
+    return rc;
+}
+
+/* CLUSTER SHARDS under tls-cluster yes lists tls-port (and port when the
+ * node listens in plain TCP too): each kind of connection takes its own,
+ * and a missing one is refused with the setting that fixes it. */
+static void test_tls_port_choice(void)
+{
+    cshm_map map;
+    char error[256] = "";
+    CHECK(new_map(&map, 64) == 0);
+    CHECK(tls_parse(7000, 8000, 1, &map, error, sizeof error) == 0);
+    CHECK(owner_port(&map, 0, 0) == 8000);
+    CHECK(tls_parse(7000, 8000, 0, &map, error, sizeof error) == 0);
+    CHECK(owner_port(&map, 0, 0) == 7000);
+    CHECK(tls_parse(0, 8000, 1, &map, error, sizeof error) == 0);
+    CHECK(owner_port(&map, 0, 0) == 8000);
+    CHECK(tls_parse(7000, 0, 1, &map, error, sizeof error) == -1);
+    CHECK(strstr(error, "tls-cluster yes") != NULL);
+    CHECK(tls_parse(0, 8000, 0, &map, error, sizeof error) == -1);
+    CHECK(strstr(error, "rediss://") != NULL);
+    cshm_map_free(&map);
 }
 
 static void test_online_replicas_first(void)
@@ -535,6 +597,7 @@ void suite_redis_parse(void)
     RUN(test_max_nodes_truncation);
     RUN(test_online_replicas_first);
     RUN(test_replicas_truncated);
+    RUN(test_tls_port_choice);
     RUN(test_partial_coverage_is_a_map);
     RUN(test_malformed_shards);
     RUN(test_malformed_slots);

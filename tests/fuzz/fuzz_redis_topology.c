@@ -5,8 +5,8 @@
  * cshm_redis_map_from_slots, with the Redis driver's map shape (16384
  * partitions, one namespace, 4 columns, max_nodes 64).  Bytes after the
  * reply, when there are any, pick a variant: the first one a max_nodes of
- * 1..8 (so that truncation is exercised) and whether the answering host is
- * unknown (NULL).
+ * 1..8 (so that truncation is exercised), whether the answering host is
+ * unknown (NULL) and whether the connection is TLS (tls-port or port).
  *
  * The maps are kept from one input to the next, as the driver keeps its
  * scratch map: each builder must clear what the previous input left.
@@ -58,7 +58,8 @@ static void check_map(const cshm_map *map)
         FUZZ_CHECK(map->owners[i] == CSHM_NO_NODE || map->owners[i] < c->node_count);
 }
 
-static void build(const cshm_resp *root, const char *from_host, uint32_t max_nodes, int slots)
+static void build(const cshm_resp *root, const char *from_host, int tls, uint32_t max_nodes,
+                  int slots)
 {
     /* One map per (max_nodes, builder), made on first use and kept. */
     static cshm_map maps[9][2];
@@ -70,8 +71,9 @@ static void build(const cshm_resp *root, const char *from_host, uint32_t max_nod
     }
     char error[256];
     memset(error, 'x', sizeof error);
-    int rc = slots ? cshm_redis_map_from_slots(root, from_host, map, error, sizeof error)
-                   : cshm_redis_map_from_shards(root, from_host, map, error, sizeof error);
+    cshm_redis_origin origin = {.host = from_host, .tls = tls};
+    int rc = slots ? cshm_redis_map_from_slots(root, &origin, map, error, sizeof error)
+                   : cshm_redis_map_from_shards(root, &origin, map, error, sizeof error);
     FUZZ_CHECK(rc == 0 || rc == -1);
     if (rc == 0)
         check_map(map);
@@ -88,13 +90,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cshm_resp_parse(input, size, &reply, &used, error, sizeof error) == 1) {
         uint32_t max_nodes = 64;
         const char *from_host = "127.0.0.1";
+        int tls = 0;
         if (used < size) {
             max_nodes = 1u + (uint32_t)(data[used] & 7u);
             if (data[used] & 8u)
                 from_host = NULL;
+            tls = (data[used] & 16u) != 0;
         }
-        build(reply.root, from_host, max_nodes, 0);
-        build(reply.root, from_host, max_nodes, 1);
+        build(reply.root, from_host, tls, max_nodes, 0);
+        build(reply.root, from_host, tls, max_nodes, 1);
         cshm_reply_free(&reply);
     }
     free(input);

@@ -5,8 +5,9 @@ extension).
     python3 tests/php/run.py --ext /abs/path/clustershm.so   # a built extension
     python3 tests/php/run.py --ext clustershm --phpt         # the installed one
 
-It starts one real Redis Cluster (Debian's redis-server, ports 7500-7505)
-and one Aerospike simulator (nodes 3300-3302, control 3309), writes the
+It starts one real Redis Cluster (Debian's redis-server, ports 7500-7505),
+a TLS-only one with mutual TLS (ports 7510-7512, certificates from
+tests/integration/support/tls.py) and one Aerospike simulator (nodes 3300-3302, control 3309), writes the
 truth about them to a JSON file (CSHM_PHP_ENV) and runs the suites with
 CSHM_PHP_EXT naming the extension to load.
 
@@ -54,9 +55,11 @@ from support import keys as keyset  # noqa: E402
 from support import procs  # noqa: E402
 from support.cluster import RedisCluster  # noqa: E402
 from support.resp import text  # noqa: E402
+from support.tls import TlsFiles  # noqa: E402
 from tests.aerospike_sim.client import SimulatorProcess  # noqa: E402
 
 REDIS_PORTS = range(7500, 7506)
+TLS_PORTS = range(7510, 7513)   # a TLS-only cluster: 3 masters
 SIM_BASE, SIM_CONTROL = 3300, 3309
 KEY_RANGE = (0x5C700000, 0x5C72FFFF)
 SUITE_DEADLINE = 240
@@ -72,6 +75,20 @@ def remove_test_segments():
             if KEY_RANGE[0] <= key <= KEY_RANGE[1]:
                 subprocess.run(["ipcrm", "-M", "0x%08x" % key],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def tls_truth(cluster, files):
+    """What TlsTest.php checks rediss:// routes and options against."""
+    keys = keyset.generate(200, 20240612)
+    slots = cluster.keyslots(keys)
+    owners = cluster.slot_owners()
+    return {
+        "url": cluster.url(3),
+        "ports": list(cluster.ports),
+        "ca": files.ca, "other_ca": files.other_ca,
+        "cert": files.client_cert, "key": files.client_key,
+        "keys": [{"hex": k.hex(), "slot": s, "route": owners[s]} for k, s in zip(keys, slots)],
+    }
 
 
 def redis_truth(cluster):
@@ -203,11 +220,15 @@ def main():
     remove_test_segments()
     work = tempfile.mkdtemp(prefix="cshm-php-")
     cluster = RedisCluster(REDIS_PORTS, os.path.join(work, "redis"))
+    tls_files = TlsFiles(os.path.join(work, "tls"))
+    tls_cluster = RedisCluster(TLS_PORTS, os.path.join(work, "redis-tls"), replicas=0,
+                               tls=tls_files, tls_auth_clients="yes")
     sim = None
     control = None
     failed = []
     try:
         cluster.start()
+        tls_cluster.start()
         sim = SimulatorProcess(nodes=3, base_port=SIM_BASE, namespaces="test:2,bar:1",
                                control_port=SIM_CONTROL)
         env_path = os.path.join(work, "env.json")
@@ -215,6 +236,7 @@ def main():
         control = Control(os.path.join(work, "control.sock"), cluster, truth["slot_owners"])
         with open(env_path, "w") as f:
             json.dump({"redis": truth,
+                       "redis_tls": tls_truth(tls_cluster, tls_files),
                        "aerospike": {"url": "aerospike://127.0.0.1:%d" % SIM_BASE,
                                      "control_port": SIM_CONTROL, "namespaces": ["test", "bar"]},
                        "control": control.path,
@@ -254,6 +276,7 @@ def main():
         if sim is not None:
             sim.close()
         cluster.stop()
+        tls_cluster.stop()
         remove_test_segments()
     if failed:
         print("PHP suites failed: %s" % ", ".join(failed), flush=True)

@@ -30,6 +30,8 @@ PORT_SHIFT = 1000 * int(os.environ.get("CSHM_TEST_INSTANCE", "0"))
 REDIS_PORTS = range(7400 + PORT_SHIFT, 7406 + PORT_SHIFT)
 # A fresh cluster of its own for a test that changes it (kills a master).
 FRESH_PORTS = range(7410 + PORT_SHIFT, 7416 + PORT_SHIFT)
+# A TLS-only cluster (test_tls.py).
+TLS_PORTS = range(7430 + PORT_SHIFT, 7433 + PORT_SHIFT)
 DEAD_PORT = 7490 + PORT_SHIFT   # nothing listens on 7490-7499 unless a test does
 SIM_BASE = 3200 + PORT_SHIFT    # simulator nodes 3200.., control port 3209
 HTTP_PORTS = range(8400 + PORT_SHIFT, 8500 + PORT_SHIFT)

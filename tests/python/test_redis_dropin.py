@@ -163,7 +163,7 @@ def test_commands_pipelines_and_pubsub(cluster, redis_url, shm_keys, redis_keys,
     with RedisCluster(startup_nodes=nodes, key=shm_keys(2), **SLOW) as rc:
         assert rc.get("dropin:a") == b"1"
     with pytest.raises(clustershm.ConfigError):
-        RedisCluster("rediss://127.0.0.1:%d" % first, key=shm_key)
+        RedisCluster("http://127.0.0.1:%d" % first, key=shm_key)
     with pytest.raises(clustershm.ConfigError):
         RedisCluster(key=shm_key)
 

@@ -8,7 +8,9 @@
  *   connect <url> [name=value ...]   key shared max_nodes max_namespaces
  *                                    tend_interval takeover_timeout
  *                                    connect_timeout min_refresh_interval
- *                                    mode cluster_name
+ *                                    mode cluster_name tls_ca_file
+ *                                    tls_ca_dir tls_cert_file tls_key_file
+ *                                    tls_server_name tls_insecure_skip_verify
  *   route <hex-key> [replica]        routefile <in> <out> [replica]
  *   partition <hex-key>              status   nodes   refresh   pid
  *   refreshwait <timeout>            refreshloop <seconds>
@@ -219,6 +221,21 @@ static int apply_option(cshm_options *o, const char *arg)
             return -1;
         }
         strcpy(o->cluster_name, value);
+    } else if (IS("tls_ca_file") || IS("tls_ca_dir") || IS("tls_cert_file") ||
+               IS("tls_key_file") || IS("tls_server_name")) {
+        char *field = IS("tls_ca_file")     ? o->tls_ca_file
+                      : IS("tls_ca_dir")    ? o->tls_ca_dir
+                      : IS("tls_cert_file") ? o->tls_cert_file
+                      : IS("tls_key_file")  ? o->tls_key_file
+                                            : o->tls_server_name;
+        size_t cap = IS("tls_server_name") ? sizeof o->tls_server_name : sizeof o->tls_ca_file;
+        if (strlen(value) >= cap) {
+            answer_worker_error("%.*s longer than %zu bytes", (int)name_len, arg, cap - 1);
+            return -1;
+        }
+        strcpy(field, value);
+    } else if (IS("tls_insecure_skip_verify")) {
+        bad = parse_int(value, &o->tls_insecure_skip_verify);
     } else {
         answer_worker_error("unknown option '%.*s'", (int)name_len, arg);
         return -1;

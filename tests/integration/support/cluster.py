@@ -38,6 +38,12 @@ FRESH_BASES = range(7110 + PORT_SHIFT, 7190 + PORT_SHIFT, 10)
 NOWHERE_PORTS = range(7190 + PORT_SHIFT, 7200 + PORT_SHIFT)
 
 
+def node_port(node):
+    """The port a CLUSTER SHARDS node is reached on: its plain port, or its
+    tls-port when it listens for TLS only."""
+    return int(node.get("port") or node["tls-port"])
+
+
 def port_is_free(port):
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -59,7 +65,16 @@ def free_block(bases, size):
 
 
 class RedisCluster:
-    def __init__(self, ports, workdir, replicas=1, node_timeout_ms=2000, password=None):
+    def __init__(self, ports, workdir, replicas=1, node_timeout_ms=2000, password=None,
+                 tls=None, tls_auth_clients="no", extra_args=()):
+        """tls: a support.tls.TlsFiles; then every node listens for TLS only
+        (port 0, tls-port, tls-cluster yes, tls-replication yes) and every
+        query of the tests speaks TLS with the client certificate.
+        extra_args: more redis-server arguments for every node."""
+        self.tls = tls
+        self.tls_auth_clients = tls_auth_clients
+        self.extra_args = list(extra_args)
+        self._tls_context = tls.client_context() if tls is not None else None
         self.ports = list(ports)
         self.workdir = str(workdir)
         self.replicas = replicas
@@ -71,17 +86,18 @@ class RedisCluster:
     def call(self, port, *args, timeout=10.0):
         """One command on node `port`, authenticated when the cluster has a
         password."""
-        return resp_call(port, *args, timeout=timeout, auth=self.password)
+        return resp_call(port, *args, timeout=timeout, auth=self.password, tls=self._tls_context)
 
     def connection(self, port, timeout=10.0):
-        return Connection(HOST, port, timeout, auth=self.password)
+        return Connection(HOST, port, timeout, auth=self.password, tls=self._tls_context)
 
     def on_every_node(self, *args):
         """The same command on every live node; their answers by port."""
         return {p: self.call(p, *args) for p in self.live_ports}
 
     def _cli_auth(self):
-        return ["-a", self.password, "--no-auth-warning"] if self.password else []
+        tls = self.tls.cli_args() if self.tls is not None else []
+        return tls + (["-a", self.password, "--no-auth-warning"] if self.password else [])
 
     # ---- lifecycle -------------------------------------------------------
 
@@ -115,9 +131,12 @@ class RedisCluster:
     def _start_server(self, port):
         d = os.path.join(self.workdir, str(port))
         os.makedirs(d, exist_ok=True)
-        argv = [
-            "redis-server",
-            "--port", str(port),
+        if self.tls is not None:
+            listen = ["--port", "0", "--tls-port", str(port), "--tls-cluster", "yes",
+                      "--tls-replication", "yes"] + self.tls.redis_args(self.tls_auth_clients)
+        else:
+            listen = ["--port", str(port)]
+        argv = ["redis-server"] + listen + [
             "--bind", HOST,
             "--protected-mode", "no",
             "--cluster-enabled", "yes",
@@ -135,7 +154,7 @@ class RedisCluster:
             "--daemonize", "no",
             "--dir", d,
             "--logfile", os.path.join(d, "redis.log"),
-        ]
+        ] + self.extra_args
         if self.password:
             argv += ["--requirepass", self.password, "--masterauth", self.password]
         self.procs[port] = procs.spawn(argv, stdin=subprocess.DEVNULL,
@@ -190,7 +209,8 @@ class RedisCluster:
         creds = ""
         if password is not None:
             creds = "%s:%s@" % (user or "", password)
-        return "redis://" + creds + ",".join("%s:%d" % (HOST, p) for p in self.live_ports[:count])
+        scheme = "rediss://" if self.tls is not None else "redis://"
+        return scheme + creds + ",".join("%s:%d" % (HOST, p) for p in self.live_ports[:count])
 
     # ---- truth -----------------------------------------------------------
 
@@ -217,7 +237,7 @@ class RedisCluster:
             if len(masters) != 1:
                 continue
             m = masters[0]
-            addr = "%s:%d" % (m.get("endpoint") or m["ip"], int(m["port"]))
+            addr = "%s:%d" % (m.get("endpoint") or m["ip"], node_port(m))
             for lo, hi in shard["slots"]:
                 for slot in range(lo, hi + 1):
                     owners[slot] = addr
@@ -233,13 +253,13 @@ class RedisCluster:
             count = sum(hi - lo + 1 for lo, hi in shard["slots"])
             for n in shard["nodes"]:
                 if n["role"] == "master" and count:
-                    out.append((int(n["port"]), n["id"], count))
+                    out.append((node_port(n), n["id"], count))
         return sorted(out)
 
     def replica_of(self, master_port, port=None):
         """Ports of the replicas in master_port's shard."""
         for shard in self.shards(port):
-            ports = {int(n["port"]): n for n in shard["nodes"]}
+            ports = {node_port(n): n for n in shard["nodes"]}
             if master_port in ports and ports[master_port]["role"] == "master":
                 return [p for p, n in ports.items() if n["role"] != "master"]
         return []
@@ -262,7 +282,7 @@ class RedisCluster:
             shards = self.shards(p)
             for shard in shards:
                 for n in shard["nodes"]:
-                    if int(n["port"]) in self.dead:
+                    if node_port(n) in self.dead:
                         continue
                     if n["health"] != "online":
                         return False

@@ -6,7 +6,8 @@ byte for byte); every socket operation has a timeout; an error reply is
 returned as a RespError value (not raised) by `pipeline`, and raised by
 `call`, so a pipeline of many commands never loses its place in the stream;
 a connection made with `auth` (a password, or (user, password)) sends AUTH
-first and raises when the server refuses it.
+first and raises when the server refuses it; one made with `tls` (an
+ssl.SSLContext) speaks TLS, verifying the server.
 """
 import socket
 
@@ -34,8 +35,11 @@ def auth_args(auth):
 
 
 class Connection:
-    def __init__(self, host, port, timeout=10.0, auth=None):
+    def __init__(self, host, port, timeout=10.0, auth=None, tls=None):
+        """tls: an ssl.SSLContext for a TLS port (verifying host)."""
         self.sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=host)
         self.sock.settimeout(timeout)
         self.buf = bytearray()
         self.pos = 0
@@ -113,9 +117,9 @@ class Connection:
         return reply
 
 
-def call(port, *args, host="127.0.0.1", timeout=10.0, auth=None):
+def call(port, *args, host="127.0.0.1", timeout=10.0, auth=None, tls=None):
     """One command on a short-lived connection."""
-    with Connection(host, port, timeout, auth=auth) as c:
+    with Connection(host, port, timeout, auth=auth, tls=tls) as c:
         return c.call(*args)
 
 
