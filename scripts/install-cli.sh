@@ -37,7 +37,9 @@ ar rcs "$work/libclustershm.a" "$work"/core-*.o
 for src in "$here"/core/cli/*.c; do
     $CC $CPPFLAGS $CFLAGS -c "$src" -o "$work/cli-$(basename "$src" .c).o"
 done
-$CC $CFLAGS "$work"/cli-*.o "$work/libclustershm.a" -pthread -lm -o "$work/clustershm"
+# The libraries the core links (the Makefile's LDLIBS): OpenSSL for TLS.
+LIBS="-lssl -lcrypto -pthread -lm"
+$CC $CFLAGS "$work"/cli-*.o "$work/libclustershm.a" $LIBS -o "$work/clustershm"
 
 install -d "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/include" "$DESTDIR$PREFIX/lib" \
     "$DESTDIR$PREFIX/share/man/man1"
