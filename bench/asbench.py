@@ -136,7 +136,7 @@ def bench(sim, quick):
 
     # Info requests per second at the servers.
     counts = (1, 9) if quick else (1, 9, 64)
-    seconds = 2.0 if quick else 6.0
+    seconds = 1.0 if quick else 6.0
     load = []
     for n in counts:
         row = {"processes": n}
@@ -166,7 +166,7 @@ def bench(sim, quick):
                 peer_version + " shm", "%.1f")
     data["load"] = load
 
-    res = fork_workers(1, _lookup, shm_key(0x5F2), 20000 if quick else 200000)[0]
+    res = fork_workers(1, _lookup, shm_key(0x5F2), 5000 if quick else 200000)[0]
     if "exception" in res:
         rep.note("lookup failed: %s" % res["exception"])
     else:

@@ -35,7 +35,7 @@ def fpm_pool(cluster, stats, ext, quick):
     os.environ["CSHM_PHP_EXT"] = ext
     import conftest   # tests/php/fpm: Pool and phpredis_extensions
     rep = Report(1, "php-fpm pool (8 children, pm.max_requests=50), requests doing one GET")
-    requests = 200 if quick else 1000
+    requests = 100 if quick else 1000
     seeds = ",".join("127.0.0.1:%d" % p for p in cluster.ports[:3])
     key = shm_key(1)
     peer = phpredis_version()
@@ -97,7 +97,7 @@ def php_routing(cluster, ext, tender_start, tender_stop, quick):
         for name in conftest.phpredis_extensions() + [ext]:
             argv += ["-d", "extension=" + name]
         out = subprocess.run(argv + [ROUTE_SCRIPT, cluster.url(3), str(key), seeds,
-                                     str(20000 if quick else 200000)],
+                                     str(5000 if quick else 200000)],
                              capture_output=True, text=True, timeout=600)
     finally:
         tender_stop(tender)

@@ -89,7 +89,7 @@ def _plain_get(i, port):
 
 def first_get(cluster, stats, quick):
     rep = Report(2, "A new Python worker's first GET (constructor to answer), ready segment")
-    rounds = 8 if quick else 40
+    rounds = 3 if quick else 40
     key = shm_key(2)
     # tend_interval 60: the tender's tends do not fall into the window, so
     # what is counted is what the new workers send.
@@ -148,8 +148,8 @@ def _steady(i, make, seconds, pause):
 
 def load_vs_processes(cluster, stats, quick):
     rep = Report(3, "Processes doing steady GETs: cluster commands at the servers vs processes")
-    counts = (8, 16) if quick else (16, 64, 256)
-    seconds = 2.0 if quick else 6.0
+    counts = (4, 8) if quick else (16, 64, 256)
+    seconds = 1.0 if quick else 6.0
     key = shm_key(3)
     tender = start_tender(cluster.url(3), key)
     peer, ours = sides(cluster, key)
@@ -296,7 +296,7 @@ def routing(cluster, stats, quick):
     tender = start_tender(cluster.url(3), key)
     try:
         res = fork_workers(1, _routing, cluster.url(3), key, cluster.ports[0],
-                           20000 if quick else 200000)[0]
+                           5000 if quick else 200000)[0]
     finally:
         stop_tender(tender)
     if "exception" in res:
