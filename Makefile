@@ -30,7 +30,7 @@
 #   make test-python  pytest against that wheel installed in a fresh venv
 #                     (with the newest redis-py of REDIS_PY_VERSIONS)
 #   make test-python-matrix  the same wheel and suite on CPython 3.10, 3.11,
-#                     3.12 and 3.13 (PYTHON_VERSIONS), one venv each
+#                     3.12 and 3.13 (PYTHON_VERSIONS) at once, one venv and test instance each
 #   make test-python-asan  the same suite against a wheel built with ASan+UBSan
 #                     (build/asan/wheel, venv build/asan/venv-py), the ASan
 #                     runtime preloaded into the interpreter
@@ -305,15 +305,7 @@ test-python: all python
 # The one cp310-abi3 wheel, built once, on every CPython it claims: each
 # interpreter (scripts/python-path.sh) gets a venv of its own.
 test-python-matrix: all python
-	set -e; for v in $(PYTHON_VERSIONS); do \
-		interpreter=$$(scripts/python-path.sh $$v); \
-		echo "== the wheel on CPython $$v ($$interpreter)"; \
-		rm -rf $(PY_VENV)$$v; \
-		$$interpreter -m venv --system-site-packages $(PY_VENV)$$v; \
-		$(PY_VENV)$$v/bin/python -m pip install --quiet --no-deps --no-index $(BUILD)/wheel/clustershm-*.whl; \
-		$(PY_VENV)$$v/bin/python $(PIP_QUIET) redis==$(REDIS_PY_NEWEST); \
-		$(PY_VENV)$$v/bin/python -m pytest -v tests/python; \
-	done
+	scripts/test-python-matrix.sh $(BUILD) $(REDIS_PY_NEWEST) $(PYTHON_VERSIONS)
 
 # The bindings under ASan+UBSan: the core and the binding are compiled with
 # the sanitizers (build/asan/...), the interpreters are not, so the ASan
