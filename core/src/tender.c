@@ -188,13 +188,14 @@ static void report_flags(cshm_client *c, const cshm_map *map)
     if (fresh & CSHM_MAP_NODES_TRUNCATED)
         cshm_log(CSHM_LOG_WARNING,
                  "max_nodes=%u reached: the cluster reports %u nodes and the map holds %u; "
-                 "routes to the others fail. Raise max_nodes (with a new key)",
+                 "routes to the others fail until the segment has grown (the tender grows it "
+                 "now)",
                  (unsigned)map->shape.max_nodes, (unsigned)map->counts->nodes_seen,
                  (unsigned)map->counts->node_count);
     if (fresh & CSHM_MAP_NAMESPACES_TRUNCATED)
         cshm_log(CSHM_LOG_WARNING,
-                 "max_namespaces=%u reached: the cluster has %u namespaces; raise max_namespaces "
-                 "(with a new key)",
+                 "max_namespaces=%u reached: the cluster has %u namespaces; the others are not "
+                 "routed until the segment has grown (the tender grows it now)",
                  (unsigned)map->shape.max_namespaces, (unsigned)map->counts->ns_seen);
     if (fresh & CSHM_MAP_REPLICAS_TRUNCATED)
         cshm_log(CSHM_LOG_WARNING,

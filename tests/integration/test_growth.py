@@ -7,8 +7,10 @@ that still had it attached.
 Real redis-server clusters grown with `redis-cli --cluster add-node` and
 resharded; the truth about routes is CLUSTER SLOTS (support.keys).
 """
+import os
 import signal
-import struct
+
+import pytest
 
 from support import cli, shm
 from support.checks import assert_routes, the_tender, wait_routes
@@ -19,17 +21,6 @@ from support.worker import connect_all, statuses
 from test_cli import as_int, run_cli
 
 GROW = dict(tend_interval=0.2, takeover_timeout=30, max_nodes=4)
-
-
-def chain_key(base, generation):
-    """cshm_chain_key: the base key itself for generation 0, else 0x44 and
-    24 bits of FNV-1a-32 over (base, generation) as little-endian words."""
-    if generation == 0:
-        return base
-    h = 2166136261
-    for b in struct.pack("<II", base, generation):
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return 0x44000000 | (h & 0x00FFFFFF)
 
 
 def stat(key):
@@ -50,9 +41,7 @@ def test_redis_cluster_outgrows_the_segment_twice(make_cluster, pool, shm_key, k
                                                  tmp_path):
     c = make_cluster(masters=3, replicas=1)
     ws = pool(3)
-    gen1, gen2 = chain_key(shm_key, 1), chain_key(shm_key, 2)
-    for k in (gen1, gen2):
-        shm.remove(k)
+    gen1, gen2 = shm.chain_key(shm_key, 1), shm.chain_key(shm_key, 2)
     try:
         # 6 nodes, max_nodes=4: reported, then grown to 8 (the double).
         connect_all(ws, c.url(), key=shm_key, **GROW)
@@ -102,5 +91,32 @@ def test_redis_cluster_outgrows_the_segment_twice(make_cluster, pool, shm_key, k
     finally:
         for w in ws:
             w.stop()
-        for k in (shm_key, gen1, gen2):
-            shm.remove(k)
+
+
+@pytest.mark.parametrize("stage", ["created", "forwarded"])
+def test_tender_killed_in_the_middle_of_growth(make_cluster, pool, shm_key, keyset, keyslots,
+                                               tmp_path, stage):
+    """The tender dies (SIGKILL, through the CSHM_TEST_HOOK_GROWTH hook of
+    core/src/growth.c) right after creating the successor, or right after
+    publishing the forward pointer.  The others take over and complete the
+    growth: everyone ends on the successor, with the whole cluster, and no
+    process stays on a segment nobody tends."""
+    c = make_cluster(masters=3, replicas=1)
+    [hooked] = pool(1, prefix="hooked", env=dict(os.environ, CSHM_TEST_HOOK_GROWTH=stage))
+    options = dict(GROW, max_nodes=8)
+    assert hooked.connect(c.url(), key=shm_key, **options)["ok"]
+    others = pool(2)
+    connect_all(others, c.url(), key=shm_key, **options)
+    assert hooked.status()["role"] == "tender"
+    gen1 = shm.chain_key(shm_key, 1)
+
+    c.add_nodes(free_block(FRESH_BASES, 3), masters=3)   # 9 nodes: more than 8
+    hooked.proc.wait(timeout=30)
+    assert hooked.proc.returncode == -signal.SIGKILL, hooked.log()
+
+    on(others, gen1, 16, 9)
+    wait_for(lambda: shm.info(shm_key) is None, 10, "the old segment to go")
+    sts = statuses(others)
+    assert sum(s["role"] == "tender" for s in sts) == 1, sts
+    assert all(s["has_tender"] and not s["stale"] for s in sts), sts
+    wait_routes(others, c, keyset, keyslots, tmp_path, 20)

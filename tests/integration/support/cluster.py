@@ -305,17 +305,25 @@ class RedisCluster:
                 raise RuntimeError("add-node %d failed:\n%s\n%s"
                                    % (p, out.stdout[-3000:], out.stderr))
 
+        # redis-cli checks that every node agrees before it adds one: each
+        # addition waits for the gossip about the one before.
+        members = list(self.live_ports)
+
+        def known():
+            return all(len(text(self.call(q, "CLUSTER", "NODES")).strip().splitlines())
+                       == len(members) for q in members)
+
         new_masters = ports[:masters]
-        for p in new_masters:
-            add(p)
+        for i, p in enumerate(ports):
+            if i < masters:
+                add(p)
+            else:
+                add(p, "--cluster-slave", "--cluster-master-id",
+                    self.node_id(new_masters[(i - masters) % masters]))
+            members.append(p)
+            procs.wait_for(known, 30, "node %d to be known to every node" % p, interval=0.1)
         self.ports += ports
-        known = lambda: all(len(text(self.call(q, "CLUSTER", "NODES")).strip().splitlines())
-                            == len(self.ports) - len(ports) + len(new_masters)
-                            for q in self.live_ports if q not in ports[masters:])
-        procs.wait_for(known, 30, "the new masters to be known to every node", interval=0.1)
-        for i, p in enumerate(ports[masters:]):
-            add(p, "--cluster-slave", "--cluster-master-id",
-                self.node_id(new_masters[i % masters]))
+        self.wait_settled(timeout)
         for p in new_masters:
             argv = ["redis-cli"] + self._cli_auth() + [
                 "--cluster", "reshard", existing, "--cluster-from", "all",
