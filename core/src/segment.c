@@ -679,8 +679,14 @@ static int open_chain(const cshm_config *config, uint32_t base, int flags, cshm_
             *seg = wanted;
             uint32_t key = cshm_chain_key(base, g);
             int rc = open_at(config, key, flags & ~MAY_CREATE, seg, error);
-            if (rc == OPEN_ABSENT)
+            /* At a successor's key, whatever is not ours (a foreign
+             * segment, other credentials) is passed over: the base key
+             * names the cluster, and a growth into that key reports it. */
+            if (rc == OPEN_ABSENT || (rc != 0 && g > 0)) {
+                *seg = wanted;
+                cshm_error_clear(error);
                 continue;
+            }
             if (rc != 0) {
                 *seg = wanted;
                 return rc;

@@ -329,10 +329,17 @@ class RedisCluster:
                 "--cluster", "reshard", existing, "--cluster-from", "all",
                 "--cluster-to", self.node_id(p), "--cluster-slots", str(slots_each),
                 "--cluster-yes"]
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-            if out.returncode != 0:
-                raise RuntimeError("reshard to %d failed:\n%s\n%s"
-                                   % (p, out.stdout[-3000:], out.stderr))
+            # redis-cli refuses to start while the nodes' views of the last
+            # move differ ("Nodes don't agree"): settle, and try again.
+            for attempt in range(4):
+                self.wait_settled(timeout)
+                out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+                if out.returncode == 0:
+                    break
+                if attempt == 3 or "agree" not in out.stdout + out.stderr:
+                    raise RuntimeError("reshard to %d failed:\n%s\n%s"
+                                       % (p, out.stdout[-3000:], out.stderr))
+                time.sleep(0.5)
         self.wait_settled(timeout)
 
     def command_calls(self, prefix="cmdstat_cluster|"):
