@@ -767,7 +767,17 @@ int cshm_segment_open_successor(const cshm_config *config, const cshm_segment *f
     if (rc != 0)
         return rc;
     uint32_t key = cshm_chain_key(from->base_key, seg->generation);
-    rc = open_at(config, key, MAY_CREATE | MAY_RECLAIM, seg, error);
+    /* The successor gets the mode of the segment it replaces, not the
+     * grower's own option: every process that may use the old one may use
+     * the new one. */
+    cshm_config *same_mode = malloc(sizeof *same_mode);
+    if (same_mode == NULL)
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory");
+    *same_mode = *config;
+    same_mode->options.mode = from->mode;
+    rc = open_at(same_mode, key, MAY_CREATE | MAY_RECLAIM, seg, error);
+    explicit_bzero(same_mode, sizeof *same_mode);  /* it holds the password */
+    free(same_mode);
     if (rc == OPEN_OTHER_CREDENTIALS)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
                          "the successor's key 0x%08x holds a segment of this cluster tended with "
