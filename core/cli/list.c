@@ -49,6 +49,12 @@ static void list_one(int shmid, void *arg)
         cli_json_bool(j, "stale", s.stale);
         cli_json_bool(j, "has_map", s.has_map);
         cli_json_string(j, "identity", s.identity);
+        cli_json_uint(j, "chain_generation", s.chain_generation);
+        cli_json_key(j, "chain_base", s.chain_base);
+        if (readable && s.record.forward.key != 0)
+            cli_json_key(j, "forwarded_to", s.record.forward.key);
+        else
+            cli_json_null(j, "forwarded_to");
         cli_json_string(j, "error", readable ? "" : error.message);
         cli_json_end_object(j);
     } else {
@@ -65,10 +71,17 @@ static void list_one(int shmid, void *arg)
             snprintf(tender, sizeof tender, "%u", (unsigned)s.owner_pid);
         else
             snprintf(tender, sizeof tender, "-");
-        printf("0x%08x %-8d %9llu %8u %-9s %7s %5llu %10llu %8s  %s%s\n", (unsigned)s.key,
+        char chain[64] = "";
+        if (readable && s.record.forward.key != 0)
+            snprintf(chain, sizeof chain, " (grown: forwarded to 0x%08x)",
+                     (unsigned)s.record.forward.key);
+        else if (s.chain_generation > 0)
+            snprintf(chain, sizeof chain, " (generation %u of 0x%08x)",
+                     (unsigned)s.chain_generation, (unsigned)s.chain_base);
+        printf("0x%08x %-8d %9llu %8u %-9s %7s %5llu %10llu %8s  %s%s%s\n", (unsigned)s.key,
                s.shmid, (unsigned long long)s.segment_size, (unsigned)s.attached, s.driver,
                tender, (unsigned long long)s.epoch, (unsigned long long)s.generation, age_text,
-               s.identity, s.removed ? " (removed)" : "");
+               s.identity, s.removed ? " (removed)" : "", chain);
     }
     ls->count++;
     cli_view_close(&v);

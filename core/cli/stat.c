@@ -60,6 +60,21 @@ static void stat_json(const cli_view *v, const cli_status *s)
     cli_json_uint(&j, "max_nodes", s->max_nodes);
     cli_json_uint(&j, "max_namespaces", s->max_namespaces);
     cli_json_uint(&j, "partitions", s->partitions);
+    cli_json_uint(&j, "chain_generation", s->chain_generation);
+    cli_json_key(&j, "chain_base", s->chain_base);
+    const cshm_forward *f = &s->record.forward;
+    if (f->key == 0) {
+        cli_json_null(&j, "forwarded_to");
+    } else {
+        cli_json_object(&j, "forwarded_to");
+        cli_json_key(&j, "key", f->key);
+        cli_json_int(&j, "shmid", f->shmid);
+        cli_json_uint(&j, "chain_generation", f->generation);
+        cli_json_uint(&j, "max_nodes", f->max_nodes);
+        cli_json_uint(&j, "max_namespaces", f->max_namespaces);
+        cli_json_uint(&j, "size", f->size);
+        cli_json_end_object(&j);
+    }
     cli_json_uint(&j, "nodes_seen", s->nodes_seen);
     cli_json_uint(&j, "namespaces_seen", s->namespaces_seen);
     cli_json_bool(&j, "nodes_truncated", s->nodes_truncated);
@@ -105,6 +120,17 @@ static void stat_text(const cli_view *v, const cli_status *s)
            s->has_tender ? "" : " (role vacant: no live process holds the tender lock)",
            (unsigned long long)s->epoch);
     printf("generation   %llu\n", (unsigned long long)s->generation);
+    if (s->chain_generation > 0 || s->record.forward.key != 0)
+        printf("chain        generation %u of the chain at 0x%08x%s\n",
+               (unsigned)s->chain_generation, (unsigned)s->chain_base,
+               s->record.forward.key ? "" : " (current)");
+    if (s->record.forward.key != 0)
+        printf("grown        forwarded to 0x%08x (generation %u, shmid %d, max_nodes %u, "
+               "max_namespaces %u): the processes move there and this segment goes with the "
+               "last of them\n",
+               (unsigned)s->record.forward.key, (unsigned)s->record.forward.generation,
+               s->record.forward.shmid, (unsigned)s->record.forward.max_nodes,
+               (unsigned)s->record.forward.max_namespaces);
     if (!s->published)
         printf("snapshot     none published\n");
     else if (s->snapshot_ok)

@@ -41,6 +41,8 @@ typedef struct cli_status {
     uint32_t max_nodes;
     uint32_t max_namespaces;
     uint32_t partitions;
+    uint32_t chain_generation;      /* in its chain (docs/design.md §1b) */
+    uint32_t chain_base;            /* generation 0's key */
     double tend_interval;
     double takeover_timeout;
     double min_refresh_interval;

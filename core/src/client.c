@@ -95,10 +95,19 @@ static int adopt_after_fork(cshm_client *c, cshm_error *error)
     c->backoff_until = 0;
     c->pending_handoffs = c->pending_dead = c->pending_hung = 0;
     c->own_failure = 0;
+    /* The parent's threads are not here: no call of theirs is in progress,
+     * and a move the parent's thread was making is abandoned (a segment it
+     * had attached but not recorded stays attached until we exit).  The
+     * thread starts in the segment we read. */
+    c->readers = 0;
+    pthread_mutex_init(&c->move_lock, NULL);
+    c->tseg = c->current;
+    c->checked_state = 0;
+    c->growth_retry_at = 0;
     if (!c->shared) {
         /* Our private copy of the map still has the parent thread's locks:
          * nobody else can hold them here. */
-        cshm_seg_header *h = c->segment.header;
+        cshm_seg_header *h = c->current->header;
         for (uint32_t i = 0; i < CSHM_OWNER_LOCKS; i++)
             cshm_robust_lock_init(&h->owner_locks[i]);
         for (uint32_t i = 0; i < CSHM_SLOTS; i++)
@@ -120,26 +129,26 @@ int cshm_client_ready(cshm_client *c, cshm_error *error)
  * its failure) and is still alive (holds its owner lock): a map left by a
  * tender that died, or by an earlier tender, may be hours old.  A new
  * tender republishes at once. */
-static int map_ready(const cshm_client *c)
+static int map_ready(const cshm_segment *seg)
 {
-    const cshm_seg_header *h = c->segment.header;
-    int64_t published = cshm_snapshot_published_epoch(&c->segment);
+    const cshm_seg_header *h = seg->header;
+    int64_t published = cshm_snapshot_published_epoch(seg);
     uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
     uint32_t lock = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
     if (published < 0 || (uint64_t)published != cshm_state_epoch(state) ||
         cshm_robust_owner_tid(&h->owner_locks[lock]) == 0)
         return 0;
     cshm_map_counts counts;
-    return cshm_snapshot_read_counts(&c->segment, &counts, NULL, NULL) == 0 &&
+    return cshm_snapshot_read_counts(seg, &counts, NULL, NULL) == 0 &&
            !(counts.flags & CSHM_MAP_EMPTY);
 }
 
 /* The last error a tender published ("" when none). */
-static void published_error(const cshm_client *c, char *out, size_t cap)
+static void published_error(const cshm_segment *seg, char *out, size_t cap)
 {
     cshm_map_counts counts;
     cshm_tend_record record;
-    if (cshm_snapshot_read_counts(&c->segment, &counts, &record, NULL) == 0)
+    if (cshm_snapshot_read_counts(seg, &counts, &record, NULL) == 0)
         snprintf(out, cap, "%s", record.last_error);
     else
         snprintf(out, cap, "%s", "");
@@ -149,14 +158,14 @@ static void published_error(const cshm_client *c, char *out, size_t cap)
  * got nothing (the cluster is unreachable from here); while another
  * process's tender fails, it keeps waiting: that tender steps down after a
  * few failures and this process may have better luck. */
-static int wait_for_map(cshm_client *c, cshm_error *error)
+static int wait_for_map_in(cshm_client *c, cshm_segment *seg, double deadline,
+                           cshm_error *error)
 {
-    cshm_seg_header *h = c->segment.header;
+    cshm_seg_header *h = seg->header;
     double timeout = c->config.options.connect_timeout;
-    double deadline = cshm_mono_now() + timeout;
-    for (;;) {
+    {
         uint32_t seen = __atomic_load_n(cshm_state_futex(h), __ATOMIC_ACQUIRE);
-        if (map_ready(c))
+        if (map_ready(seg))
             return 0;
         if (__atomic_load_n(&c->own_failure, __ATOMIC_ACQUIRE))
             return cshm_fail(error, CSHM_ERR_CLUSTER,
@@ -172,7 +181,7 @@ static int wait_for_map(cshm_client *c, cshm_error *error)
             cshm_map_counts counts;
             cshm_error unreadable;
             cshm_error_clear(&unreadable);
-            int read = cshm_snapshot_read_counts(&c->segment, &counts, NULL, &unreadable);
+            int read = cshm_snapshot_read_counts(seg, &counts, NULL, &unreadable);
             if (read < 0)
                 return cshm_fail(error, read,
                                  "no usable cluster map within connect_timeout=%g s (tender pid "
@@ -180,7 +189,7 @@ static int wait_for_map(cshm_client *c, cshm_error *error)
                                  timeout, (unsigned)cshm_segment_tender_pid(h),
                                  unreadable.message);
             char last[CSHM_ERROR_TEXT];
-            published_error(c, last, sizeof last);
+            published_error(seg, last, sizeof last);
             return cshm_fail(error, CSHM_ERR_TIMEOUT,
                              "no cluster map within connect_timeout=%g s (tender pid %u%s%s); "
                              "raise connect_timeout or check the cluster",
@@ -191,6 +200,20 @@ static int wait_for_map(cshm_client *c, cshm_error *error)
          * our own thread's failure is not a shared word. */
         cshm_futex_wait(cshm_state_futex(h), seen, remaining < 0.05 ? remaining : 0.05);
     }
+    return 1;
+}
+
+/* Each round reads the segment current then: it may move (growth). */
+static int wait_for_map(cshm_client *c, cshm_error *error)
+{
+    double deadline = cshm_mono_now() + c->config.options.connect_timeout;
+    for (;;) {
+        cshm_segment *seg = cshm_client_enter(c);
+        int rc = wait_for_map_in(c, seg, deadline, error);
+        cshm_client_leave(c);
+        if (rc <= 0)
+            return rc;
+    }
 }
 
 /* Every process of a segment uses its creator's timing, so one
@@ -199,7 +222,7 @@ static int wait_for_map(cshm_client *c, cshm_error *error)
 static void adopt_segment_timing(cshm_client *c)
 {
     cshm_options *o = &c->config.options;
-    const cshm_segment *seg = &c->segment;
+    const cshm_segment *seg = c->current;
     if (c->shared && (o->tend_interval != seg->tend_interval ||
                       o->takeover_timeout != seg->takeover_timeout ||
                       o->min_refresh_interval != seg->min_refresh_interval))
@@ -214,6 +237,11 @@ static void adopt_segment_timing(cshm_client *c)
     o->tend_interval = seg->tend_interval;
     o->takeover_timeout = seg->takeover_timeout;
     o->min_refresh_interval = seg->min_refresh_interval;
+    /* Options are the size of a segment this process creates; an existing
+     * one is used at the size it has (docs/design.md §1b), and the driver
+     * builds maps of that size. */
+    o->max_nodes = seg->shape.max_nodes;
+    o->max_namespaces = seg->shape.max_namespaces;
 }
 
 int cshm_connect(const char *url, const cshm_options *options, cshm_client **out,
@@ -233,11 +261,13 @@ int cshm_connect(const char *url, const cshm_options *options, cshm_client **out
         cshm_client *c = calloc(1, sizeof *c);
         if (c == NULL)
             return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory");
+        pthread_mutex_init(&c->move_lock, NULL);
         int rc = cshm_config_parse(url, options, &c->config, error);
         if (rc == 0) {
             c->shared = c->config.options.shared;
-            rc = c->shared ? cshm_segment_open(&c->config, &c->segment, error)
-                           : cshm_segment_private(&c->config, &c->segment, error);
+            rc = c->shared ? cshm_segment_open(&c->config, &c->segs[0], error)
+                           : cshm_segment_private(&c->config, &c->segs[0], error);
+            c->current = c->tseg = &c->segs[0];
         }
         if (rc == 0) {
             adopt_segment_timing(c);
@@ -247,7 +277,7 @@ int cshm_connect(const char *url, const cshm_options *options, cshm_client **out
         }
         if (rc == 0)
             rc = wait_for_map(c, error);
-        int removed = rc == 0 && c->shared && cshm_segment_removed(&c->segment);
+        int removed = rc == 0 && c->shared && cshm_segment_removed(c->current);
         if (rc != 0 || (removed && round < 4)) {
             cshm_close(c);
             if (rc != 0)
@@ -279,7 +309,8 @@ int cshm_close(cshm_client *c)
         leave_behind(c);
     }
     cshm_map_free(&c->view);
-    cshm_segment_close(&c->segment);
+    cshm_client_detach_all(c);
+    pthread_mutex_destroy(&c->move_lock);
     /* The password lives in the config: do not leave it in freed memory. */
     explicit_bzero(&c->config, sizeof c->config);
     free(c);
@@ -315,8 +346,10 @@ int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, 
     } else {
         namespace_name = NULL;
     }
-    return cshm_snapshot_route(&c->segment, namespace_name, partition, (uint32_t)replica, out,
-                               error);
+    cshm_segment *seg = cshm_client_enter(c);
+    rc = cshm_snapshot_route(seg, namespace_name, partition, (uint32_t)replica, out, error);
+    cshm_client_leave(c);
+    return rc;
 }
 
 int cshm_verify_snapshot(cshm_client *c, cshm_error *error)
@@ -324,9 +357,15 @@ int cshm_verify_snapshot(cshm_client *c, cshm_error *error)
     int rc = cshm_client_ready(c, error);
     if (rc != 0)
         return rc;
-    if (c->view.payload == NULL && cshm_map_init(&c->view, &c->segment.shape) != 0)
-        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
-    return cshm_snapshot_verify(&c->segment, &c->view, error);
+    cshm_segment *seg = cshm_client_enter(c);
+    if (c->view.payload != NULL && memcmp(&c->view.shape, &seg->shape, sizeof seg->shape) != 0)
+        cshm_map_free(&c->view);   /* the segment grew */
+    if (c->view.payload == NULL && cshm_map_init(&c->view, &seg->shape) != 0)
+        rc = cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
+    else
+        rc = cshm_snapshot_verify(seg, &c->view, error);
+    cshm_client_leave(c);
+    return rc;
 }
 
 static void copy_step_downs(cshm_status_info *s, const cshm_tend_record *r)
@@ -343,12 +382,11 @@ static void copy_step_downs(cshm_status_info *s, const cshm_tend_record *r)
     }
 }
 
-int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
+static int status_of(cshm_client *c, const cshm_segment *seg, cshm_status_info *s,
+                     cshm_error *error)
 {
-    int rc = cshm_client_ready(c, error);
-    if (rc != 0)
-        return rc;
-    cshm_seg_header *h = c->segment.header;
+    int rc;
+    cshm_seg_header *h = seg->header;
     memset(s, 0, sizeof *s);
     int role = __atomic_load_n(&c->role, __ATOMIC_ACQUIRE);
     snprintf(s->role, sizeof s->role, "%s",
@@ -356,23 +394,23 @@ int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
     s->pid = getpid();
     s->owner_pid = (pid_t)cshm_segment_tender_pid(h);
     s->epoch = cshm_state_epoch(__atomic_load_n(&h->state, __ATOMIC_ACQUIRE));
-    s->key = c->segment.key;
-    s->shmid = c->segment.shmid;
-    s->segment_size = c->segment.size;
-    s->attached = cshm_segment_attached(&c->segment);
-    s->tend_interval = c->segment.tend_interval;
-    s->takeover_timeout = c->segment.takeover_timeout;
-    s->min_refresh_interval = c->segment.min_refresh_interval;
+    s->key = seg->key;
+    s->shmid = seg->shmid;
+    s->segment_size = seg->size;
+    s->attached = cshm_segment_attached(seg);
+    s->tend_interval = seg->tend_interval;
+    s->takeover_timeout = seg->takeover_timeout;
+    s->min_refresh_interval = seg->min_refresh_interval;
     snprintf(s->driver, sizeof s->driver, "%s", c->config.driver->name);
     _Static_assert(CSHM_IDENTITY_TEXT == CSHM_IDENTITY_MAX, "identity sizes differ");
-    snprintf(s->identity, sizeof s->identity, "%s", c->segment.identity);
-    s->max_nodes = c->segment.shape.max_nodes;
-    s->max_namespaces = c->segment.shape.max_namespaces;
+    snprintf(s->identity, sizeof s->identity, "%s", seg->identity);
+    s->max_nodes = seg->shape.max_nodes;
+    s->max_namespaces = seg->shape.max_namespaces;
     s->has_tender = !c->shared || cshm_segment_tender_held(h);
 
     cshm_map_counts counts;
     cshm_tend_record record;
-    rc = cshm_snapshot_read_counts(&c->segment, &counts, &record, error);
+    rc = cshm_snapshot_read_counts(seg, &counts, &record, error);
     if (rc < 0)
         return rc;
     if (rc == 0) {
@@ -401,14 +439,27 @@ int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
     return 0;
 }
 
+int cshm_status(cshm_client *c, cshm_status_info *s, cshm_error *error)
+{
+    int rc = cshm_client_ready(c, error);
+    if (rc != 0)
+        return rc;
+    cshm_segment *seg = cshm_client_enter(c);
+    rc = status_of(c, seg, s, error);
+    cshm_client_leave(c);
+    return rc;
+}
+
 int cshm_request_refresh(cshm_client *c, cshm_error *error)
 {
     int rc = cshm_client_ready(c, error);
     if (rc != 0)
         return rc;
-    cshm_seg_header *h = c->segment.header;
+    cshm_segment *seg = cshm_client_enter(c);
+    cshm_seg_header *h = seg->header;
     __atomic_add_fetch(&h->refresh_seq, 1, __ATOMIC_RELEASE);
     cshm_futex_wake_all(&h->refresh_seq);
+    cshm_client_leave(c);
     return 0;
 }
 
@@ -416,6 +467,37 @@ int cshm_request_refresh(cshm_client *c, cshm_error *error)
 static int sequence_reached(uint32_t a, uint32_t b)
 {
     return (int32_t)(a - b) >= 0;
+}
+
+/* One request and the wait for its answer, in seg.  1: a newer map;
+ * 0: the deadline passed; -1: ask again (answered with the same map, or
+ * the segment moved meanwhile). */
+static int refresh_round(cshm_segment *seg, int start_shmid, int had_map,
+                         uint64_t start_generation, double deadline, cshm_map_counts *counts,
+                         cshm_tend_record *record)
+{
+    cshm_seg_header *h = seg->header;
+    /* Ask; the tender coalesces every request made before its next tend
+     * starts, and tends at most once per min_refresh_interval. */
+    uint32_t ticket = __atomic_add_fetch(&h->refresh_seq, 1, __ATOMIC_ACQ_REL);
+    cshm_futex_wake_all(&h->refresh_seq);
+    for (;;) {
+        uint32_t seen = __atomic_load_n(cshm_state_futex(h), __ATOMIC_ACQUIRE);
+        int read = cshm_snapshot_read_counts(seg, counts, record, NULL) == 0;
+        if (read && !(counts->flags & CSHM_MAP_EMPTY) &&
+            (!had_map || seg->shmid != start_shmid || counts->generation > start_generation))
+            return 1;
+        double remaining = deadline - cshm_mono_now();
+        if (remaining <= 0)
+            return 0;
+        /* Answered by a tend that found the same map: the cluster may not
+         * have settled yet (a failover in progress), so ask again. */
+        if (read && sequence_reached(record->refresh_answered, ticket))
+            return -1;
+        if (__atomic_load_n(&h->forwarded, __ATOMIC_RELAXED) != 0)
+            return -1;
+        cshm_futex_wait(cshm_state_futex(h), seen, remaining < 0.05 ? remaining : 0.05);
+    }
 }
 
 int cshm_refresh_wait(cshm_client *c, double timeout, int *newer, cshm_error *error)
@@ -428,38 +510,28 @@ int cshm_refresh_wait(cshm_client *c, double timeout, int *newer, cshm_error *er
     if (!(timeout >= 0 && timeout <= 3600))
         return cshm_fail(error, CSHM_ERR_CONFIG,
                          "refresh: bad timeout %g s; use 0 to 3600 seconds", timeout);
-    cshm_seg_header *h = c->segment.header;
     cshm_map_counts counts;
     cshm_tend_record record;
     uint64_t start_generation = 0;
-    int had_map = cshm_snapshot_read_counts(&c->segment, &counts, NULL, NULL) == 0 &&
+    cshm_segment *start = cshm_client_enter(c);
+    int start_shmid = start->shmid;
+    int had_map = cshm_snapshot_read_counts(start, &counts, NULL, NULL) == 0 &&
                   !(counts.flags & CSHM_MAP_EMPTY);
+    cshm_client_leave(c);
     if (had_map)
         start_generation = counts.generation;
 
     double deadline = cshm_mono_now() + timeout;
-    for (;;) {
-        /* Ask; the tender coalesces every request made before its next tend
-         * starts, and tends at most once per min_refresh_interval. */
-        uint32_t ticket = __atomic_add_fetch(&h->refresh_seq, 1, __ATOMIC_ACQ_REL);
-        cshm_futex_wake_all(&h->refresh_seq);
-        for (;;) {
-            uint32_t seen = __atomic_load_n(cshm_state_futex(h), __ATOMIC_ACQUIRE);
-            int read = cshm_snapshot_read_counts(&c->segment, &counts, &record, NULL) == 0;
-            if (read && !(counts.flags & CSHM_MAP_EMPTY) &&
-                (!had_map || counts.generation > start_generation)) {
-                if (newer != NULL)
-                    *newer = 1;
-                return 0;
-            }
-            double remaining = deadline - cshm_mono_now();
-            if (remaining <= 0)
-                return 0;
-            /* Answered by a tend that found the same map: the cluster may
-             * not have settled yet (a failover in progress), so ask again. */
-            if (read && sequence_reached(record.refresh_answered, ticket))
-                break;
-            cshm_futex_wait(cshm_state_futex(h), seen, remaining < 0.05 ? remaining : 0.05);
-        }
+    int answer = -1;
+    while (answer < 0) {
+        /* Each round reads the segment current then: when the segment grew,
+         * the successor's map is newer than any of the old one's. */
+        cshm_segment *seg = cshm_client_enter(c);
+        answer = refresh_round(seg, start_shmid, had_map, start_generation, deadline, &counts,
+                               &record);
+        cshm_client_leave(c);
     }
+    if (newer != NULL)
+        *newer = answer;
+    return 0;
 }

@@ -40,10 +40,9 @@ static uint64_t slot_stride_of(uint64_t payload_size)
     return round_up(sizeof(cshm_slot_head) + sizeof(cshm_tend_record) + payload_size, 64);
 }
 
-static int compute_geometry(const cshm_config *config, cshm_segment *seg, cshm_error *error)
+/* seg's layout, stride and size for seg->shape. */
+static int geometry_of_shape(cshm_segment *seg, cshm_error *error)
 {
-    memset(&seg->shape, 0, sizeof seg->shape);
-    config->driver->shape(config, &seg->shape);
     if (cshm_map_layout_of(&seg->shape, &seg->layout) != 0)
         return cshm_fail(error, CSHM_ERR_CONFIG,
                          "bad options: max_nodes=%u, max_namespaces=%u give a map layout out of "
@@ -52,6 +51,13 @@ static int compute_geometry(const cshm_config *config, cshm_segment *seg, cshm_e
     seg->slot_stride = slot_stride_of(seg->layout.size);
     seg->size = CSHM_HEADER_SIZE + (uint64_t)CSHM_SLOTS * seg->slot_stride;
     return 0;
+}
+
+static int compute_geometry(const cshm_config *config, cshm_segment *seg, cshm_error *error)
+{
+    memset(&seg->shape, 0, sizeof seg->shape);
+    config->driver->shape(config, &seg->shape);
+    return geometry_of_shape(seg, error);
 }
 
 static uint64_t micros(double seconds)
@@ -82,6 +88,9 @@ static int fill_header(cshm_seg_header *h, const cshm_segment *seg, const cshm_c
     h->lock_size = (uint32_t)sizeof(cshm_robust_lock);
     h->node_entry_size = (uint32_t)sizeof(cshm_map_node);
     h->record_size = (uint32_t)sizeof(cshm_tend_record);
+    h->chain_generation = seg->generation;
+    h->chain_base = seg->base_key;
+    h->reserved2 = 0;
     h->payload_size = seg->layout.size;
     h->slot_stride = seg->slot_stride;
     h->slots_offset = CSHM_HEADER_SIZE;
@@ -115,6 +124,7 @@ static int fill_header(cshm_seg_header *h, const cshm_segment *seg, const cshm_c
     h->heartbeat = 0;
     h->tender = 0;
     h->refresh_seq = 0;
+    h->forwarded = 0;
     for (uint32_t i = 0; i < CSHM_OWNER_LOCKS; i++)
         cshm_robust_lock_init(&h->owner_locks[i]);
     for (uint32_t i = 0; i < CSHM_SLOTS; i++) {
@@ -179,6 +189,7 @@ static int adopt_copy(const cshm_seg_header *h, uint64_t real_size, const char *
         h->slot_stride != slot_stride_of(layout.size) ||
         h->prefix.total_size != CSHM_HEADER_SIZE + (uint64_t)CSHM_SLOTS * h->slot_stride ||
         h->prefix.total_size > real_size || h->identity_len >= CSHM_IDENTITY_MAX ||
+        h->chain_generation >= CSHM_CHAIN_MAX ||
         (h->driver_kind != CSHM_DRIVER_REDIS && h->driver_kind != CSHM_DRIVER_AEROSPIKE) ||
         h->credentials_kind > CSHM_CREDENTIALS_PBKDF2_SHA256 ||
         (h->credentials_kind == CSHM_CREDENTIALS_PBKDF2_SHA256 &&
@@ -201,6 +212,8 @@ static int adopt_copy(const cshm_seg_header *h, uint64_t real_size, const char *
     seg->layout = layout;
     seg->slot_stride = h->slot_stride;
     seg->size = h->prefix.total_size;
+    seg->generation = h->chain_generation;
+    seg->base_key = h->chain_base;
     seg->driver_kind = h->driver_kind;
     seg->creator_uid = h->creator_uid;
     seg->creator_pid = h->creator_pid;
@@ -230,15 +243,19 @@ static int check_matches(const cshm_segment *seg, const cshm_config *config,
                          "%s serves cluster '%s', but this client is configured for '%s'; give "
                          "each cluster its own key (or leave key unset to derive one per cluster)",
                          what, seg->identity, config->identity);
-    if (memcmp(&seg->shape, want, sizeof *want) != 0 ||
-        seg->driver_kind != (uint32_t)config->kind)
+    /* max_nodes and max_namespaces may differ: a process's options are the
+     * size of a segment it creates, and an existing one is used at the size
+     * it has, since its tender grows it when the cluster outgrows it
+     * (docs/design.md §1b).  What the driver fixes must be the same. */
+    if (seg->driver_kind != (uint32_t)config->kind || seg->shape.partitions != want->partitions ||
+        seg->shape.columns != want->columns || seg->shape.has_regimes != want->has_regimes)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
-                         "%s was created for %s with max_nodes=%u, max_namespaces=%u; this client "
-                         "asks for %s with max_nodes=%u, max_namespaces=%u: use the same options "
-                         "in every process, or a new key for the new ones",
-                         what, driver_name(seg->driver_kind), (unsigned)seg->shape.max_nodes,
-                         (unsigned)seg->shape.max_namespaces, driver_name((uint32_t)config->kind),
-                         (unsigned)want->max_nodes, (unsigned)want->max_namespaces);
+                         "%s was created for %s with %u partitions and %u replica columns; this "
+                         "client is %s with %u partitions and %u columns (another build of "
+                         "clustershm?): use the same version in every process, or a new key",
+                         what, driver_name(seg->driver_kind), (unsigned)seg->shape.partitions,
+                         (unsigned)seg->shape.columns, driver_name((uint32_t)config->kind),
+                         (unsigned)want->partitions, (unsigned)want->columns);
     return 0;
 }
 
@@ -631,6 +648,211 @@ static int open_at(const cshm_config *config, uint32_t key, int flags, cshm_segm
                      (unsigned)key);
 }
 
+uint32_t cshm_chain_key(uint32_t base, uint32_t generation)
+{
+    if (generation == 0)
+        return base;
+    unsigned char bytes[8];
+    for (int i = 0; i < 4; i++) {
+        bytes[i] = (unsigned char)(base >> (8 * i));
+        bytes[4 + i] = (unsigned char)(generation >> (8 * i));
+    }
+    return CSHM_CHAIN_KEY_BASE | (cshm_fnv1a32(bytes, sizeof bytes) & 0x00FFFFFFu);
+}
+
+/* The chain at `base` (docs/design.md §1b): its current segment is the
+ * first of generations 0 .. CSHM_CHAIN_MAX-1 that exists and is not
+ * forwarded.  Forwarded ones are passed over (detached at once, so the last
+ * of them to be left is removed).  With MAY_CREATE and no current segment,
+ * one is created after the last forwarded generation, at least as large as
+ * the successor that one named.  Returns 0, a cshm_code, OPEN_ABSENT
+ * (without MAY_CREATE) or OPEN_OTHER_CREDENTIALS. */
+static int open_chain(const cshm_config *config, uint32_t base, int flags, cshm_segment *seg,
+                      cshm_error *error)
+{
+    cshm_segment wanted = *seg;
+    cshm_forward forward;
+    for (int round = 0; round < 4; round++) {
+        int last_forwarded = -1;
+        memset(&forward, 0, sizeof forward);
+        for (uint32_t g = 0; g < CSHM_CHAIN_MAX; g++) {
+            *seg = wanted;
+            uint32_t key = cshm_chain_key(base, g);
+            int rc = open_at(config, key, flags & ~MAY_CREATE, seg, error);
+            /* At a successor's key, whatever is not ours (a foreign
+             * segment, other credentials) is passed over: the base key
+             * names the cluster, and a growth into that key reports it. */
+            if (rc == OPEN_ABSENT || (rc != 0 && g > 0)) {
+                *seg = wanted;
+                cshm_error_clear(error);
+                continue;
+            }
+            if (rc != 0) {
+                *seg = wanted;
+                return rc;
+            }
+            if (seg->generation != g || (g > 0 && seg->base_key != base)) {
+                uint32_t found = seg->generation;
+                cshm_segment_close(seg);
+                *seg = wanted;
+                return cshm_fail(error, CSHM_ERR_SEGMENT,
+                                 "the segment at key 0x%08x says it is generation %u of its "
+                                 "chain, but that key is generation %u of the chain at 0x%08x: "
+                                 "its header was rewritten; remove it with `clustershm rm` once "
+                                 "its processes are gone",
+                                 (unsigned)key, (unsigned)found, (unsigned)g, (unsigned)base);
+            }
+            cshm_forward fw;
+            if (!cshm_snapshot_forward(seg, &fw)) {
+                seg->base_key = base;
+                return 0;
+            }
+            last_forwarded = (int)g;
+            forward = fw;
+            cshm_segment_close(seg);
+        }
+        *seg = wanted;
+        if (!(flags & MAY_CREATE))
+            return OPEN_ABSENT;
+        uint32_t g = (uint32_t)(last_forwarded + 1);
+        if (g >= CSHM_CHAIN_MAX)
+            return cshm_fail(error, CSHM_ERR_SEGMENT,
+                             "the chain of segments at key 0x%08x is full: all %u generations "
+                             "are forwarded and none is current; remove the unused ones with "
+                             "`clustershm rm` (see `clustershm list`)",
+                             (unsigned)base, (unsigned)CSHM_CHAIN_MAX);
+        seg->generation = g;
+        seg->base_key = base;
+        if (forward.max_nodes > seg->shape.max_nodes)
+            seg->shape.max_nodes = forward.max_nodes;
+        if (forward.max_namespaces > seg->shape.max_namespaces)
+            seg->shape.max_namespaces = forward.max_namespaces;
+        int rc = geometry_of_shape(seg, error);
+        if (rc == 0)
+            rc = open_at(config, cshm_chain_key(base, g), flags, seg, error);
+        if (rc != 0) {
+            *seg = wanted;
+            return rc;
+        }
+        cshm_forward fw;
+        if (seg->generation == g && !cshm_snapshot_forward(seg, &fw)) {
+            seg->base_key = base;
+            return 0;
+        }
+        cshm_segment_close(seg);  /* forwarded meanwhile: look again */
+    }
+    *seg = wanted;
+    return cshm_fail(error, CSHM_ERR_SEGMENT,
+                     "the chain of segments at key 0x%08x kept changing while attaching (is "
+                     "something removing segments in a loop?)",
+                     (unsigned)base);
+}
+
+int cshm_segment_open_successor(const cshm_config *config, const cshm_segment *from,
+                                const cshm_map_shape *shape, cshm_segment *seg,
+                                cshm_error *error)
+{
+    memset(seg, 0, sizeof *seg);
+    seg->shmid = -1;
+    seg->shape = *shape;
+    seg->generation = from->generation + 1;
+    seg->base_key = from->base_key;
+    if (seg->generation >= CSHM_CHAIN_MAX)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "segment 0x%08x is generation %u of its chain, the last there may be: "
+                         "the map cannot grow further; restart the processes with larger "
+                         "max_nodes/max_namespaces (with `clustershm rm` of the old segments)",
+                         (unsigned)from->key, (unsigned)from->generation);
+    int rc = geometry_of_shape(seg, error);
+    if (rc != 0)
+        return rc;
+    uint32_t key = cshm_chain_key(from->base_key, seg->generation);
+    /* The successor gets the mode of the segment it replaces, not the
+     * grower's own option: every process that may use the old one may use
+     * the new one. */
+    cshm_config *same_mode = malloc(sizeof *same_mode);
+    if (same_mode == NULL)
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory");
+    *same_mode = *config;
+    same_mode->options.mode = from->mode;
+    rc = open_at(same_mode, key, MAY_CREATE | MAY_RECLAIM, seg, error);
+    explicit_bzero(same_mode, sizeof *same_mode);  /* it holds the password */
+    free(same_mode);
+    if (rc == OPEN_OTHER_CREDENTIALS)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "the successor's key 0x%08x holds a segment of this cluster tended with "
+                         "other credentials, in use: the map cannot grow there; use the same "
+                         "credentials in every process",
+                         (unsigned)key);
+    if (rc != 0)
+        return rc;
+    if (seg->generation != from->generation + 1 || seg->base_key != from->base_key) {
+        uint32_t found = seg->generation;
+        cshm_segment_close(seg);
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "the successor's key 0x%08x holds a segment of generation %u, not %u: "
+                         "its header was rewritten; remove it with `clustershm rm`",
+                         (unsigned)key, (unsigned)found, (unsigned)(from->generation + 1));
+    }
+    seg->base_key = from->base_key;
+    return 0;
+}
+
+int cshm_segment_follow(const cshm_config *config, const cshm_segment *from,
+                        const cshm_forward *forward, cshm_segment *seg, cshm_error *error)
+{
+    memset(seg, 0, sizeof *seg);
+    seg->shmid = -1;
+    uint32_t g = from->generation + 1;
+    if (g >= CSHM_CHAIN_MAX || forward->generation != g ||
+        forward->key != cshm_chain_key(from->base_key, g))
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "the forward pointer of segment 0x%08x names key 0x%08x, generation %u, "
+                         "which is not generation %u of its chain at 0x%08x: it was scribbled, "
+                         "and is not followed (this process stays on 0x%08x)",
+                         (unsigned)from->key, (unsigned)forward->key,
+                         (unsigned)forward->generation, (unsigned)g, (unsigned)from->base_key,
+                         (unsigned)from->key);
+    seg->shape = from->shape;
+    seg->shape.max_nodes = forward->max_nodes;
+    seg->shape.max_namespaces = forward->max_namespaces;
+    seg->generation = g;
+    cshm_error layout;
+    if (geometry_of_shape(seg, &layout) != 0 || seg->size != forward->size)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "the forward pointer of segment 0x%08x gives a layout out of range "
+                         "(max_nodes=%u, max_namespaces=%u, %llu bytes): it was scribbled, and "
+                         "is not followed",
+                         (unsigned)from->key, (unsigned)forward->max_nodes,
+                         (unsigned)forward->max_namespaces,
+                         (unsigned long long)forward->size);
+    int rc = open_at(config, forward->key, 0, seg, error);
+    if (rc == OPEN_ABSENT)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "the successor of segment 0x%08x, at key 0x%08x, is gone",
+                         (unsigned)from->key, (unsigned)forward->key);
+    if (rc == OPEN_OTHER_CREDENTIALS)
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "the successor of segment 0x%08x, at key 0x%08x, is tended with other "
+                         "credentials: not followed",
+                         (unsigned)from->key, (unsigned)forward->key);
+    if (rc != 0)
+        return rc;
+    if (seg->shmid != forward->shmid || seg->created_at_ms != forward->created_at_ms ||
+        seg->generation != g || seg->base_key != from->base_key || seg->size != forward->size ||
+        seg->shape.max_nodes != forward->max_nodes ||
+        seg->shape.max_namespaces != forward->max_namespaces) {
+        int shmid = seg->shmid;
+        cshm_segment_close(seg);
+        return cshm_fail(error, CSHM_ERR_SEGMENT,
+                         "the segment at key 0x%08x (shmid %d) is not the successor the forward "
+                         "pointer of segment 0x%08x names (shmid %d): not followed",
+                         (unsigned)forward->key, shmid, (unsigned)from->key, forward->shmid);
+    }
+    seg->base_key = from->base_key;
+    return 0;
+}
+
 /* A derived key: the cluster's segment for our credentials is the first of
  * its alternate keys whose fingerprint matches; only when none does is one
  * created, at the first free (or reclaimable) alternate.  Looking before
@@ -643,7 +865,7 @@ static int open_derived(const cshm_config *config, cshm_segment *seg, cshm_error
     for (int pass = 0; pass < 2; pass++) {
         int flags = pass == 0 ? 0 : MAY_CREATE | MAY_RECLAIM;
         for (unsigned i = 0; i < CSHM_KEY_ALTERNATES; i++) {
-            int rc = open_at(config, cshm_config_key(config, i), flags, seg, error);
+            int rc = open_chain(config, cshm_config_key(config, i), flags, seg, error);
             if (rc == 0 || (rc < 0 && i == 0))
                 return rc;
         }
@@ -669,7 +891,7 @@ int cshm_segment_open(const cshm_config *config, cshm_segment *seg, cshm_error *
     /* Reclaiming here too: a process with wrong credentials that failed to
      * connect must not leave behind a segment that locks every later
      * process out of the key. */
-    rc = open_at(config, config->key, MAY_CREATE | MAY_RECLAIM, seg, error);
+    rc = open_chain(config, config->key, MAY_CREATE | MAY_RECLAIM, seg, error);
     if (rc == OPEN_OTHER_CREDENTIALS)
         return cshm_fail(error, CSHM_ERR_SEGMENT,
                          "the segment at key 0x%08x is tended with other credentials for this "
@@ -695,6 +917,7 @@ int cshm_segment_private(const cshm_config *config, cshm_segment *seg, cshm_erro
     memset(seg->base, 0, seg->size);
     seg->header = (cshm_seg_header *)(void *)seg->base;
     seg->key = config->key;
+    seg->base_key = config->key;
     fill_header(seg->header, seg, config, 0);
     rc = validate_attached(config, seg->base, seg->size, "the private map", seg, error, NULL);
     if (rc != 0)

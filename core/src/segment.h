@@ -39,7 +39,13 @@
  *    waiting for a map sleep on.
  *  - Everything a tender reports (counters, last error, why it stepped down)
  *    travels in the snapshot it publishes, so a fenced tender has no word of
- *    its own to write.
+ *    its own to write.  So does the forward pointer to a successor (growth,
+ *    docs/design.md §1b): it is in the published record, fenced like a map;
+ *    the header's `forwarded` word is only a hint to look, never trusted.
+ *  - A segment's chain generation (0 for the segment at the base key) and
+ *    its key agree: generation g lives at cshm_chain_key(base, g), and a
+ *    forward pointer is followed only to generation g + 1 at that key, to a
+ *    segment that passes the same identity check as any attach.
  */
 #ifndef CSHM_SEGMENT_H
 #define CSHM_SEGMENT_H
@@ -68,6 +74,8 @@
 #define CSHM_FINGERPRINT_SIZE 32u
 #define CSHM_STEP_DOWN_HISTORY 4u
 #define CSHM_STEP_DOWN_TEXT 232u
+#define CSHM_CHAIN_MAX 8u              /* generations of a chain: base + 7 successors */
+#define CSHM_CHAIN_KEY_BASE 0x44000000u /* successors' keys: never a derived base key (0x43) */
 
 /* credentials_kind */
 enum { CSHM_CREDENTIALS_NONE = 0, CSHM_CREDENTIALS_PBKDF2_SHA256 = 1 };
@@ -93,7 +101,7 @@ typedef struct cshm_seg_header {
     uint32_t lock_size;
     uint32_t node_entry_size;
     uint32_t record_size;
-    uint32_t reserved0;
+    uint32_t chain_generation;         /* 0 at the base key, g at cshm_chain_key(base, g) */
     uint64_t payload_size;
     uint64_t slot_stride;
     uint64_t slots_offset;
@@ -121,12 +129,18 @@ typedef struct cshm_seg_header {
     uint64_t heartbeat;                /* (epoch << 32) | beat count */
     uint64_t tender;                   /* (epoch << 32) | pid of that epoch's tender, as it sees it */
     uint32_t refresh_seq;              /* futex: +1 per refresh request */
-    uint32_t reserved1;
+    uint32_t forwarded;                /* hint: a forward pointer was published (§1b) */
     uint32_t slot_writer_epoch[CSHM_SLOTS];  /* under the slot's lock */
 
     /* The lock area: owner locks, then slot locks (robust_lock.h). */
     _Alignas(64) cshm_robust_lock owner_locks[CSHM_OWNER_LOCKS];
     cshm_robust_lock slot_locks[CSHM_SLOTS];
+
+    /* written once by the creator, after every field above (which keep their
+     * offsets): the base key of the chain this segment belongs to (0 in
+     * segments made before growth existed, which are generation 0). */
+    uint32_t chain_base;
+    uint32_t reserved2;
 } cshm_seg_header;
 
 typedef struct cshm_slot_head {
@@ -144,6 +158,21 @@ typedef struct cshm_step_down {
     uint32_t reserved;
     char reason[CSHM_STEP_DOWN_TEXT];  /* its last tend error */
 } cshm_step_down;
+
+/* Where the map moved when the cluster outgrew the segment (docs/design.md
+ * §1b): the successor's key, shmid and layout, and its creation time, which
+ * with the shmid names that one segment and not a later one at the key.
+ * key == 0: not forwarded. */
+typedef struct cshm_forward {
+    uint32_t key;
+    int32_t shmid;
+    uint32_t generation;
+    uint32_t max_nodes;
+    uint32_t max_namespaces;
+    uint32_t reserved;
+    uint64_t size;
+    uint64_t created_at_ms;
+} cshm_forward;
 
 /* What a tender reports with every snapshot.  Counters are carried from one
  * tender to the next through the snapshot the new tender starts from.
@@ -163,7 +192,8 @@ typedef struct cshm_tend_record {
     uint32_t step_down_count;          /* entries used in step_down_history */
     char last_error[CSHM_ERROR_TEXT];
     cshm_step_down step_down_history[CSHM_STEP_DOWN_HISTORY];
-    uint64_t reserved[7];              /* keeps the record a multiple of 64 bytes */
+    cshm_forward forward;              /* set in the last snapshot of a segment that grew */
+    uint64_t reserved[2];              /* keeps the record a multiple of 64 bytes */
 } cshm_tend_record;
 
 /* A process's view of an attached (or private) segment: the validated copy
@@ -171,6 +201,8 @@ typedef struct cshm_tend_record {
 typedef struct cshm_segment {
     int shmid;                         /* -1 when private */
     uint32_t key;
+    uint32_t base_key;                 /* generation 0's key: the chain's name */
+    uint32_t generation;               /* in the chain */
     unsigned char *base;
     uint64_t size;
     int read_only;
@@ -235,6 +267,26 @@ static inline int cshm_segment_tender_held(const cshm_seg_header *h)
  * is passed over for the next alternate key (docs/design.md); with an
  * explicit key it is an error. */
 int cshm_segment_open(const cshm_config *config, cshm_segment *seg, cshm_error *error);
+
+/* The key of generation g of the chain whose base key is `base`: the base
+ * itself for 0, else CSHM_CHAIN_KEY_BASE | 24 bits of FNV-1a of (base, g). */
+uint32_t cshm_chain_key(uint32_t base, uint32_t generation);
+
+/* The tender's growth: create (or attach, when an interrupted growth left
+ * it) generation `from->generation + 1` of from's chain with at least
+ * `shape`.  An existing one of another shape is used as it is (the next
+ * tend there grows it again when it is still too small). */
+int cshm_segment_open_successor(const cshm_config *config, const cshm_segment *from,
+                                const cshm_map_shape *shape, cshm_segment *seg,
+                                cshm_error *error);
+
+/* Attach the successor a forward pointer names, after checking every field
+ * of it against from's chain (generation + 1, its chain key, a layout in
+ * range) and the segment found there against the pointer (shmid, shape,
+ * size, creation time) and against our configuration like any attach.  A
+ * scribbled pointer is an error, never another segment. */
+int cshm_segment_follow(const cshm_config *config, const cshm_segment *from,
+                        const cshm_forward *forward, cshm_segment *seg, cshm_error *error);
 
 /* The same layout in private memory (shared=false). */
 int cshm_segment_private(const cshm_config *config, cshm_segment *seg, cshm_error *error);

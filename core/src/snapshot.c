@@ -292,6 +292,19 @@ int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out,
     return check_counts(seg, out, error) != 0 ? CSHM_ERR_SEGMENT : 0;
 }
 
+int cshm_snapshot_forward(const cshm_segment *seg, cshm_forward *out)
+{
+    cshm_tend_record record;
+    cshm_map_counts counts;
+    memset(out, 0, sizeof *out);
+    if (read_published(seg, &record, &counts, sizeof counts, NULL, NULL, NULL, NULL) != 0)
+        return 0;
+    if (record.forward.key == 0)
+        return 0;
+    *out = record.forward;
+    return 1;
+}
+
 int cshm_snapshot_verify(const cshm_segment *seg, cshm_map *scratch, cshm_error *error)
 {
     uint64_t checksum = 0, epoch = 0;

@@ -63,6 +63,11 @@ int cshm_snapshot_read_unverified(const cshm_segment *seg, cshm_map *out,
  * or CSHM_ERR_TIMEOUT when the map never stopped changing. */
 int cshm_snapshot_verify(const cshm_segment *seg, cshm_map *scratch, cshm_error *error);
 
+/* 1 and *out when the published snapshot carries a forward pointer (the
+ * segment grew; docs/design.md §1b), else 0 (also when nothing readable is
+ * published).  The pointer is only read here: cshm_segment_follow checks it. */
+int cshm_snapshot_forward(const cshm_segment *seg, cshm_forward *out);
+
 /* The checksum of a map payload that every publish stores in its record.
  *
  * FNV-1a-64 over 64-bit words, with the running value rotated after each

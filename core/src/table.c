@@ -26,9 +26,16 @@ static int read_view(cshm_client *c, cshm_error *error)
     int rc = cshm_client_ready(c, error);
     if (rc != 0)
         return rc;
-    if (c->view.payload == NULL && cshm_map_init(&c->view, &c->segment.shape) != 0)
-        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
-    return cshm_snapshot_read(&c->segment, &c->view, NULL, NULL, error);
+    cshm_segment *seg = cshm_client_enter(c);
+    if (c->view.payload != NULL && memcmp(&c->view.shape, &seg->shape, sizeof seg->shape) != 0)
+        cshm_map_free(&c->view);   /* the segment grew */
+    if (c->view.payload == NULL && cshm_map_init(&c->view, &seg->shape) != 0)
+        rc = cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
+    else
+        rc = cshm_snapshot_read(seg, &c->view, NULL, NULL, error);
+    c->view_key = seg->key;
+    cshm_client_leave(c);
+    return rc;
 }
 
 /* The view's nodes, with the partitions each masters and replicates. */
@@ -146,7 +153,7 @@ int cshm_shards(cshm_client *c, const char *namespace_name, cshm_node_info *node
             return cshm_fail(error, CSHM_ERR_SEGMENT,
                              "corrupt segment at key 0x%08x: partition %u names a node past the "
                              "%u of the map",
-                             (unsigned)c->segment.key, (unsigned)p,
+                             (unsigned)c->view_key, (unsigned)p,
                              (unsigned)m->counts->node_count);
         if (p > 0 && same_owners(&owners, &current)) {
             current.last = p;

@@ -36,6 +36,12 @@
  *    this process may not take yet (backoff) is slept on through `stop`.
  *  - Timing (tend_interval, takeover_timeout, min_refresh_interval, the
  *    network step) is the segment's, the same in every process.
+ *  - The thread works in one segment at a time (c->tseg).  At every check
+ *    period it looks whether its segment was forwarded (growth.c, follow.c)
+ *    or removed under it; then it gives up any role it holds there, holds no
+ *    lock, and moves: robust list, maps and driver are made anew for the
+ *    successor's shape.  A segment whose adopted snapshot is forwarded is
+ *    never tended.
  */
 #include <errno.h>
 #include <limits.h>
@@ -53,8 +59,13 @@
 #include "log.h"
 #include "snapshot.h"
 
-enum { SESSION_STOP, SESSION_LOST, SESSION_STEPPED_DOWN };
+enum { SESSION_STOP, SESSION_LOST, SESSION_STEPPED_DOWN, SESSION_MOVED };
 enum { TEND_DONE, TEND_LOST, TEND_STEP_DOWN };
+/* acquire() result when the thread must move to another segment. */
+#define ACQUIRE_MOVE (-2)
+/* The thread asks the kernel whether its segment was removed under it
+ * every this many checks (one IPC_STAT). */
+#define REMOVED_CHECK_EVERY 4u
 
 /* A tender steps down after this many failed tends in a row, or after one
  * failed tend when the last good one is older than step_down_window(). */
@@ -76,17 +87,33 @@ static int stopping(const cshm_client *c)
 
 static double check_period(const cshm_client *c)
 {
-    double p = c->segment.tend_interval / 2;
-    if (p > c->segment.takeover_timeout / 4)
-        p = c->segment.takeover_timeout / 4;
+    double p = c->tseg->tend_interval / 2;
+    if (p > c->tseg->takeover_timeout / 4)
+        p = c->tseg->takeover_timeout / 4;
     if (p > 1.0)
         p = 1.0;
     return p < 0.005 ? 0.005 : p;
 }
 
+/* The check every period: follow a forward pointer, notice a removed
+ * segment, detach what nobody uses; 1 when the thread must move. */
+static int must_move(cshm_client *c)
+{
+    if (!c->shared)
+        return 0;
+    static __thread unsigned checks;
+    cshm_segment *t = c->tseg;
+    int removed_due = ++checks % REMOVED_CHECK_EVERY == 0;
+    if (removed_due || __atomic_load_n(&t->header->forwarded, __ATOMIC_RELAXED) != 0 ||
+        __atomic_load_n(&c->pending, __ATOMIC_SEQ_CST) != NULL)
+        cshm_client_follow(c, removed_due ? CSHM_FOLLOW_CHECK_REMOVED : 0);
+    cshm_client_reclaim(c);
+    return cshm_client_target(c) != t;
+}
+
 static double step_down_window(const cshm_client *c)
 {
-    double w = 3 * c->segment.tend_interval;
+    double w = 3 * c->tseg->tend_interval;
     return w > STEP_DOWN_MIN_WINDOW ? w : STEP_DOWN_MIN_WINDOW;
 }
 
@@ -103,7 +130,7 @@ static void pause_unless_stopped(cshm_client *c, double seconds)
 /* Bump the heartbeat if our epoch still owns it.  0, or -1 when lost. */
 static int heartbeat(cshm_client *c)
 {
-    uint64_t *hb = &c->segment.header->heartbeat;
+    uint64_t *hb = &c->tseg->header->heartbeat;
     uint64_t seen = __atomic_load_n(hb, __ATOMIC_ACQUIRE);
     for (;;) {
         if ((uint32_t)(seen >> 32) != c->epoch)
@@ -132,10 +159,10 @@ static void install_for_epoch(uint64_t *word, uint32_t epoch, uint32_t low)
 static void take_office(cshm_client *c)
 {
     __atomic_store_n(&c->role, CSHM_ROLE_TENDER, __ATOMIC_RELEASE);
-    install_for_epoch(&c->segment.header->heartbeat, c->epoch, 0);
-    install_for_epoch(&c->segment.header->tender, c->epoch, (uint32_t)getpid());
+    install_for_epoch(&c->tseg->header->heartbeat, c->epoch, 0);
+    install_for_epoch(&c->tseg->header->tender, c->epoch, (uint32_t)getpid());
     /* Readers waiting for a map re-check the new epoch. */
-    cshm_futex_wake_all(cshm_state_futex(c->segment.header));
+    cshm_futex_wake_all(cshm_state_futex(c->tseg->header));
 }
 
 static int progress(void *arg)
@@ -161,13 +188,14 @@ static void report_flags(cshm_client *c, const cshm_map *map)
     if (fresh & CSHM_MAP_NODES_TRUNCATED)
         cshm_log(CSHM_LOG_WARNING,
                  "max_nodes=%u reached: the cluster reports %u nodes and the map holds %u; "
-                 "routes to the others fail. Raise max_nodes (with a new key)",
+                 "routes to the others fail until the segment has grown (the tender grows it "
+                 "now)",
                  (unsigned)map->shape.max_nodes, (unsigned)map->counts->nodes_seen,
                  (unsigned)map->counts->node_count);
     if (fresh & CSHM_MAP_NAMESPACES_TRUNCATED)
         cshm_log(CSHM_LOG_WARNING,
-                 "max_namespaces=%u reached: the cluster has %u namespaces; raise max_namespaces "
-                 "(with a new key)",
+                 "max_namespaces=%u reached: the cluster has %u namespaces; the others are not "
+                 "routed until the segment has grown (the tender grows it now)",
                  (unsigned)map->shape.max_namespaces, (unsigned)map->counts->ns_seen);
     if (fresh & CSHM_MAP_REPLICAS_TRUNCATED)
         cshm_log(CSHM_LOG_WARNING,
@@ -193,8 +221,8 @@ static int should_step_down(cshm_client *c, double now)
         return 0;
     if (c->failures_in_row < STEP_DOWN_FAILURES && now - c->last_success < step_down_window(c))
         return 0;
-    return cshm_robust_has_waiters(&c->segment.header->owner_locks[c->lock_index]) &&
-           cshm_segment_attached(&c->segment) > 1;
+    return cshm_robust_has_waiters(&c->tseg->header->owner_locks[c->lock_index]) &&
+           cshm_segment_attached(c->tseg) > 1;
 }
 
 /* Newest first: the history shows each failing reason when every process
@@ -230,12 +258,12 @@ static int tend_once(cshm_client *c)
 {
     cshm_tend_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
-    ctx.op_timeout = c->segment.op_timeout;
+    ctx.op_timeout = c->tseg->op_timeout;
     ctx.progress = progress;
     ctx.progress_arg = c;
 
     /* Every request made before this instant is answered by this tend. */
-    c->refresh_seen = __atomic_load_n(&c->segment.header->refresh_seq, __ATOMIC_ACQUIRE);
+    c->refresh_seen = __atomic_load_n(&c->tseg->header->refresh_seq, __ATOMIC_ACQUIRE);
     cshm_map_copy(&c->building, &c->published);
     int rc = c->config.driver->tend(c->driver_state, &c->building, &ctx);
     if (rc == CSHM_TEND_ABORTED)
@@ -256,7 +284,7 @@ static int tend_once(cshm_client *c)
         set_text(record->last_error, sizeof record->last_error, ctx.error);
         if (c->was_stale)
             cshm_log(CSHM_LOG_INFO, "segment 0x%08x: cluster reachable again",
-                     (unsigned)c->segment.key);
+                     (unsigned)c->tseg->key);
         c->was_stale = 0;
         c->failures_in_row = 0;
         c->step_downs_in_row = 0;
@@ -271,7 +299,7 @@ static int tend_once(cshm_client *c)
             cshm_log(CSHM_LOG_WARNING,
                      "segment 0x%08x: cannot reach the cluster (%s); keeping the last map and "
                      "marking it stale",
-                     (unsigned)c->segment.key, why);
+                     (unsigned)c->tseg->key, why);
         c->was_stale = 1;
         cshm_map_copy(&c->building, &c->published);
         if (!c->has_map) {
@@ -288,7 +316,7 @@ static int tend_once(cshm_client *c)
     }
     record->failures_in_row = c->failures_in_row;
 
-    int published = cshm_snapshot_publish(&c->segment, &c->robust, c->epoch, record,
+    int published = cshm_snapshot_publish(c->tseg, &c->robust, c->epoch, record,
                                           &c->building);
     if (published == CSHM_PUBLISH_LOST)
         return TEND_LOST;
@@ -296,7 +324,7 @@ static int tend_once(cshm_client *c)
         cshm_log(CSHM_LOG_ERROR,
                  "segment 0x%08x: every snapshot slot is held by a stopped former tender; "
                  "will retry",
-                 (unsigned)c->segment.key);
+                 (unsigned)c->tseg->key);
     } else {
         cshm_map_copy(&c->published, &c->building);
         c->has_map = !(counts->flags & CSHM_MAP_EMPTY);
@@ -309,9 +337,9 @@ static int tend_once(cshm_client *c)
  * on stop or loss. */
 static int wait_next_tend(cshm_client *c, double tend_started)
 {
-    cshm_seg_header *h = c->segment.header;
-    double deadline = tend_started + c->segment.tend_interval;
-    double refresh_due = tend_started + c->segment.min_refresh_interval;
+    cshm_seg_header *h = c->tseg->header;
+    double deadline = tend_started + c->tseg->tend_interval;
+    double refresh_due = tend_started + c->tseg->min_refresh_interval;
     double beat = check_period(c);
     for (;;) {
         if (stopping(c))
@@ -332,7 +360,7 @@ static int wait_next_tend(cshm_client *c, double tend_started)
                 return 0;
             cshm_futex_wait(&h->refresh_seq, seen, remaining < beat ? remaining : beat);
         }
-        if (heartbeat(c) != 0)
+        if (heartbeat(c) != 0 || must_move(c))
             return -1;
     }
 }
@@ -342,7 +370,7 @@ static int wait_next_tend(cshm_client *c, double tend_started)
 static void adopt_published(cshm_client *c)
 {
     cshm_tend_record previous;
-    int rc = cshm_snapshot_read(&c->segment, &c->published, &previous, NULL, NULL);
+    int rc = cshm_snapshot_read(c->tseg, &c->published, &previous, NULL, NULL);
     if (rc != 0) {
         cshm_map_clear(&c->published);
         c->published.counts->generation = 0;
@@ -368,18 +396,25 @@ static int tender_session(cshm_client *c)
 {
     /* Followers never need the tender's two private maps nor the driver's
      * state (its scratch map, its buffers): allocate them here, off
-     * connect()'s path and out of every follower's memory. */
-    cshm_error error;
-    if ((c->published.payload == NULL &&
-         (cshm_map_init(&c->published, &c->segment.shape) != 0 ||
-          cshm_map_init(&c->building, &c->segment.shape) != 0)) ||
-        (c->driver_state == NULL &&
-         c->config.driver->create(&c->config, &c->driver_state, &error) != 0)) {
+     * connect()'s path and out of every follower's memory.  A growth
+     * frees both, so they are made again for the new shape. */
+    if (c->published.payload == NULL &&
+        (cshm_map_init(&c->published, &c->tseg->shape) != 0 ||
+         cshm_map_init(&c->building, &c->tseg->shape) != 0)) {
         cshm_map_free(&c->published);
         cshm_map_free(&c->building);
         cshm_log(CSHM_LOG_ERROR, "segment 0x%08x: out of memory for the tender's maps; "
                                  "leaving the role to another process",
-                 (unsigned)c->segment.key);
+                 (unsigned)c->tseg->key);
+        __atomic_store_n(&c->role, CSHM_ROLE_FOLLOWER, __ATOMIC_RELEASE);
+        pause_unless_stopped(c, 1.0);
+        return SESSION_LOST;
+    }
+    cshm_error error;
+    if (c->driver_state == NULL &&
+        c->config.driver->create(&c->config, &c->driver_state, &error) != 0) {
+        cshm_log(CSHM_LOG_ERROR, "segment 0x%08x: cannot start tending (%s); leaving the role "
+                                 "to another process", (unsigned)c->tseg->key, error.message);
         __atomic_store_n(&c->role, CSHM_ROLE_FOLLOWER, __ATOMIC_RELEASE);
         pause_unless_stopped(c, 1.0);
         return SESSION_LOST;
@@ -389,15 +424,37 @@ static int tender_session(cshm_client *c)
     c->last_success = cshm_mono_now();
 
     int result = SESSION_STOP;
-    for (;;) {
+    if (c->record.forward.key != 0) {
+        /* The segment grew and its last snapshot says where to: it is
+         * never tended again.  Follow it instead, unless the pointer cannot
+         * be followed (scribbled: cshm_segment_follow logged why); then this
+         * is still the cluster's segment, and we tend it. */
+        cshm_client_follow(c, CSHM_FOLLOW_BLOCK);
+        if (cshm_client_target(c) != c->tseg)
+            result = SESSION_MOVED;
+        else
+            memset(&c->record.forward, 0, sizeof c->record.forward);
+    }
+    while (result != SESSION_MOVED) {
         double started = cshm_mono_now();
         int tended = tend_once(c);
         if (tended == TEND_STEP_DOWN) {
             result = SESSION_STEPPED_DOWN;
             break;
         }
+        if (tended == TEND_DONE) {
+            int grew = cshm_tender_grow(c);
+            if (grew > 0) {
+                result = SESSION_MOVED;
+                break;
+            }
+            if (grew < 0)
+                tended = TEND_LOST;
+        }
         if (tended == TEND_LOST || wait_next_tend(c, started) != 0) {
-            result = stopping(c) ? SESSION_STOP : SESSION_LOST;
+            result = stopping(c) ? SESSION_STOP
+                     : cshm_client_target(c) != c->tseg ? SESSION_MOVED
+                                                        : SESSION_LOST;
             break;
         }
     }
@@ -410,7 +467,7 @@ static int tender_session(cshm_client *c)
         cshm_log(CSHM_LOG_WARNING,
                  "segment 0x%08x: this process (pid %d) lost tendership of epoch %u to a newer "
                  "tender; it is a follower now and published nothing after the takeover",
-                 (unsigned)c->segment.key, (int)getpid(), (unsigned)c->epoch);
+                 (unsigned)c->tseg->key, (int)getpid(), (unsigned)c->epoch);
     return result;
 }
 
@@ -432,7 +489,7 @@ static void start_backoff(cshm_client *c)
     cshm_log(CSHM_LOG_WARNING,
              "segment 0x%08x: pid %d steps down as tender after %u failed tends (%s); another "
              "process may tend; this one stays out for %.1f s",
-             (unsigned)c->segment.key, (int)getpid(), (unsigned)c->failures_in_row,
+             (unsigned)c->tseg->key, (int)getpid(), (unsigned)c->failures_in_row,
              c->record.last_error, backoff);
 }
 
@@ -441,7 +498,7 @@ static void start_backoff(cshm_client *c)
 static int others_succeed(const cshm_client *c)
 {
     cshm_map_counts counts;
-    return cshm_snapshot_read_counts(&c->segment, &counts, NULL, NULL) == 0 &&
+    return cshm_snapshot_read_counts(c->tseg, &counts, NULL, NULL) == 0 &&
            !(counts.flags & (CSHM_MAP_STALE | CSHM_MAP_EMPTY)) &&
            counts.tended_at_ms > c->stepped_down_at_ms;
 }
@@ -452,7 +509,7 @@ static int others_succeed(const cshm_client *c)
  * word moved meanwhile: another process won, and the lock is released. */
 static int claim_epoch(cshm_client *c, uint32_t index, uint64_t seen, uint32_t *old_pid)
 {
-    cshm_seg_header *h = c->segment.header;
+    cshm_seg_header *h = c->tseg->header;
     uint64_t desired =
         cshm_state_make(cshm_state_epoch(seen) + 1, index, cshm_state_slot_plus_one(seen));
     if (!__atomic_compare_exchange_n(&h->state, &seen, desired, 0, __ATOMIC_ACQ_REL,
@@ -470,7 +527,7 @@ static int claim_epoch(cshm_client *c, uint32_t index, uint64_t seen, uint32_t *
  * whose heartbeat stopped.  Returns the lock index or -1. */
 static int usurp(cshm_client *c, uint64_t state)
 {
-    cshm_seg_header *h = c->segment.header;
+    cshm_seg_header *h = c->tseg->header;
     uint32_t current = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
     for (uint32_t k = 1; k < CSHM_OWNER_LOCKS; k++) {
         uint32_t index = (current + k) % CSHM_OWNER_LOCKS;
@@ -483,7 +540,7 @@ static int usurp(cshm_client *c, uint64_t state)
         cshm_log(CSHM_LOG_WARNING,
                  "segment 0x%08x: tender pid %u sent no heartbeat for %g s (takeover_timeout); "
                  "pid %d takes over as epoch %u",
-                 (unsigned)c->segment.key, (unsigned)old_pid, c->segment.takeover_timeout,
+                 (unsigned)c->tseg->key, (unsigned)old_pid, c->tseg->takeover_timeout,
                  (int)getpid(), (unsigned)c->epoch);
         /* Followers sleeping on the old lock move to the new one. */
         cshm_robust_wake_all(&h->owner_locks[current]);
@@ -492,7 +549,7 @@ static int usurp(cshm_client *c, uint64_t state)
     cshm_log(CSHM_LOG_ERROR,
              "segment 0x%08x: the tender is silent but every owner lock is held by a stopped "
              "process; cannot take over",
-             (unsigned)c->segment.key);
+             (unsigned)c->tseg->key);
     return -1;
 }
 
@@ -500,7 +557,7 @@ static int usurp(cshm_client *c, uint64_t state)
  * lock index, or -1 (busy, or the ring moved on while we looked). */
 static int try_lock_named(cshm_client *c, uint64_t state)
 {
-    cshm_seg_header *h = c->segment.header;
+    cshm_seg_header *h = c->tseg->header;
     uint32_t index = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
     int got = cshm_robust_trylock(&c->robust, &h->owner_locks[index]);
     if (got == CSHM_LOCK_BUSY)
@@ -518,11 +575,11 @@ static int try_lock_named(cshm_client *c, uint64_t state)
         c->pending_dead++;
         cshm_log(CSHM_LOG_WARNING,
                  "segment 0x%08x: the tender (pid %u) died; pid %d takes over as epoch %u",
-                 (unsigned)c->segment.key, (unsigned)old_pid, (int)getpid(), (unsigned)c->epoch);
+                 (unsigned)c->tseg->key, (unsigned)old_pid, (int)getpid(), (unsigned)c->epoch);
     } else if (cshm_state_epoch(now_state) != 0) {
         c->pending_handoffs++;
         cshm_log(CSHM_LOG_INFO, "segment 0x%08x: pid %d is the tender (epoch %u)",
-                 (unsigned)c->segment.key, (int)getpid(), (unsigned)c->epoch);
+                 (unsigned)c->tseg->key, (int)getpid(), (unsigned)c->epoch);
     }
     return (int)index;
 }
@@ -531,7 +588,7 @@ static int try_lock_named(cshm_client *c, uint64_t state)
  * the owner lock index we hold. */
 static int acquire(cshm_client *c)
 {
-    cshm_seg_header *h = c->segment.header;
+    cshm_seg_header *h = c->tseg->header;
     /* What we watch for signs of life: the heartbeat and the epoch.  A new
      * epoch whose tender has not yet installed its heartbeat is a takeover
      * in progress, not silence. */
@@ -542,6 +599,8 @@ static int acquire(cshm_client *c)
     double vacant_since = 0;
 
     while (!stopping(c)) {
+        if (must_move(c))
+            return ACQUIRE_MOVE;
         uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
         uint32_t index = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
         double now = cshm_mono_now();
@@ -585,7 +644,7 @@ static int acquire(cshm_client *c)
             last_beat = beat;
             last_epoch = cshm_state_epoch(state);
             last_change = now;
-        } else if (now - last_change >= c->segment.takeover_timeout) {
+        } else if (now - last_change >= c->tseg->takeover_timeout) {
             taken = usurp(c, state);
             if (taken >= 0)
                 return taken;
@@ -604,12 +663,49 @@ static int acquire(cshm_client *c)
     return -1;
 }
 
+/* Move the thread, which holds no lock, to the segment it should be in:
+ * a robust list for the new lock area, and maps and driver of the new
+ * shape (the driver's connections are made again at the next tend).
+ * Returns 0, or -1 when this process cannot tend any more (logged). */
+static int move_thread(cshm_client *c)
+{
+    cshm_segment *to = cshm_client_target(c);
+    cshm_robust_owner_free(&c->robust);
+    size_t area_size;
+    const void *area = cshm_segment_lock_area(to, &area_size);
+    int rc = cshm_robust_thread_init(&c->robust, area, area_size);
+    if (rc != 0) {
+        cshm_log(CSHM_LOG_ERROR, "cannot register the robust futex list: %s; this process "
+                                 "will not tend", strerror(-rc));
+        return -1;
+    }
+    cshm_map_free(&c->published);
+    cshm_map_free(&c->building);
+    c->has_map = 0;
+    c->failures_in_row = 0;
+    c->step_downs_in_row = 0;
+    c->backoff_until = 0;
+    c->growth_retry_at = 0;
+    c->reported_flags = 0;
+    memset(&c->record, 0, sizeof c->record);
+    pthread_mutex_lock(&c->move_lock);
+    c->config.options.max_nodes = to->shape.max_nodes;
+    c->config.options.max_namespaces = to->shape.max_namespaces;
+    pthread_mutex_unlock(&c->move_lock);
+    /* The driver's state is sized for the old shape; the next session
+     * creates it afresh for the new one (tender_session). */
+    c->config.driver->destroy(c->driver_state);
+    c->driver_state = NULL;
+    __atomic_store_n(&c->tseg, to, __ATOMIC_SEQ_CST);
+    cshm_client_reclaim(c);
+    return 0;
+}
+
 static void *thread_main(void *arg)
 {
     cshm_client *c = arg;
-    cshm_seg_header *h = c->segment.header;
     size_t area_size;
-    const void *area = cshm_segment_lock_area(&c->segment, &area_size);
+    const void *area = cshm_segment_lock_area(c->tseg, &area_size);
     int rc = cshm_robust_thread_init(&c->robust, area, area_size);
     if (rc != 0) {
         cshm_log(CSHM_LOG_ERROR, "cannot register the robust futex list: %s; this process "
@@ -618,18 +714,28 @@ static void *thread_main(void *arg)
     }
     while (!stopping(c)) {
         int index = acquire(c);
+        if (index == ACQUIRE_MOVE) {
+            if (move_thread(c) != 0)
+                break;
+            continue;
+        }
         if (index < 0)
             break;
         c->lock_index = (uint32_t)index;
         int ended = tender_session(c);
-        /* Release whether we stopped, lost or stepped down: a lost session's
-         * lock is the old one of the ring, and releasing it frees it for
-         * reuse; a released lock wakes the next tender at once. */
-        cshm_robust_unlock(&c->robust, &h->owner_locks[index]);
+        /* Release whether we stopped, lost, stepped down or move: a lost
+         * session's lock is the old one of the ring, and releasing it frees
+         * it for reuse; a released lock wakes the next tender at once (in a
+         * forwarded segment, one that will follow the pointer too). */
+        cshm_robust_unlock(&c->robust, &c->tseg->header->owner_locks[index]);
         if (ended == SESSION_STEPPED_DOWN)
             start_backoff(c);
         else if (ended == SESSION_LOST)
             pause_unless_stopped(c, check_period(c)); /* never a hot loop of lost sessions */
+        else if (ended == SESSION_MOVED && cshm_client_target(c) == c->tseg)
+            pause_unless_stopped(c, check_period(c)); /* moved back meanwhile: never a hot loop */
+        else if (ended == SESSION_MOVED && move_thread(c) != 0)
+            break;
     }
     return NULL;
 }
@@ -658,12 +764,15 @@ void cshm_thread_stop(cshm_client *c)
 {
     if (!c->thread_running || pthread_equal(pthread_self(), c->thread))
         return;
-    cshm_seg_header *h = c->segment.header;
     __atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
     /* The thread sleeps on the refresh word (tender), on an owner lock
      * (follower) or on its stop word.  A wake can slip in just before it goes
      * to sleep, so keep waking until it has exited.  Wakes write nothing. */
     for (;;) {
+        /* The thread's segment, read afresh: it may move.  A wake on a
+         * segment it just left is a futex call on an address it no longer
+         * sleeps on, which does nothing. */
+        cshm_seg_header *h = __atomic_load_n(&c->tseg, __ATOMIC_SEQ_CST)->header;
         syscall(SYS_futex, &c->stop, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
         if (__atomic_load_n(&c->role, __ATOMIC_ACQUIRE) == CSHM_ROLE_TENDER)
             cshm_futex_wake_all(&h->refresh_seq);

@@ -118,6 +118,96 @@ static void test_last_detach_removes(void)
     CHECK(shmget((key_t)key, 0, 0) < 0);
 }
 
+/* Publish an empty snapshot with this record into seg (epoch 1), as a
+ * tender would. */
+static void publish_with(cshm_segment *seg, const cshm_tend_record *record)
+{
+    static cshm_robust_owner owner;  /* registered with the kernel: it must outlive us */
+    size_t area_size;
+    const void *area = cshm_segment_lock_area(seg, &area_size);
+    CHECK(cshm_robust_thread_init(&owner, area, area_size) == 0);
+    uint64_t state = __atomic_load_n(&seg->header->state, __ATOMIC_ACQUIRE);
+    uint32_t epoch = cshm_state_epoch(state) + 1;
+    __atomic_store_n(&seg->header->state, cshm_state_make(epoch, 0, cshm_state_slot_plus_one(state)),
+                     __ATOMIC_RELEASE);
+    cshm_map map;
+    CHECK(cshm_map_init(&map, &seg->shape) == 0);
+    CHECK(cshm_snapshot_publish(seg, &owner, epoch, record, &map) == CSHM_PUBLISH_OK);
+    cshm_map_free(&map);
+}
+
+/* docs/design.md §1b: the chain of a base key, the successor's key, and a
+ * forward pointer that is followed only to the segment it names. */
+static void test_chain_and_forward_pointer(void)
+{
+    uint32_t key = test_key(41);
+    cshm_config *c = make_config("redis://h:1", key, NULL);
+    for (uint32_t g = 0; g < CSHM_CHAIN_MAX; g++) {
+        remove_key(cshm_chain_key(key, g));
+        if (g > 0)
+            CHECK((cshm_chain_key(key, g) & 0xFF000000u) == CSHM_CHAIN_KEY_BASE);
+    }
+    CHECK(cshm_chain_key(key, 0) == key && cshm_chain_key(key, 1) != cshm_chain_key(key, 2));
+    cshm_segment old, next, followed, fresh;
+    cshm_error e;
+    CHECK(cshm_segment_open(c, &old, &e) == 0);
+    CHECK(old.generation == 0 && old.base_key == key);
+    cshm_map_shape bigger = old.shape;
+    bigger.max_nodes = 128;
+    CHECK(cshm_segment_open_successor(c, &old, &bigger, &next, &e) == 0);
+    CHECK(next.generation == 1 && next.key == cshm_chain_key(key, 1));
+    CHECK(next.shape.max_nodes == 128 && next.size > old.size);
+
+    cshm_tend_record record;
+    memset(&record, 0, sizeof record);
+    cshm_forward good = {next.key, next.shmid, 1, 128, next.shape.max_namespaces, 0,
+                         next.size, next.created_at_ms};
+    /* Scribbled pointers: each a clean error, never another segment. */
+    cshm_forward bad = good;
+    bad.key = key;                                          /* not the chain's key */
+    CHECK(cshm_segment_follow(c, &old, &bad, &followed, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "scribbled") != NULL);
+    bad = good;
+    bad.generation = 5;
+    CHECK(cshm_segment_follow(c, &old, &bad, &followed, &e) == CSHM_ERR_SEGMENT);
+    bad = good;
+    bad.max_nodes = 0xFFFFFFu;                              /* a layout out of range */
+    CHECK(cshm_segment_follow(c, &old, &bad, &followed, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "layout") != NULL);
+    bad = good;
+    bad.shmid = next.shmid + 1;                             /* another segment at the key */
+    CHECK(cshm_segment_follow(c, &old, &bad, &followed, &e) == CSHM_ERR_SEGMENT);
+    CHECK(strstr(e.message, "is not the successor") != NULL);
+    CHECK(cshm_segment_follow(c, &old, &good, &followed, &e) == 0);
+    CHECK(followed.shmid == next.shmid && followed.generation == 1);
+    cshm_segment_close(&followed);
+
+    /* A newcomer finds the current segment: the first of the chain that is
+     * not forwarded.  Before the forward, that is the old one... */
+    CHECK(cshm_segment_open(c, &fresh, &e) == 0);
+    CHECK(fresh.shmid == old.shmid);
+    cshm_segment_close(&fresh);
+    /* ...after it, the successor, whatever its own options say. */
+    record.forward = good;
+    publish_with(&old, &record);
+    cshm_forward seen;
+    CHECK(cshm_snapshot_forward(&old, &seen) == 1 && seen.shmid == next.shmid);
+    CHECK(cshm_segment_open(c, &fresh, &e) == 0);
+    CHECK(fresh.shmid == next.shmid && fresh.shape.max_nodes == 128);
+    cshm_segment_close(&fresh);
+    /* The old one gone (its last process left), the successor is still
+     * found; a chain with only a forwarded segment gets its next
+     * generation, as large as the one it named. */
+    cshm_segment_close(&old);
+    CHECK(shmget((key_t)key, 0, 0) < 0);
+    CHECK(cshm_segment_open(c, &fresh, &e) == 0);
+    CHECK(fresh.shmid == next.shmid);
+    cshm_segment_close(&fresh);
+    cshm_segment_close(&next);
+    for (uint32_t g = 0; g < CSHM_CHAIN_MAX; g++)
+        CHECK(shmget((key_t)cshm_chain_key(key, g), 0, 0) < 0);
+}
+
 static void fill_foreign(uint32_t key, size_t size, unsigned char byte)
 {
     int id = shmget((key_t)key, size, IPC_CREAT | IPC_EXCL | 0600);
@@ -198,9 +288,11 @@ static void test_other_layout_refused(void)
     cshm_segment a, b;
     cshm_error e;
     CHECK(cshm_segment_open(make_config("redis://h:1", key, NULL), &a, &e) == 0);
-    CHECK(cshm_segment_open(make_config("redis://h:1", key, more_nodes), &b, &e) ==
-          CSHM_ERR_SEGMENT);
-    CHECK(strstr(e.message, "max_nodes=64") != NULL && strstr(e.message, "max_nodes=128") != NULL);
+    /* Other limits are not another layout: the segment is used at the size
+     * it has (its tender grows it when the cluster needs more). */
+    CHECK(cshm_segment_open(make_config("redis://h:1", key, more_nodes), &b, &e) == 0);
+    CHECK(b.shmid == a.shmid && b.shape.max_nodes == 64);
+    cshm_segment_close(&b);
 
     /* Another layout version of ours: named, untouched. */
     a.header->prefix.layout_version = 99;
@@ -404,6 +496,7 @@ void suite_segment(void)
 {
     RUN(test_create_then_attach);
     RUN(test_last_detach_removes);
+    RUN(test_chain_and_forward_pointer);
     RUN(test_foreign_segment_refused_and_untouched);
     RUN(test_other_identity_refused);
     RUN(test_other_layout_refused);

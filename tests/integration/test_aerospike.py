@@ -19,6 +19,7 @@ import time
 
 import pytest
 
+from support import shm
 from support.checks import the_tender, wait_new_tender
 from support.procs import wait_for
 from support.worker import broadcast, connect_all, statuses
@@ -265,11 +266,41 @@ def test_limits_are_reported_never_silent(sim, pool, shm_key):
     [w] = pool(1)
     a = w.connect(sim.url(), key=shm_key, max_nodes=2, max_namespaces=1, **FAST)
     assert a["ok"], a
-    s = w.status()
-    assert s["nodes"] == 2 and s["nodes_seen"] == 3 and s["nodes_truncated"], s
-    assert s["namespaces"] == 1 and s["namespaces_seen"] == 2 and s["namespaces_truncated"], s
-    log = w.log()
-    assert "max_nodes=2 reached" in log and "max_namespaces=1 reached" in log, log
+    wait_for(lambda: "max_nodes=2 reached" in w.log() and "max_namespaces=1 reached" in w.log(),
+             5, "both limits to be reported")
+    # ...and then grown online (test_growth.py, and the test below).
+    wait_for(lambda: (lambda s: s["nodes"] == 3 and s["namespaces"] == 2 and
+                      not s["nodes_truncated"] and not s["namespaces_truncated"] and
+                      (s["max_nodes"], s["max_namespaces"]) == (4, 2))(w.status()),
+             10, "the segment to grow")
+
+
+def test_nodes_and_namespaces_past_the_limits_grow_online(sim, pool, shm_key, keyfiles,
+                                                          tmp_path):
+    """max_namespaces=1 against 2 namespaces, then nodes added past
+    max_nodes=4: the segment grows twice (namespaces 1 -> 2, nodes 4 -> 8),
+    every process follows, routes stay the simulator's truth, and the old
+    segments go with their last processes."""
+    ws = pool(3)
+    connect_all(ws, sim.url(), key=shm_key, max_nodes=4, max_namespaces=1, **FAST)
+    gen1, gen2 = shm.chain_key(shm_key, 1), shm.chain_key(shm_key, 2)
+    wait_for(lambda: all(s["key"] == gen1 and s["namespaces"] == 2 and s["max_namespaces"] == 2
+                         for s in statuses(ws)), 10, "the namespaces to grow")
+    wait_routes(ws, sim, keyfiles, tmp_path, 10, "routes in both namespaces")
+    reader = ws[-1]
+    # verifyloop verifies the snapshot nonstop (its routes have no
+    # namespace: a CONFIG error each, -1, for Aerospike, so only they may
+    # fail); wait_routes below checks the routes.
+    reader.send("verifyloop 3")
+    sim.call("add_node")
+    sim.call("add_node")
+    done = reader.recv(30)
+    assert done["ok"] and done["invalid"] == 0 and set(done["errors"]) <= {"-1"}, done
+    wait_for(lambda: all(s["key"] == gen2 and s["nodes"] == 5 and s["max_nodes"] == 8 and
+                         not s["nodes_truncated"] for s in statuses(ws)), 10, "the nodes to grow")
+    wait_routes(ws, sim, keyfiles, tmp_path, 10, "routes with the added nodes")
+    wait_for(lambda: shm.info(shm_key) is None and shm.info(gen1) is None, 10,
+             "the old generations to go")
 
 
 def test_connect_fails_clearly_when_no_seed_answers(pool, shm_key):

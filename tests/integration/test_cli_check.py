@@ -128,8 +128,12 @@ def test_tend_error_while_fresh_is_a_warning(cluster, pool, shm_key):
 
 
 def test_limit_reached_is_a_warning(cluster, pool, shm_key):
+    # A foreign segment at the successor's key: the segment cannot grow
+    # (logged, retried), so the limit stays reached.
+    shm.create(shm.chain_key(shm_key, 1), b"not ours" * 1000)
     ws = pool(1)
     connect_all(ws, cluster.url(), key=shm_key, max_nodes=4)
+    wait_for(lambda: "it cannot grow" in ws[0].log(), 10, "the failed growth to be logged")
     rc, state, summary, perf, doc = check(shm_key)
     assert (rc, state) == (WARNING, "WARNING"), summary
     assert "the cluster has 6 nodes, max_nodes is 4" in summary

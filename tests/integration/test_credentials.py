@@ -106,7 +106,8 @@ def test_wrong_password_with_derived_key_fails_fast_on_a_segment_of_its_own(
     # W got a segment of its own (its tender's warning names it) and, as
     # its only process, removed it when its connect gave up; A's is
     # untouched.
-    assert "segment 0x%08x: cannot reach the cluster" % derived[1] in w.log(), w.log()
+    wait_for(lambda: "segment 0x%08x: cannot reach the cluster" % derived[1] in w.log(), 5,
+             "W's log line naming its own segment")
     segs = cli_segments(identity)
     assert set(segs) == {derived[0]}, segs
     assert segs[derived[0]]["attached"] == 1, segs

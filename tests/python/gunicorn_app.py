@@ -11,6 +11,9 @@ the pid that made it, so the test can tell workers apart.
                                 worker connects at its first request (after
                                 the fork), when CSHM_TEST_LATE_KEY is set
 
+CSHM_TEST_MAX_NODES sets the client's max_nodes (test_gunicorn.py's growth
+test starts the pool with a segment too small for the cluster it grows).
+
 The late client resolves the URL's host names in the worker itself: with
 --preload that is a process forked moments after the master resolved the
 same names.
@@ -25,7 +28,8 @@ import clustershm
 
 CLIENT = clustershm.connect(os.environ["CSHM_TEST_URL"], key=int(os.environ["CSHM_TEST_KEY"]),
                             tend_interval=0.2, takeover_timeout=1.0,
-                            connect_timeout=0.5)
+                            connect_timeout=0.5,
+                            max_nodes=int(os.environ.get("CSHM_TEST_MAX_NODES", "64")))
 
 
 _late = None

@@ -28,6 +28,7 @@ import pytest
 
 from helpers import Gunicorn, alive, stat
 from support import shm
+from support.cluster import FRESH_BASES, RedisCluster, free_block
 from support.procs import wait_for
 
 WORKERS = Gunicorn.WORKERS
@@ -160,3 +161,61 @@ def test_gunicorn_preload_resolves_host_names_after_fork(tmp_path, redis_url, sh
     finally:
         rc = g.stop()
     assert rc == 0, g.log()
+
+
+def test_gunicorn_pool_grows_without_restart_or_failed_request(tmp_path, shm_key, redis_keys):
+    """A pool whose segment (max_nodes=8) is outgrown by a cluster grown from
+    6 to 9 nodes with `redis-cli --cluster add-node` and a reshard, while
+    requests keep coming: every worker moves to the grown segment (16)
+    without a restart (same pids), no request fails, and the routes are the
+    servers'."""
+    c = RedisCluster(free_block(FRESH_BASES, 6), tmp_path / "cluster", replicas=1).start()
+    g = None
+    try:
+        keys = redis_keys[:300]
+        g = Gunicorn(tmp_path, c.url(), shm_key, False, env={"CSHM_TEST_MAX_NODES": "8"})
+        wait_for(lambda: settled(g, shm_key), 30, "one tender in the pool")
+        pids = g.workers()
+        failures, served = [], [0]
+        stop = threading.Event()
+
+        def hammer():
+            while not stop.is_set():
+                try:
+                    g.routes(keys[:20])
+                    served[0] += 1
+                except Exception as e:  # noqa: BLE001 - every failure counts
+                    failures.append(repr(e))
+
+        threads = [threading.Thread(target=hammer) for _ in range(3)]
+        for t in threads:
+            t.start()
+        try:
+            c.add_nodes(free_block(FRESH_BASES, 3), masters=3)
+            grown = shm.chain_key(shm_key, 1)
+
+            def moved():
+                sts = g.statuses()
+                return len(sts) >= WORKERS and all(
+                    s["key"] == grown and s["max_nodes"] == 16 and s["nodes"] == 9
+                    for s in sts.values())
+            wait_for(moved, 30, "every worker on the grown segment")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        assert not failures, failures[:5]
+        assert served[0] > 0
+        assert g.workers() == pids, "workers were restarted"
+        wait_for(lambda: shm.info(shm_key) is None, 10, "the old segment to go")
+        slots = c.keyslots(keys)
+        owners = c.slot_owners()
+        check_routes(g, keys, [owners[s] for s in slots])
+    except BaseException:
+        if g is not None:
+            print(g.log())
+        raise
+    finally:
+        if g is not None:
+            g.stop()
+        c.stop()

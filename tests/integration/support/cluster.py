@@ -304,6 +304,64 @@ class RedisCluster:
             raise RuntimeError("reshard failed:\n%s\n%s" % (out.stdout[-3000:], out.stderr))
         self.wait_settled()
 
+    def add_nodes(self, ports, masters, slots_each=300, timeout=120):
+        """Grow the cluster with `redis-cli --cluster add-node`: the first
+        `masters` of ports join as masters, each with slots_each slots
+        resharded to it from the others, the rest as their replicas in turn.
+        Returns when the cluster has settled."""
+        ports = list(ports)
+        for p in ports:
+            self._start_server(p)
+        for p in ports:
+            procs.wait_for(lambda p=p: self.call(p, "PING") == "PONG", 20,
+                           "redis-server on port %d" % p)
+        existing = "%s:%d" % (HOST, self.live_ports[0])
+
+        def add(p, *extra):
+            argv = ["redis-cli"] + self._cli_auth() + [
+                "--cluster", "add-node", "%s:%d" % (HOST, p), existing] + list(extra)
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+            if out.returncode != 0:
+                raise RuntimeError("add-node %d failed:\n%s\n%s"
+                                   % (p, out.stdout[-3000:], out.stderr))
+
+        # redis-cli checks that every node agrees before it adds one: each
+        # addition waits for the gossip about the one before.
+        members = list(self.live_ports)
+
+        def known():
+            return all(len(text(self.call(q, "CLUSTER", "NODES")).strip().splitlines())
+                       == len(members) for q in members)
+
+        new_masters = ports[:masters]
+        for i, p in enumerate(ports):
+            if i < masters:
+                add(p)
+            else:
+                add(p, "--cluster-slave", "--cluster-master-id",
+                    self.node_id(new_masters[(i - masters) % masters]))
+            members.append(p)
+            procs.wait_for(known, 30, "node %d to be known to every node" % p, interval=0.1)
+        self.ports += ports
+        self.wait_settled(timeout)
+        for p in new_masters:
+            argv = ["redis-cli"] + self._cli_auth() + [
+                "--cluster", "reshard", existing, "--cluster-from", "all",
+                "--cluster-to", self.node_id(p), "--cluster-slots", str(slots_each),
+                "--cluster-yes"]
+            # redis-cli refuses to start while the nodes' views of the last
+            # move differ ("Nodes don't agree"): settle, and try again.
+            for attempt in range(4):
+                self.wait_settled(timeout)
+                out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+                if out.returncode == 0:
+                    break
+                if attempt == 3 or "agree" not in out.stdout + out.stderr:
+                    raise RuntimeError("reshard to %d failed:\n%s\n%s"
+                                       % (p, out.stdout[-3000:], out.stderr))
+                time.sleep(0.5)
+        self.wait_settled(timeout)
+
     def command_calls(self, prefix="cmdstat_cluster|"):
         """Sum over live nodes of INFO commandstats calls= of commands whose
         stat name starts with prefix (cluster|shards, cluster|slots, ...)."""

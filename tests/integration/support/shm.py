@@ -225,6 +225,25 @@ def derived_keys(identity, alternates=8):
     return out
 
 
+CHAIN_MAX = 8
+
+
+def chain_key(base, generation):
+    """Where generation g of the chain at key base lives (cshm_chain_key,
+    docs/design.md §1b): base itself for 0, else 0x44000000 | 24 bits of
+    FNV-1a-32 over base and g as little-endian 32-bit words."""
+    if generation == 0:
+        return base
+    h = 2166136261
+    for b in base.to_bytes(4, "little") + generation.to_bytes(4, "little"):
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return 0x44000000 | (h & 0x00FFFFFF)
+
+
+def chain_keys(base):
+    return [chain_key(base, g) for g in range(CHAIN_MAX)]
+
+
 class TestKeys:
     """SysV keys of one test: prefix | (crc32(node id) & 0xFFFF) << 4, + 0..15.
     Each key's segment is removed before its first use (left over by an
@@ -243,7 +262,8 @@ class TestKeys:
         assert 0 <= i < 16
         k = self.base + i
         if k not in self.used:
-            remove(k)
+            for g in chain_keys(k):  # and the successors a growth made there
+                remove(g)
             self.used.add(k)
         return k
 
@@ -253,4 +273,5 @@ class TestKeys:
 
     def cleanup(self):
         for k in self.used:
-            remove(k)
+            for g in chain_keys(k):
+                remove(g)
