@@ -125,24 +125,6 @@ int cshm_client_ready(cshm_client *c, cshm_error *error)
     return 0;
 }
 
-/* A map is ready when the current tender has published a real map (not just
- * its failure) and is still alive (holds its owner lock): a map left by a
- * tender that died, or by an earlier tender, may be hours old.  A new
- * tender republishes at once. */
-static int map_ready(const cshm_segment *seg)
-{
-    const cshm_seg_header *h = seg->header;
-    int64_t published = cshm_snapshot_published_epoch(seg);
-    uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
-    uint32_t lock = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
-    if (published < 0 || (uint64_t)published != cshm_state_epoch(state) ||
-        cshm_robust_owner_tid(&h->owner_locks[lock]) == 0)
-        return 0;
-    cshm_map_counts counts;
-    return cshm_snapshot_read_counts(seg, &counts, NULL, NULL) == 0 &&
-           !(counts.flags & CSHM_MAP_EMPTY);
-}
-
 /* The last error a tender published ("" when none). */
 static void published_error(const cshm_segment *seg, char *out, size_t cap)
 {
@@ -165,7 +147,7 @@ static int wait_for_map_in(cshm_client *c, cshm_segment *seg, double deadline,
     double timeout = c->config.options.connect_timeout;
     {
         uint32_t seen = __atomic_load_n(cshm_state_futex(h), __ATOMIC_ACQUIRE);
-        if (map_ready(seg))
+        if (cshm_snapshot_map_ready(seg))
             return 0;
         if (__atomic_load_n(&c->own_failure, __ATOMIC_ACQUIRE))
             return cshm_fail(error, CSHM_ERR_CLUSTER,
@@ -352,17 +334,25 @@ int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, 
     return rc;
 }
 
+/* c->view shaped for seg's maps (between enter and leave): made on first
+ * use, made again when the segment grew. */
+int cshm_client_fit_view(cshm_client *c, const cshm_segment *seg, cshm_error *error)
+{
+    if (c->view.payload != NULL && memcmp(&c->view.shape, &seg->shape, sizeof seg->shape) != 0)
+        cshm_map_free(&c->view);
+    if (c->view.payload == NULL && cshm_map_init(&c->view, &seg->shape) != 0)
+        return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
+    return 0;
+}
+
 int cshm_verify_snapshot(cshm_client *c, cshm_error *error)
 {
     int rc = cshm_client_ready(c, error);
     if (rc != 0)
         return rc;
     cshm_segment *seg = cshm_client_enter(c);
-    if (c->view.payload != NULL && memcmp(&c->view.shape, &seg->shape, sizeof seg->shape) != 0)
-        cshm_map_free(&c->view);   /* the segment grew */
-    if (c->view.payload == NULL && cshm_map_init(&c->view, &seg->shape) != 0)
-        rc = cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
-    else
+    rc = cshm_client_fit_view(c, seg, error);
+    if (rc == 0)
         rc = cshm_snapshot_verify(seg, &c->view, error);
     cshm_client_leave(c);
     return rc;

@@ -97,6 +97,11 @@ uint64_t cshm_current_fork_generation(void);
  * call cshm_client_leave when done with it (no early return in between). */
 cshm_segment *cshm_client_enter(cshm_client *client);
 void cshm_client_leave(cshm_client *client);
+
+/* client->view shaped for seg's maps, between enter and leave: made on first
+ * use, made again when the segment grew.  0 or CSHM_ERR_SYSTEM. */
+int cshm_client_fit_view(cshm_client *client, const cshm_segment *seg, cshm_error *error);
+
 /* Look for a forward pointer of the newest segment we have (when its state
  * word changed since the last look), attach the successor as pending, and
  * make pending current once its map is complete.  CSHM_FOLLOW_CHECK_REMOVED:

@@ -27,22 +27,6 @@
 #include "log.h"
 #include "snapshot.h"
 
-/* 1 when seg holds a real map of its current epoch whose tender is alive:
- * the same test connect() waits for. */
-static int complete(const cshm_segment *seg)
-{
-    const cshm_seg_header *h = seg->header;
-    int64_t published = cshm_snapshot_published_epoch(seg);
-    uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
-    uint32_t lock = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
-    if (published < 0 || (uint64_t)published != cshm_state_epoch(state) ||
-        cshm_robust_owner_tid(&h->owner_locks[lock]) == 0)
-        return 0;
-    cshm_map_counts counts;
-    return cshm_snapshot_read_counts(seg, &counts, NULL, NULL) == 0 &&
-           !(counts.flags & CSHM_MAP_EMPTY);
-}
-
 static cshm_segment *free_slot(cshm_client *c)
 {
     for (unsigned i = 0; i < CSHM_CLIENT_SEGMENTS; i++)
@@ -150,7 +134,7 @@ void cshm_client_follow(cshm_client *c, int flags)
     if (flags & CSHM_FOLLOW_CHECK_REMOVED)
         reopen_if_removed(c);
     pending = load(&c->pending);
-    if (pending != NULL && complete(pending)) {
+    if (pending != NULL && cshm_snapshot_map_ready(pending)) {
         __atomic_store_n(&c->current, pending, __ATOMIC_SEQ_CST);
         __atomic_store_n(&c->pending, NULL, __ATOMIC_SEQ_CST);
     }

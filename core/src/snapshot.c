@@ -440,3 +440,21 @@ int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t p
     return cshm_fail(error, CSHM_ERR_TIMEOUT, "the map kept changing during %d reads",
                      READ_ATTEMPTS);
 }
+
+/* A map is ready when the current tender has published a real map (not just
+ * its failure) and is still alive (holds its owner lock): a map left by a
+ * tender that died, or by an earlier tender, may be hours old.  A new
+ * tender republishes at once. */
+int cshm_snapshot_map_ready(const cshm_segment *seg)
+{
+    const cshm_seg_header *h = seg->header;
+    int64_t published = cshm_snapshot_published_epoch(seg);
+    uint64_t state = __atomic_load_n(&h->state, __ATOMIC_ACQUIRE);
+    uint32_t lock = cshm_state_lock(state) % CSHM_OWNER_LOCKS;
+    if (published < 0 || (uint64_t)published != cshm_state_epoch(state) ||
+        cshm_robust_owner_tid(&h->owner_locks[lock]) == 0)
+        return 0;
+    cshm_map_counts counts;
+    return cshm_snapshot_read_counts(seg, &counts, NULL, NULL) == 0 &&
+           !(counts.flags & CSHM_MAP_EMPTY);
+}

@@ -92,6 +92,11 @@ int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out,
 int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t partition,
                         uint32_t column, cshm_route_result *result, cshm_error *error);
 
+/* 1 when the current tender has published a real map (not only its
+ * failure) and is alive: what connect() waits for, and what a process
+ * following a growth waits for in the successor. */
+int cshm_snapshot_map_ready(const cshm_segment *seg);
+
 /* Epoch of the published slot, or -1 when none is published. */
 int64_t cshm_snapshot_published_epoch(const cshm_segment *seg);
 

@@ -27,11 +27,8 @@ static int read_view(cshm_client *c, cshm_error *error)
     if (rc != 0)
         return rc;
     cshm_segment *seg = cshm_client_enter(c);
-    if (c->view.payload != NULL && memcmp(&c->view.shape, &seg->shape, sizeof seg->shape) != 0)
-        cshm_map_free(&c->view);   /* the segment grew */
-    if (c->view.payload == NULL && cshm_map_init(&c->view, &seg->shape) != 0)
-        rc = cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
-    else
+    rc = cshm_client_fit_view(c, seg, error);
+    if (rc == 0)
         rc = cshm_snapshot_read(seg, &c->view, NULL, NULL, error);
     c->view_key = seg->key;
     cshm_client_leave(c);
