@@ -487,12 +487,21 @@ int cshm_segment_validate_buffer(const void *base, uint64_t size, cshm_segment *
     return validate_attached(NULL, base, size, "the buffer", seg, error, NULL);
 }
 
+/* IPC_STAT into a zeroed ds: valgrind (3.19) does not see the kernel fill
+ * every field of it, and an error it reports in a process is inherited by
+ * every child forked after it. */
+static int shm_stat(int shmid, struct shmid_ds *ds)
+{
+    memset(ds, 0, sizeof *ds);
+    return shmctl(shmid, IPC_STAT, ds);
+}
+
 /* 1 when the segment was marked removed (IPC_RMID while attached: the
  * kernel sets SHM_DEST and frees the key), or is gone altogether. */
 static int segment_removed(int shmid)
 {
     struct shmid_ds ds;
-    if (shmctl(shmid, IPC_STAT, &ds) != 0)
+    if (shm_stat(shmid, &ds) != 0)
         return 1;
     return (ds.shm_perm.mode & SHM_DEST) != 0;
 }
@@ -506,7 +515,7 @@ static int attach_existing(const cshm_config *config, uint32_t key, int flags, c
         return errno == ENOENT ? OPEN_ABSENT : shm_failure(errno, key, seg->size, error);
 
     struct shmid_ds ds;
-    if (shmctl(shmid, IPC_STAT, &ds) != 0)
+    if (shm_stat(shmid, &ds) != 0)
         return errno == EINVAL || errno == EIDRM ? OPEN_VANISHED
                                                  : shm_failure(errno, key, seg->size, error);
     char what[200];
@@ -535,7 +544,7 @@ static int attach_existing(const cshm_config *config, uint32_t key, int flags, c
         if (init != CSHM_INIT_BUSY && !fresh)
             break; /* not ours, or corrupt: the prefix check says which */
         if (init == CSHM_INIT_BUSY && ds.shm_segsz == seg->size &&
-            shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1) {
+            shm_stat(shmid, &ds) == 0 && ds.shm_nattch == 1) {
             /* Marked by a clustershm creator that is gone (we are the only
              * process attached): finish its work. */
             if (fill_header(h, seg, config, 1) != 0) {
@@ -579,7 +588,7 @@ static int attach_existing(const cshm_config *config, uint32_t key, int flags, c
         rc = OPEN_OTHER_CREDENTIALS;
         /* Left behind by processes that are all gone (a password rotation):
          * removing it is what `clustershm rm` would do, and frees the key. */
-        if ((flags & MAY_RECLAIM) && shmctl(shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch == 1 &&
+        if ((flags & MAY_RECLAIM) && shm_stat(shmid, &ds) == 0 && ds.shm_nattch == 1 &&
             shmctl(shmid, IPC_RMID, NULL) == 0)
             rc = OPEN_VANISHED;
     }
@@ -930,7 +939,7 @@ int cshm_segment_inspect_shmid(int shmid, cshm_segment *seg, cshm_error *error)
     memset(seg, 0, sizeof *seg);
     seg->shmid = -1;
     struct shmid_ds ds;
-    if (shmctl(shmid, IPC_STAT, &ds) != 0)
+    if (shm_stat(shmid, &ds) != 0)
         return cshm_fail(error, CSHM_ERR_SEGMENT, "cannot inspect shmid %d: %s", shmid,
                          strerror(errno));
     char what[200];
@@ -980,7 +989,7 @@ void cshm_segment_close(cshm_segment *seg)
     if (seg->shmid >= 0) {
         shmdt(seg->base);
         struct shmid_ds ds;
-        if (!seg->read_only && shmctl(seg->shmid, IPC_STAT, &ds) == 0 && ds.shm_nattch == 0 &&
+        if (!seg->read_only && shm_stat(seg->shmid, &ds) == 0 && ds.shm_nattch == 0 &&
             !(ds.shm_perm.mode & SHM_DEST))
             shmctl(seg->shmid, IPC_RMID, NULL);
     } else {
@@ -1000,7 +1009,7 @@ uint32_t cshm_segment_attached(const cshm_segment *seg)
     struct shmid_ds ds;
     if (seg->shmid < 0)
         return 1;
-    if (shmctl(seg->shmid, IPC_STAT, &ds) != 0)
+    if (shm_stat(seg->shmid, &ds) != 0)
         return 0;
     return (uint32_t)ds.shm_nattch;
 }
