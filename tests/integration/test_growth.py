@@ -53,6 +53,9 @@ def test_redis_cluster_outgrows_the_segment_twice(make_cluster, pool, shm_key, k
         s = stat(gen1)
         assert (s["chain_generation"], as_int(s["chain_base"]), s["forwarded_to"]) == \
             (1, shm_key, None), s
+        # status() shows the chain of the segment each process reads, as stat does.
+        assert all((st["chain_generation"], st["chain_base"], st["forwarded_to"]) ==
+                   (1, shm_key, None) for st in statuses(ws)), statuses(ws)
 
         # A process started with the old, smaller options joins generation 1.
         [late] = pool(1, prefix="late")

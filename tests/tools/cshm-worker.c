@@ -568,6 +568,12 @@ static void cmd_status(void)
     fprintf(stdout, ",\"max_nodes\":%" PRIu32 ",\"max_namespaces\":%" PRIu32
             ",\"has_tender\":%s,\"has_map\":%s", s.max_nodes, s.max_namespaces,
             s.has_tender ? "true" : "false", s.has_map ? "true" : "false");
+    fprintf(stdout, ",\"chain_generation\":%" PRIu32 ",\"chain_base\":%" PRIu32,
+            s.chain_generation, s.chain_base);
+    if (s.forwarded_to != 0)
+        fprintf(stdout, ",\"forwarded_to\":%" PRIu32, s.forwarded_to);
+    else
+        fputs(",\"forwarded_to\":null", stdout);
     answer_end();
 }
 
