@@ -69,7 +69,8 @@ static void test_hook(const char *stage)
     if (hook[n] == '\0')
         kill(getpid(), SIGKILL);
     else if (strcmp(hook + n, ":stop") == 0)
-        kill(getpid(), SIGSTOP);   /* returns once the test sends SIGCONT */
+        raise(SIGSTOP);   /* this thread stops at once (a kill() of the process could let
+                             it publish first); returns once the test sends SIGCONT */
 }
 
 int cshm_tender_grow(cshm_client *c)

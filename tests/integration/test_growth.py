@@ -262,7 +262,7 @@ def test_a_grower_stopped_past_takeover_is_fenced(make_cluster, pool, shm_key, t
     both segments' publishes.  It then follows like everyone else and keeps
     no second mapping of the successor it had created."""
     c, grow = small_cluster_outgrowing(make_cluster)
-    options = dict(GROW, takeover_timeout=2)
+    options = dict(GROW, takeover_timeout=3)
     [grower] = pool(1, prefix="grower",
                     env=dict(os.environ, CSHM_TEST_HOOK_GROWTH="created:stop"))
     assert grower.connect(c.url(), key=shm_key, **options)["ok"]
@@ -273,12 +273,19 @@ def test_a_grower_stopped_past_takeover_is_fenced(make_cluster, pool, shm_key, t
     old_epoch = sts[0]["epoch"]
     gen1 = shm.chain_key(shm_key, 1)
     monitors = [Monitor(shm_key, tmp_path / "gen0.log")]
+    # add_nodes goes on (gossip, settling) for longer than takeover_timeout
+    # after the node that overflows the segment joined: run it beside, so the
+    # stop is seen before anyone takes over.
+    grown = []
+    growing = threading.Thread(target=lambda: grown.append(grow()))
+    growing.start()
     try:
-        grow()
-        wait_for(lambda: process_state(grower.pid) == "T", 30,
+        wait_for(lambda: process_state(grower.pid) == "T", 60,
                  "the grower to stop right after creating the successor")
         assert shm.info(gen1) is not None and stat(shm_key)["forwarded_to"] is None
         monitors.append(Monitor(gen1, tmp_path / "gen1.log"))
+        growing.join(120)
+        assert grown, "add_nodes failed"
 
         on(others, gen1, 8, 5)
         s = stat(shm_key)
@@ -293,6 +300,7 @@ def test_a_grower_stopped_past_takeover_is_fenced(make_cluster, pool, shm_key, t
                  "the resumed grower to map generation 1 alone")
         the_tender([grower] + others)
     finally:
+        growing.join(120)
         logs = [m.stop() for m in monitors]
     gen0_events = logs[0][0]
     for events, _ in logs:
