@@ -443,6 +443,12 @@ ZEND_METHOD(ClusterShm_Client, status)
     add_assoc_long(return_value, "max_namespaces", (zend_long)s.max_namespaces);
     add_assoc_bool(return_value, "has_tender", s.has_tender != 0);
     add_assoc_bool(return_value, "has_map", s.has_map != 0);
+    add_assoc_long(return_value, "chain_generation", (zend_long)s.chain_generation);
+    add_assoc_long(return_value, "chain_base", (zend_long)s.chain_base);
+    if (s.forwarded_to != 0)
+        add_assoc_long(return_value, "forwarded_to", (zend_long)s.forwarded_to);
+    else
+        add_assoc_null(return_value, "forwarded_to");
 }
 
 ZEND_METHOD(ClusterShm_Client, requestRefresh)

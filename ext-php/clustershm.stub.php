@@ -69,7 +69,10 @@ namespace ClusterShm {
          * failures_in_row, tend_interval, takeover_timeout,
          * min_refresh_interval, driver, last_error, step_down_history (pid,
          * epoch, at, failures, reason; newest first), identity, max_nodes,
-         * max_namespaces, has_tender, has_map.  The names are those of
+         * max_namespaces, has_tender, has_map, chain_generation (0 at the
+         * base key; +1 each time the cluster outgrew the segment), chain_base
+         * (the chain's base key) and forwarded_to (the successor's key, or
+         * null while this segment is not forwarded).  The names are those of
          * `clustershm stat --json` and of the Prometheus metrics.
          *
          * @return array<string, mixed>

@@ -1,5 +1,5 @@
 /* This is a generated file, edit the .stub.php file instead.
- * Stub hash: 612de603cb1371c15e960987d9302e00029e9ce4 */
+ * Stub hash: 7d049552e1ece732fb52487ccd7b21c0706ae947 */
 
 ZEND_BEGIN_ARG_WITH_RETURN_OBJ_INFO_EX(arginfo_ClusterShm_connect, 0, 1, ClusterShm\\Client, 0)
 	ZEND_ARG_TYPE_INFO(0, url, IS_STRING, 0)

@@ -668,7 +668,11 @@ static PyObject *client_status(PyObject *op, PyObject *unused)
         put(d, "max_nodes", PyLong_FromUnsignedLong(s.max_nodes)) < 0 ||
         put(d, "max_namespaces", PyLong_FromUnsignedLong(s.max_namespaces)) < 0 ||
         put(d, "has_tender", PyBool_FromLong(s.has_tender)) < 0 ||
-        put(d, "has_map", PyBool_FromLong(s.has_map)) < 0) {
+        put(d, "has_map", PyBool_FromLong(s.has_map)) < 0 ||
+        put(d, "chain_generation", PyLong_FromUnsignedLong(s.chain_generation)) < 0 ||
+        put(d, "chain_base", PyLong_FromUnsignedLong(s.chain_base)) < 0 ||
+        put(d, "forwarded_to", s.forwarded_to != 0 ? PyLong_FromUnsignedLong(s.forwarded_to)
+                                                   : Py_NewRef(Py_None)) < 0) {
         Py_DECREF(d);
         return NULL;
     }
@@ -730,8 +734,11 @@ static PyMethodDef client_methods[] = {
      "min_refresh_interval (the segment's timing, which every process uses), driver,\n"
      "last_error, step_down_history: dicts pid, epoch, at, failures, reason of the\n"
      "last tenders that gave the role up after failing, newest first; identity,\n"
-     "max_nodes, max_namespaces, has_tender and has_map.  The names are those of\n"
-     "`clustershm stat --json` and of the Prometheus metrics (docs/cli-json.md)."},
+     "max_nodes, max_namespaces, has_tender, has_map; chain_generation (0 at the\n"
+     "base key, +1 each time the cluster outgrew the segment), chain_base (the\n"
+     "chain's base key) and forwarded_to (the successor's key, or None).  The names\n"
+     "are those of `clustershm stat --json` and of the Prometheus metrics\n"
+     "(docs/cli-json.md)."},
     {"request_refresh", client_request_refresh, METH_NOARGS,
      "request_refresh($self, /)\n--\n\n"
      "Ask the tender (this process or another) to tend now, e.g. after a MOVED reply."},

@@ -161,6 +161,14 @@ class _Status(TypedDict):
     tender nobody took over yet)."""
     has_map: bool
     """A map from a successful tend is published; False while every tend so far failed."""
+    chain_generation: int
+    """The segment's generation in its chain: 0 at the base key, +1 each time the
+    cluster outgrew the segment and the map moved to a larger one (online growth)."""
+    chain_base: int
+    """The chain's base key (the key option or the derived key)."""
+    forwarded_to: int | None
+    """The key of the successor this segment forwards to; None while it is not
+    forwarded (the process moves there once the successor holds a complete map)."""
 
 class Error(Exception):
     """Base class of every clustershm error."""

@@ -103,7 +103,7 @@ static void read_segment(const cli_view *v, cli_status *s)
     s->max_namespaces = seg->shape.max_namespaces;
     s->partitions = seg->shape.partitions;
     s->chain_generation = seg->generation;
-    s->chain_base = seg->generation == 0 || seg->base_key == 0 ? seg->key : seg->base_key;
+    s->chain_base = cshm_segment_chain_base(seg);
     s->tend_interval = seg->tend_interval;
     s->takeover_timeout = seg->takeover_timeout;
     s->min_refresh_interval = seg->min_refresh_interval;

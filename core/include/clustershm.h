@@ -169,6 +169,14 @@ typedef struct cshm_status_info {
                                   while the role is vacant (nobody took over a dead tender) */
     int has_map;               /* a map from a successful tend is published (not just an
                                   error of a tender that never reached the cluster) */
+    /* The segment's chain (online growth, docs/design.md §1b), as `clustershm
+     * stat` shows it: the generation (0 at the base key) and the chain's base
+     * key; forwarded_to is the key of the successor this segment forwards to,
+     * 0 while it does not (a process reads a forwarded segment only until the
+     * successor holds a complete map, then moves there). */
+    uint32_t chain_generation;
+    uint32_t chain_base;
+    uint32_t forwarded_to;
 } cshm_status_info;
 
 /* Log lines of the core (takeover, stale, limits).  level: 0 debug .. 3 error.

@@ -397,6 +397,8 @@ static int status_of(cshm_client *c, const cshm_segment *seg, cshm_status_info *
     s->max_nodes = seg->shape.max_nodes;
     s->max_namespaces = seg->shape.max_namespaces;
     s->has_tender = !c->shared || cshm_segment_tender_held(h);
+    s->chain_generation = seg->generation;
+    s->chain_base = cshm_segment_chain_base(seg);
 
     cshm_map_counts counts;
     cshm_tend_record record;
@@ -425,6 +427,7 @@ static int status_of(cshm_client *c, const cshm_segment *seg, cshm_status_info *
         s->failures_in_row = record.failures_in_row;
         snprintf(s->last_error, sizeof s->last_error, "%s", record.last_error);
         copy_step_downs(s, &record);
+        s->forwarded_to = record.forward.key;
     }
     return 0;
 }

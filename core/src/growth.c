@@ -25,8 +25,11 @@
  *
  * Test hook: CSHM_TEST_HOOK_GROWTH=created or =forwarded makes the tender
  * SIGKILL its own process right after creating the successor, or right
- * after publishing the forward pointer (tests/integration/test_growth.py).
- * Unset in production; it is read only when a segment grows.
+ * after publishing the forward pointer; =created:stop stops the whole
+ * process (SIGSTOP) right after creating the successor instead, so that a
+ * test can let another tender take over and then resume this one
+ * (tests/integration/test_growth.py).  Unset in production; it is read
+ * only when a segment grows.
  */
 #include <signal.h>
 #include <stdlib.h>
@@ -60,8 +63,14 @@ static uint32_t grown(uint32_t limit, uint32_t seen, uint32_t cap)
 static void test_hook(const char *stage)
 {
     const char *hook = getenv("CSHM_TEST_HOOK_GROWTH");
-    if (hook != NULL && strcmp(hook, stage) == 0)
+    size_t n = strlen(stage);
+    if (hook == NULL || strncmp(hook, stage, n) != 0)
+        return;
+    if (hook[n] == '\0')
         kill(getpid(), SIGKILL);
+    else if (strcmp(hook + n, ":stop") == 0)
+        raise(SIGSTOP);   /* this thread stops at once (a kill() of the process could let
+                             it publish first); returns once the test sends SIGCONT */
 }
 
 int cshm_tender_grow(cshm_client *c)

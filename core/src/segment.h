@@ -272,6 +272,13 @@ int cshm_segment_open(const cshm_config *config, cshm_segment *seg, cshm_error *
  * itself for 0, else CSHM_CHAIN_KEY_BASE | 24 bits of FNV-1a of (base, g). */
 uint32_t cshm_chain_key(uint32_t base, uint32_t generation);
 
+/* The base key of seg's chain (its own key for generation 0): what
+ * cshm_status() and `clustershm stat` show as chain_base. */
+static inline uint32_t cshm_segment_chain_base(const cshm_segment *seg)
+{
+    return seg->generation == 0 || seg->base_key == 0 ? seg->key : seg->base_key;
+}
+
 /* The tender's growth: create (or attach, when an interrupted growth left
  * it) generation `from->generation + 1` of from's chain with at least
  * `shape`.  An existing one of another shape is used as it is (the next

@@ -34,6 +34,8 @@ $s = $c->status();
 var_dump(array_keys($s));
 var_dump($s['role'], $s['pid'] === getmypid(), $s['owner_pid'] === getmypid(), $s['key'] === $key,
          $s['nodes'], $s['driver'], $s['stale'], $s['epoch'] >= 1, $s['generation'] >= 1);
+// A segment that never grew: generation 0 of the chain at its own key.
+var_dump($s['chain_generation'], $s['chain_base'] === $key, $s['forwarded_to']);
 
 // Persistent: a second client of the same URL and options shares the core client.
 $d = ClusterShm\connect($url, $opts);
@@ -88,7 +90,7 @@ array(7) {
   [6]=>
   string(18) "replica_partitions"
 }
-array(37) {
+array(40) {
   [0]=>
   string(4) "role"
   [1]=>
@@ -163,6 +165,12 @@ array(37) {
   string(10) "has_tender"
   [36]=>
   string(7) "has_map"
+  [37]=>
+  string(16) "chain_generation"
+  [38]=>
+  string(10) "chain_base"
+  [39]=>
+  string(12) "forwarded_to"
 }
 string(6) "tender"
 bool(true)
@@ -173,6 +181,9 @@ string(5) "redis"
 bool(false)
 bool(true)
 bool(true)
+int(0)
+bool(true)
+NULL
 bool(true)
 string(6) "tender"
 SegmentException

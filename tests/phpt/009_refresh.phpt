@@ -116,7 +116,7 @@ ClusterShm\ConfigException (1): refresh: bad timeout nan s; use 0 to 3600 second
 ClusterShm\ConfigException (1): refresh: bad timeout inf s; use 0 to 3600 seconds
 bool(false)
 -- status
-array(16) {
+array(19) {
   [0]=>
   string(8) "handoffs"
   [1]=>
@@ -149,6 +149,12 @@ array(16) {
   string(10) "has_tender"
   [15]=>
   string(7) "has_map"
+  [16]=>
+  string(16) "chain_generation"
+  [17]=>
+  string(10) "chain_base"
+  [18]=>
+  string(12) "forwarded_to"
 }
 float(60)
 float(120)

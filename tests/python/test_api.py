@@ -289,7 +289,8 @@ def test_status(clients, redis_url, shm_key):
                       "dead_takeovers", "hung_takeovers", "step_downs", "failures_in_row",
                       "tend_interval", "takeover_timeout", "min_refresh_interval", "driver",
                       "last_error", "step_down_history", "identity", "max_nodes",
-                      "max_namespaces", "has_tender", "has_map"}
+                      "max_namespaces", "has_tender", "has_map", "chain_generation", "chain_base",
+                      "forwarded_to"}
     seg = shm.info(shm_key)
     assert s["role"] == "tender" and s["pid"] == s["owner_pid"] == os.getpid()
     assert s["key"] == shm_key and s["shmid"] == seg["shmid"]
@@ -306,6 +307,8 @@ def test_status(clients, redis_url, shm_key):
     assert s["step_down_history"] == [] and s["failures_in_row"] == 0
     assert s["identity"].startswith("redis:") and s["max_nodes"] >= s["nodes"]
     assert s["max_namespaces"] >= 1 and s["has_tender"] is True and s["has_map"] is True
+    # A segment that never grew: generation 0 of the chain at its own key.
+    assert (s["chain_generation"], s["chain_base"], s["forwarded_to"]) == (0, shm_key, None)
 
 
 def test_request_refresh_makes_the_tender_tend(clients, redis_url, shm_key):

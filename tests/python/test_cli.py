@@ -45,6 +45,8 @@ def test_stat_of_our_own_segment_matches_status(clients, redis_url, shm_key):
                  "has_tender", "has_map", "max_nodes", "max_namespaces", "stale",
                  "tend_interval", "takeover_timeout", "last_error", "step_down_history"):
         assert j[name] == s[name], name
+    assert (j["chain_generation"], int(j["chain_base"], 16), j["forwarded_to"]) == \
+        (s["chain_generation"], s["chain_base"], s["forwarded_to"])
     assert j["attached"] == s["attached"] == 1     # the command is not counted
     assert len(j["nodes"]) == s["nodes"]
     # the same figures from build/clustershm, the same exit codes

@@ -15,6 +15,8 @@
  *   partition <hex-key>              status   nodes   refresh   pid
  *   refreshwait <timeout>            refreshloop <seconds>
  *   fork <in> <out>                  close    exit    (EOF = exit)
+ *   forkmaps <in> <out>              fork, and the child reports its segment
+ *                                    and the SysV mappings left after close
  *   verify                           verifyloop <seconds> [yield]
  *   exec                             (see "Reliability commands")
  *   aroute <ns> <set> <type> <key> [replica]      Aerospike typed keys
@@ -568,6 +570,12 @@ static void cmd_status(void)
     fprintf(stdout, ",\"max_nodes\":%" PRIu32 ",\"max_namespaces\":%" PRIu32
             ",\"has_tender\":%s,\"has_map\":%s", s.max_nodes, s.max_namespaces,
             s.has_tender ? "true" : "false", s.has_map ? "true" : "false");
+    fprintf(stdout, ",\"chain_generation\":%" PRIu32 ",\"chain_base\":%" PRIu32,
+            s.chain_generation, s.chain_base);
+    if (s.forwarded_to != 0)
+        fprintf(stdout, ",\"forwarded_to\":%" PRIu32, s.forwarded_to);
+    else
+        fputs(",\"forwarded_to\":null", stdout);
     answer_end();
 }
 
@@ -675,9 +683,36 @@ static void cmd_refreshloop(int argc, char **argv)
     answer_end();
 }
 
+/* Appends to out the SysV segments this process has mapped, from
+ * /proc/self/maps ("/SYSV<key>" mappings, whose inode is the shmid), as
+ * " <shmid>:<key>" each; "-" when there are none. */
+static void sysv_mappings(FILE *out)
+{
+    FILE *maps = fopen("/proc/self/maps", "r");
+    int found = 0;
+    char line[512];
+    while (maps != NULL && fgets(line, sizeof line, maps) != NULL) {
+        unsigned long inode;
+        char path[256];
+        if (sscanf(line, "%*s %*s %*s %*s %lu %255s", &inode, path) == 2 &&
+            strncmp(path, "/SYSV", 5) == 0) {
+            fprintf(out, " %lu:%s", inode, path + 5);
+            found = 1;
+        }
+    }
+    if (maps != NULL)
+        fclose(maps);
+    if (!found)
+        fputs(" -", out);
+}
+
 /* The child of fork: route, report its role, close, leave without touching
- * the parent's stdio buffers (_exit). */
-static void fork_child(const route_spec *spec, const char *in_path, const char *out_path)
+ * the parent's stdio buffers (_exit).  With report_maps, the STATUS line is
+ * followed by "SEGMENT <key> <shmid> <chain_generation> <forwarded_to>" (of
+ * the segment status() read) and, after close, "LEFT" and the SysV mappings
+ * the child still has (sysv_mappings). */
+static void fork_child(const route_spec *spec, const char *in_path, const char *out_path,
+                       int report_maps)
 {
     char why[600];
     int lib_code;
@@ -697,16 +732,25 @@ static void fork_child(const route_spec *spec, const char *in_path, const char *
             code = 2;
         } else {
             fprintf(out, "STATUS %s %ld\n", s.role, (long)s.pid);
+            if (report_maps)
+                fprintf(out, "SEGMENT %u %d %u %u\n", (unsigned)s.key, s.shmid,
+                        (unsigned)s.chain_generation, (unsigned)s.forwarded_to);
         }
     }
-    fclose(out);
     cshm_close(client);
+    if (report_maps) {
+        fputs("LEFT", out);
+        sysv_mappings(out);
+        fputc('\n', out);
+    }
+    fclose(out);
     _exit(code);
 }
 
 /* fork(); the child runs fork_child, the parent waits and answers with the
  * child's exit: its code, or -signal when a signal ended it. */
-static void fork_and_wait(const route_spec *spec, const char *in_path, const char *out_path)
+static void fork_and_wait(const route_spec *spec, const char *in_path, const char *out_path,
+                          int report_maps)
 {
     if (need_client() != 0)
         return;
@@ -718,7 +762,7 @@ static void fork_and_wait(const route_spec *spec, const char *in_path, const cha
         return;
     }
     if (child == 0)
-        fork_child(spec, in_path, out_path);
+        fork_child(spec, in_path, out_path, report_maps);
     int status;
     while (waitpid(child, &status, 0) < 0) {
         if (errno != EINTR) {
@@ -738,7 +782,7 @@ static void cmd_fork(int argc, char **argv)
         return;
     }
     route_spec spec = {.replica = 0};
-    fork_and_wait(&spec, argv[1], argv[2]);
+    fork_and_wait(&spec, argv[1], argv[2], strcmp(argv[0], "forkmaps") == 0);
 }
 
 /* ---- Reliability commands ----------------------------------------------
@@ -1011,7 +1055,7 @@ static void cmd_afork(int argc, char **argv)
         return;
     }
     route_spec spec = {.ns = argv[1], .set = argv[2], .type = argv[3], .replica = 0};
-    fork_and_wait(&spec, argv[4], argv[5]);
+    fork_and_wait(&spec, argv[4], argv[5], 0);
 }
 
 /* ---- Canaries ------------------------------------------------------------
@@ -1173,7 +1217,7 @@ int main(void)
             cmd_refreshwait(argc, argv);
         } else if (strcmp(c, "refreshloop") == 0) {
             cmd_refreshloop(argc, argv);
-        } else if (strcmp(c, "fork") == 0) {
+        } else if (strcmp(c, "fork") == 0 || strcmp(c, "forkmaps") == 0) {
             cmd_fork(argc, argv);
         } else if (strcmp(c, "aroute") == 0) {
             cmd_aroute(argc, argv);

@@ -308,6 +308,8 @@ class RedisCluster:
         """Grow the cluster with `redis-cli --cluster add-node`: the first
         `masters` of ports join as masters, each with slots_each slots
         resharded to it from the others, the rest as their replicas in turn.
+        With masters=0 every port joins as a replica of the masters there
+        are, in turn: the cluster grows and no slot moves.
         Returns when the cluster has settled."""
         ports = list(ports)
         for p in ports:
@@ -334,12 +336,13 @@ class RedisCluster:
                        == len(members) for q in members)
 
         new_masters = ports[:masters]
+        replica_of = new_masters or [port for port, _, _ in self.masters()]
         for i, p in enumerate(ports):
             if i < masters:
                 add(p)
             else:
                 add(p, "--cluster-slave", "--cluster-master-id",
-                    self.node_id(new_masters[(i - masters) % masters]))
+                    self.node_id(replica_of[(i - masters) % len(replica_of)]))
             members.append(p)
             procs.wait_for(known, 30, "node %d to be known to every node" % p, interval=0.1)
         self.ports += ports

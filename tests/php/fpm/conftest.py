@@ -37,7 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import fastcgi  # noqa: E402
-from support import procs  # noqa: E402  (tests/integration/support, on PYTHONPATH)
+from support import procs, shm  # noqa: E402  (tests/integration/support, on PYTHONPATH)
 from tests.aerospike_sim.client import ControlClient  # noqa: E402
 from tests.aerospike_sim.digest import partition_id  # noqa: E402
 
@@ -203,10 +203,12 @@ def pool(tmp_path, shm_keys):
 def shm_keys(request):
     base = 0x5C720000 | ((zlib.crc32(request.node.nodeid.encode()) & 0xFFF) << 4)
     keys = [base + i for i in range(4)]
-    for k in keys:
+    # ... and the successors a growth made at them (docs/design.md §1b).
+    every = [g for k in keys for g in shm.chain_keys(k)]
+    for k in every:
         _remove(k)
     yield keys
-    for k in keys:
+    for k in every:
         _remove(k)
 
 
