@@ -40,6 +40,7 @@ typedef struct id_entry {
 typedef struct id_index {
     id_entry *entries;
     size_t mask;
+    size_t masters_to_come;  /* masters of the reply not added yet (add_node) */
 } id_index;
 
 static int id_index_init(id_index *ix, size_t expected_nodes)
@@ -49,6 +50,7 @@ static int id_index_init(id_index *ix, size_t expected_nodes)
         capacity *= 2;
     ix->entries = calloc(capacity, sizeof *ix->entries);
     ix->mask = capacity - 1;
+    ix->masters_to_come = 0;
     return ix->entries != NULL ? 0 : -1;
 }
 
@@ -113,6 +115,50 @@ static int bad_node_id(const cshm_resp *value, char *error, size_t error_size)
 }
 
 /* host[0] = '\0' when the value is absent, nil, empty or "?" (unknown). */
+/* Masters first: a map cut at max_nodes (until the segment grows) must lose
+ * replicas, never a shard's master, whose slots would then have no node.
+ * While masters of the reply are still to come, a replica takes an entry
+ * only if it leaves room for all of them. */
+static int add_node(cshm_map *map, id_index *ix, const char *id, const char *host, uint16_t port,
+                    int is_master, int online)
+{
+    if (is_master) {
+        if (ix->masters_to_come > 0)
+            ix->masters_to_come--;
+    } else if (map->counts->node_count + ix->masters_to_come >= map->shape.max_nodes) {
+        map->counts->nodes_seen++;
+        map->counts->flags |= CSHM_MAP_NODES_TRUNCATED;
+        return -1;
+    }
+    return cshm_map_add_node(map, id, host, port, is_master, online);
+}
+
+/* Counts the distinct master ids of a reply into ix->masters_to_come, with
+ * a scratch index; ids that are not valid are left to the real pass to
+ * refuse. */
+static int count_masters(id_index *ix, size_t node_estimate,
+                         const cshm_resp *(*master_id)(const cshm_resp *entry, size_t i),
+                         const cshm_resp *reply)
+{
+    id_index seen;
+    if (id_index_init(&seen, node_estimate) != 0)
+        return -1;
+    for (size_t e = 0; e < reply->count; e++) {
+        const cshm_resp *id;
+        for (size_t i = 0; (id = master_id(&reply->elements[e], i)) != NULL; i++) {
+            if (!valid_node_id(id))
+                continue;
+            id_entry *slot = id_index_slot(&seen, id->str);
+            if (slot->id == NULL) {
+                slot->id = id->str;
+                ix->masters_to_come++;
+            }
+        }
+    }
+    id_index_free(&seen);
+    return 0;
+}
+
 static int host_field(const cshm_resp *value, const char *what, char host[CSHM_HOST_MAX],
                       char *error, size_t error_size)
 {
@@ -376,8 +422,8 @@ static int read_shard(const cshm_resp *shard, const cshm_redis_origin *origin, c
             return -1;
         }
         entry->id = node.id;
-        entry->map_index = cshm_map_add_node(map, node.id, node.host, node.port, node.is_master,
-                                             node.online);
+        entry->map_index = add_node(map, ix, node.id, node.host, node.port, node.is_master,
+                                    node.online);
         int index = entry->map_index;
         /* The first master of a shard owns its slots (another master can
          * only be one that lost them and is still listed). */
@@ -415,6 +461,20 @@ static int read_shard(const cshm_resp *shard, const cshm_redis_origin *origin, c
         return -1;
     }
     return 0;
+}
+
+/* count_masters' view of a shard: for its i-th node, the id when the node is
+ * a master, an empty value when not (skipped), NULL past the last node. */
+static const cshm_resp *shard_master_id(const cshm_resp *shard, size_t i)
+{
+    static const cshm_resp not_a_master;
+    const cshm_resp *nodes = is_object(shard) ? field(shard, "nodes") : NULL;
+    if (nodes == NULL || nodes->type != CSHM_RESP_ARRAY || i >= nodes->count)
+        return NULL;
+    const cshm_resp *node = &nodes->elements[i];
+    if (!is_object(node) || !cshm_resp_is(field(node, "role"), "master"))
+        return &not_a_master;
+    return field(node, "id") != NULL ? field(node, "id") : &not_a_master;
 }
 
 static size_t count_shard_nodes(const cshm_resp *reply)
@@ -479,7 +539,7 @@ static int read_slots_node(const cshm_resp *node, const cshm_redis_origin *origi
     id_entry *entry = id_index_slot(ix, id->str);
     if (entry->id == NULL) {
         entry->id = id->str;
-        entry->map_index = cshm_map_add_node(map, id->str, host, port, is_master, 1);
+        entry->map_index = add_node(map, ix, id->str, host, port, is_master, 1);
     } else if (is_master && entry->map_index >= 0) {
         map->nodes[entry->map_index].is_master = 1;
     }
@@ -518,6 +578,18 @@ static int read_slot_range(const cshm_resp *range, const cshm_redis_origin *orig
     return 0;
 }
 
+/* count_masters' view of a slot range: its one master's id. */
+static const cshm_resp *slots_master_id(const cshm_resp *range, size_t i)
+{
+    static const cshm_resp not_a_master;
+    if (i > 0)
+        return NULL;
+    if (range->type != CSHM_RESP_ARRAY || range->count < 3 ||
+        range->elements[2].type != CSHM_RESP_ARRAY || range->elements[2].count < 3)
+        return &not_a_master;
+    return &range->elements[2].elements[2];
+}
+
 static size_t count_slots_nodes(const cshm_resp *reply)
 {
     size_t total = 0;
@@ -534,7 +606,9 @@ typedef int (*entry_reader)(const cshm_resp *entry, const cshm_redis_origin *ori
 
 static int map_from_reply(const cshm_resp *reply, const cshm_redis_origin *origin, cshm_map *map,
                           const char *command, const char *entry_word, size_t node_estimate,
-                          entry_reader read_entry, char *error, size_t error_size)
+                          entry_reader read_entry,
+                          const cshm_resp *(*master_id)(const cshm_resp *entry, size_t i),
+                          char *error, size_t error_size)
 {
     cshm_map_clear(map);
     if (reply->type != CSHM_RESP_ARRAY) {
@@ -543,7 +617,9 @@ static int map_from_reply(const cshm_resp *reply, const cshm_redis_origin *origi
         return -1;
     }
     id_index ix;
-    if (id_index_init(&ix, node_estimate) != 0) {
+    if (id_index_init(&ix, node_estimate) != 0 ||
+        count_masters(&ix, node_estimate, master_id, reply) != 0) {
+        id_index_free(&ix);
         cshm_format_error(error, error_size, "out of memory parsing %s", command);
         return -1;
     }
@@ -572,7 +648,7 @@ int cshm_redis_map_from_shards(const cshm_resp *reply, const cshm_redis_origin *
 {
     size_t estimate = reply->type == CSHM_RESP_ARRAY ? count_shard_nodes(reply) : 0;
     return map_from_reply(reply, origin, map, "CLUSTER SHARDS", "shard", estimate, read_shard,
-                          error, error_size);
+                          shard_master_id, error, error_size);
 }
 
 int cshm_redis_map_from_slots(const cshm_resp *reply, const cshm_redis_origin *origin, cshm_map *map,
@@ -580,5 +656,5 @@ int cshm_redis_map_from_slots(const cshm_resp *reply, const cshm_redis_origin *o
 {
     size_t estimate = reply->type == CSHM_RESP_ARRAY ? count_slots_nodes(reply) : 0;
     return map_from_reply(reply, origin, map, "CLUSTER SLOTS", "entry", estimate,
-                          read_slot_range, error, error_size);
+                          read_slot_range, slots_master_id, error, error_size);
 }

@@ -389,6 +389,41 @@ static void test_online_replicas_first(void)
     cshm_map_free(&map);
 }
 
+/* A map cut at max_nodes (before the segment grows) keeps every shard's
+ * master, however the reply orders its nodes: replicas listed first, in
+ * shards before the masters' own, give way. */
+static void test_truncation_keeps_the_masters(void)
+{
+    resp_text t = {.len = 0};
+    resp_text_add(&t, "*3\r\n");
+    shard_head(&t, 0, 5460, 2);
+    shard_node(&t, 3, 7003, "replica", "online");
+    shard_node(&t, 0, 7000, "master", "online");
+    shard_head(&t, 5461, 10922, 2);
+    shard_node(&t, 4, 7004, "replica", "online");
+    shard_node(&t, 1, 7001, "master", "online");
+    shard_head(&t, 10923, 16383, 2);
+    shard_node(&t, 5, 7005, "replica", "online");
+    shard_node(&t, 2, 7002, "master", "online");
+    static const unsigned masters[] = {7000, 7001, 7002};
+    for (uint32_t max_nodes = 3; max_nodes <= 5; max_nodes++) {
+        cshm_map map;
+        char error[256] = "";
+        CHECK(new_map(&map, max_nodes) == 0);
+        CHECK(map_from(t.bytes, t.len, SHARDS, "x", &map, error, sizeof error) == 0);
+        CHECK(map.counts->node_count == max_nodes && map.counts->nodes_seen == 6);
+        CHECK(map.counts->flags & CSHM_MAP_NODES_TRUNCATED);
+        for (size_t i = 0; i < 3; i++)
+            CHECK(node_index_of_port(&map, (uint16_t)masters[i]) >= 0);
+        uint32_t owned = 0;
+        for (uint32_t slot = 0; slot < 16384; slot++)
+            owned += cshm_map_owner(&map, 0, slot, 0) != CSHM_NO_NODE;
+        CHECK(owned == 16384);
+        CHECK(owner_port(&map, 0, 0) == 7000 && owner_port(&map, 16383, 0) == 7002);
+        cshm_map_free(&map);
+    }
+}
+
 static void test_replicas_truncated(void)
 {
     resp_text t = {.len = 0};
@@ -595,6 +630,7 @@ void suite_redis_parse(void)
     RUN(test_unknown_endpoints);
     RUN(test_shards_resp3);
     RUN(test_max_nodes_truncation);
+    RUN(test_truncation_keeps_the_masters);
     RUN(test_online_replicas_first);
     RUN(test_replicas_truncated);
     RUN(test_tls_port_choice);
