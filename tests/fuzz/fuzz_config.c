@@ -76,7 +76,7 @@ static void check_config(const cshm_config *c, const cshm_options *given)
                    strcmp(o->cluster_name, given->cluster_name) == 0);
 
     check_nul(c->identity, sizeof c->identity, 1);
-    const char *driver = c->kind == CSHM_DRIVER_REDIS ? "redis:" : "aerospike:";
+    const char *driver = c->kind != CSHM_DRIVER_REDIS ? "aerospike:" : c->tls ? "rediss:" : "redis:";
     FUZZ_CHECK(strncmp(c->identity, driver, strlen(driver)) == 0);
     if (o->has_key)
         FUZZ_CHECK(c->key == o->key);
