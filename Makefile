@@ -57,7 +57,8 @@ WARN = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Icore/include -Icore/src
 OPT ?= -O2 -g
 CFLAGS += $(OPT) $(WARN) -fPIC -pthread
-LDLIBS += -pthread
+# libcrypt (Debian's libcrypt1, Essential): bcrypt of Aerospike credentials.
+LDLIBS += -pthread -lcrypt
 
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -213,7 +214,7 @@ $(FUZZ_LIB): $(FUZZ_CORE_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB) $(HEADERS)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) -lm -o $@
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) -lm -lcrypt -o $@
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -39,6 +39,8 @@ if test "$PHP_CLUSTERSHM" != "no"; then
   PHP_ADD_INCLUDE([$CLUSTERSHM_SRCDIR/core/src])
   PHP_ADD_INCLUDE([$CLUSTERSHM_SRCDIR/ext-php])
   PHP_ADD_LIBRARY([pthread], 1, CLUSTERSHM_SHARED_LIBADD)
+  dnl libcrypt (Debian libcrypt1): bcrypt of Aerospike credentials (core/src/aerospike_admin.c)
+  PHP_ADD_LIBRARY([crypt], 1, CLUSTERSHM_SHARED_LIBADD)
   PHP_SUBST(CLUSTERSHM_SHARED_LIBADD)
 
   PHP_NEW_EXTENSION([clustershm], [$CLUSTERSHM_SOURCES], [$ext_shared], [],

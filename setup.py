@@ -86,7 +86,7 @@ extension = Extension(
     depends=sorted(glob("ext-python/*.h") + glob("core/src/*.h") + glob("core/include/*.h") +
                    glob("core/cli/*.h")),
     include_dirs=["core/include", "core/src", "core/cli"],
-    libraries=["m"],
+    libraries=["m", "crypt"],  # libcrypt: bcrypt of Aerospike credentials
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=compile_args,
     extra_link_args=link_args,

@@ -63,6 +63,15 @@ typedef struct cshm_options {
     double min_refresh_interval; /* seconds, default 0.05: refresh requests tend at most this often */
     uint32_t mode;             /* segment permissions, default 0600 */
     char cluster_name[64];     /* Aerospike: expected cluster name (part of the identity) */
+    /* Credentials, instead of in the URL (not both).  Aerospike: user and
+     * password of its internal authentication; Redis: AUTH [user] password.
+     * Part of the identity check as a salted fingerprint, never stored. */
+    char user[128];
+    char password[256];
+    int use_alternate_access_address; /* Aerospike: 1 = use the nodes' alternate-access
+                                         addresses (peers-clear-alt, service-clear-alt) */
+    int32_t rack_id;           /* Aerospike: this process's rack for cshm_route_prefer_rack
+                                  when the call gives none; -1 (default) = none */
 } cshm_options;
 
 typedef struct cshm_client cshm_client;
@@ -201,6 +210,15 @@ int cshm_partition(cshm_client *client, const cshm_key *key, const char *set,
  * replica: 0 master, 1.. replicas in map order. */
 int cshm_route(cshm_client *client, const cshm_key *key, const char *namespace_name,
                const char *set, int replica, cshm_route_result *out, cshm_error *error);
+
+/* Aerospike rack-aware read (replica "prefer_rack"): the first active owner
+ * of the key's partition, master first, on rack rack_id (0..1000000; -1 =
+ * the rack_id option) in that namespace, else the master.  A cluster
+ * without rack information (Community Edition answers rack-ids with
+ * "enterprise only") routes every key to its master. */
+int cshm_route_prefer_rack(cshm_client *client, const cshm_key *key, const char *namespace_name,
+                           const char *set, int32_t rack_id, cshm_route_result *out,
+                           cshm_error *error);
 
 /* Copies up to capacity nodes into nodes; *count receives the number of
  * nodes in the snapshot (which may exceed capacity). */

@@ -286,17 +286,12 @@ int cshm_partition(cshm_client *c, const cshm_key *key, const char *set, uint32_
     return c->config.driver->partition(key, set, partition, error);
 }
 
-int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, const char *set,
-               int replica, cshm_route_result *out, cshm_error *error)
+static int route_column(cshm_client *c, const cshm_key *key, const char *namespace_name,
+                        const char *set, uint32_t column, int32_t rack_id, cshm_route_result *out,
+                        cshm_error *error)
 {
-    int rc = cshm_client_ready(c, error);
-    if (rc != 0)
-        return rc;
-    if (replica < 0)
-        return cshm_fail(error, CSHM_ERR_CONFIG, "replica %d: use 0 for the master, 1.. for replicas",
-                         replica);
     uint32_t partition;
-    rc = c->config.driver->partition(key, set, &partition, error);
+    int rc = c->config.driver->partition(key, set, &partition, error);
     if (rc != 0)
         return rc;
     if (c->config.kind == CSHM_DRIVER_AEROSPIKE) {
@@ -306,8 +301,40 @@ int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, 
     } else {
         namespace_name = NULL;
     }
-    return cshm_snapshot_route(&c->segment, namespace_name, partition, (uint32_t)replica, out,
+    return cshm_snapshot_route(&c->segment, namespace_name, partition, column, rack_id, out,
                                error);
+}
+
+int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, const char *set,
+               int replica, cshm_route_result *out, cshm_error *error)
+{
+    int rc = cshm_client_ready(c, error);
+    if (rc != 0)
+        return rc;
+    if (replica < 0)
+        return cshm_fail(error, CSHM_ERR_CONFIG, "replica %d: use 0 for the master, 1.. for replicas",
+                         replica);
+    return route_column(c, key, namespace_name, set, (uint32_t)replica, -1, out, error);
+}
+
+int cshm_route_prefer_rack(cshm_client *c, const cshm_key *key, const char *namespace_name,
+                           const char *set, int32_t rack_id, cshm_route_result *out,
+                           cshm_error *error)
+{
+    int rc = cshm_client_ready(c, error);
+    if (rc != 0)
+        return rc;
+    if (c->config.kind != CSHM_DRIVER_AEROSPIKE)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "replica prefer_rack is for Aerospike clusters; Redis has no racks");
+    if (rack_id < 0)
+        rack_id = c->config.options.rack_id;
+    if (rack_id < 0 || rack_id > CSHM_RACK_MAX)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "replica prefer_rack needs a rack id 0 to %d: pass rack_id or set the "
+                         "rack_id option",
+                         CSHM_RACK_MAX);
+    return route_column(c, key, namespace_name, set, 0, rack_id, out, error);
 }
 
 int cshm_verify_snapshot(cshm_client *c, cshm_error *error)

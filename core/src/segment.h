@@ -51,7 +51,8 @@
 #include "robust_lock.h"
 
 #define CSHM_MAGIC "CLSHMSEG"          /* 8 bytes, no NUL */
-#define CSHM_LAYOUT_VERSION 2u
+/* 3: Aerospike maps carry each node's rack per namespace (map.h). */
+#define CSHM_LAYOUT_VERSION 3u
 #define CSHM_INIT_BUSY 0x43534949u     /* "CSII": creator is filling the header */
 #define CSHM_INIT_READY 0x43534952u    /* "CSIR" */
 #define CSHM_BYTE_ORDER 0x01020304u
