@@ -219,6 +219,20 @@ static int apply_option(cshm_options *o, const char *arg)
             return -1;
         }
         strcpy(o->cluster_name, value);
+    } else if (IS("user") || IS("password")) {
+        char *field = IS("user") ? o->user : o->password;
+        size_t cap = IS("user") ? sizeof o->user : sizeof o->password;
+        if (strlen(value) >= cap) {
+            answer_worker_error("%.*s longer than %zu bytes", (int)name_len, arg, cap - 1);
+            return -1;
+        }
+        strcpy(field, value);
+    } else if (IS("use_alternate_access_address")) {
+        bad = parse_int(value, &o->use_alternate_access_address);
+    } else if (IS("rack_id")) {
+        int rack = 0;
+        bad = parse_int(value, &rack);
+        o->rack_id = rack;
     } else {
         answer_worker_error("unknown option '%.*s'", (int)name_len, arg);
         return -1;
