@@ -2,9 +2,11 @@
 #
 #   make              build the core library, the CLI and the C tests into build/
 #   make deps         install what the build and the tests need (idempotent)
-#   make test         every suite: C (plain, sanitizers, valgrind), fuzz (bounded),
-#                     simulator, integration and reliability (pytest), the Python
-#                     and PHP bindings, plain and under sanitizers
+#   make test         every suite: the docs checks, C (plain, sanitizers, valgrind),
+#                     fuzz (bounded), simulator, integration and reliability (pytest),
+#                     the Python and PHP bindings, plain and under sanitizers
+#   make test-docs    the documentation checks (tests/docs, a second): every error
+#                     message and log line of core/src is catalogued in docs/operations.md
 #   make test-c       the C unit suite
 #   make test-c-asan  the C unit suite under AddressSanitizer + UBSan
 #   make test-c-tsan  the C unit suite under ThreadSanitizer
@@ -90,7 +92,7 @@ BENCH = $(BUILD)/bench-core
 
 PYTHON ?= python3
 
-.PHONY: all deps bench test test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-reliability soak test-simulator demo clean install uninstall
+.PHONY: all deps bench test test-docs test-c test-c-asan test-c-tsan test-c-valgrind test-integration test-reliability soak test-simulator demo clean install uninstall
 .PHONY: fuzz fuzz-build test-fuzz
 
 all: $(LIB) $(CLI) $(CTEST) $(WORKER) $(LAYOUT) $(MONITOR) $(BENCH)
@@ -227,8 +229,13 @@ test-fuzz: fuzz-build
 test-simulator:
 	$(PYTHON) -m pytest -v tests/aerospike_sim_tests
 
+# Reads the sources and docs/ only: no build, no server.
+test-docs:
+	$(PYTHON) -m pytest -q tests/docs
+
 test: deps
 	$(MAKE) all
+	$(MAKE) test-docs
 	$(MAKE) test-c
 	$(MAKE) test-c-asan
 	$(MAKE) test-c-tsan
