@@ -37,7 +37,9 @@
  *  - racks are always tracked (rebalance-generation rides in the refresh;
  *    rack-ids is asked only when it changed), since any process sharing
  *    the map may route prefer_rack; a Community Edition server's
- *    "enterprise only" answer is logged once and never counts as a failure;
+ *    "enterprise only" answer is logged once per tender (a warning only when
+ *    this process set the rack_id option, else info) and never counts as a
+ *    failure;
  *  - no user-agent-set, no TLS.
  *
  * Invariants:
@@ -120,6 +122,7 @@ typedef struct as_driver {
 
     cshm_as_auth auth;                          /* io.auth points here when a user is set */
     int no_racks_logged;                        /* "no rack information" said once */
+    int wants_racks;                            /* this process set the rack_id option */
 } as_driver;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -685,7 +688,10 @@ static int refresh_racks(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
     if (no_racks && !d->no_racks_logged) {
         char label[CSHM_HOST_MAX + 80];
         node_label(n, label, sizeof label);
-        cshm_log(CSHM_LOG_WARNING,
+        /* Only a process that configured a rack asked for racks: for it the
+         * missing information is worth a warning; for everyone else (most
+         * Community Edition users) it is a fact, said at info level. */
+        cshm_log(d->wants_racks ? CSHM_LOG_WARNING : CSHM_LOG_INFO,
                  "aerospike: the cluster has no rack information (%s answers rack-ids with an "
                  "error, as Community Edition does: racks are an Enterprise feature); "
                  "replica prefer_rack routes to masters",
@@ -960,6 +966,7 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     d->io.response = &d->response;
     d->io.cluster_name = d->cluster_name;
     d->io.tend_interval = config->options.tend_interval;
+    d->wants_racks = config->options.rack_id >= 0;
     int alt = config->options.use_alternate_access_address;
     d->io.peers_name = alt ? "peers-clear-alt" : "peers-clear-std";
     d->io.service_name = alt ? "service-clear-alt" : "service-clear-std";
