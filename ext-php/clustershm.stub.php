@@ -43,8 +43,13 @@ namespace ClusterShm {
 
         public function close(): void {}
 
-        /** @return array{0: string, 1: int} */
-        public function route(string|int $key, ?string $namespace = null, string $set = "", int $replica = 0): array {}
+        /**
+         * $replica: 0 the master, 1.. a replica, or 'prefer_rack' (Aerospike):
+         * the owner on rack $rackId (null: the rack_id option), master first,
+         * else the master.
+         * @return array{0: string, 1: int}
+         */
+        public function route(string|int $key, ?string $namespace = null, string $set = "", int|string $replica = 0, ?int $rackId = null): array {}
 
         public function partition(string|int $key, ?string $namespace = null, string $set = ""): int {}
 

@@ -34,6 +34,10 @@ ZEND_BEGIN_MODULE_GLOBALS(clustershm)
     char *ini_min_refresh_interval;
     char *ini_mode;
     char *ini_cluster_name;
+    char *ini_user;
+    char *ini_password;
+    bool ini_use_alternate_access_address;
+    char *ini_rack_id;
 ZEND_END_MODULE_GLOBALS(clustershm)
 
 ZEND_EXTERN_MODULE_GLOBALS(clustershm)

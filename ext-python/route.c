@@ -87,8 +87,10 @@ PyObject *cshm_py_client_route(PyObject *op, PyObject *const *args, Py_ssize_t n
     if (a[3] != NULL && PyUnicode_Check(a[3])) {
         /* replica="prefer_rack" (Aerospike): rack_id, or the rack_id option. */
         if (PyUnicode_CompareWithASCIIString(a[3], "prefer_rack") != 0) {
-            PyErr_Format(self->st->config_error,
-                         "replica %R: use an int (0 master, 1.. replicas) or \"prefer_rack\"",
+            /* A wrong type (as for any other non-int), not a wrong value. */
+            PyErr_Format(PyExc_TypeError,
+                         "replica must be an int (0 master, 1.. replicas) or \"prefer_rack\", "
+                         "not %R",
                          a[3]);
             return NULL;
         }

@@ -58,6 +58,9 @@ from tests.aerospike_sim.client import SimulatorProcess  # noqa: E402
 
 REDIS_PORTS = range(7500, 7506)
 SIM_BASE, SIM_CONTROL = 3300, 3309
+# The second simulator: login (users app, ops), Enterprise answers, racks 1, 2, 3.
+RACK_SIM_BASE, RACK_SIM_CONTROL = 3310, 3319
+RACK_SIM_USERS = {"app": "s3cret", "ops": "pässwörd-✓"}
 KEY_RANGE = (0x5C700000, 0x5C72FFFF)
 SUITE_DEADLINE = 240
 KEY_COUNT = 2000
@@ -204,12 +207,17 @@ def main():
     work = tempfile.mkdtemp(prefix="cshm-php-")
     cluster = RedisCluster(REDIS_PORTS, os.path.join(work, "redis"))
     sim = None
+    rack_sim = None
     control = None
     failed = []
     try:
         cluster.start()
         sim = SimulatorProcess(nodes=3, base_port=SIM_BASE, namespaces="test:2,bar:1",
                                control_port=SIM_CONTROL)
+        rack_sim = SimulatorProcess(nodes=3, base_port=RACK_SIM_BASE, namespaces="test:2,bar:1",
+                                    control_port=RACK_SIM_CONTROL,
+                                    extra_args=["--edition", "enterprise", "--racks", "1,2,3"])
+        rack_sim.call("set_users", users=RACK_SIM_USERS)
         env_path = os.path.join(work, "env.json")
         truth = redis_truth(cluster)
         control = Control(os.path.join(work, "control.sock"), cluster, truth["slot_owners"])
@@ -217,6 +225,9 @@ def main():
             json.dump({"redis": truth,
                        "aerospike": {"url": "aerospike://127.0.0.1:%d" % SIM_BASE,
                                      "control_port": SIM_CONTROL, "namespaces": ["test", "bar"]},
+                       "aerospike_racks": {"url": "aerospike://127.0.0.1:%d" % RACK_SIM_BASE,
+                                           "control_port": RACK_SIM_CONTROL,
+                                           "users": RACK_SIM_USERS},
                        "control": control.path,
                        "work": work}, f)
         env = dict(os.environ, CSHM_PHP_ENV=env_path, CSHM_PHP_EXT=args.ext,
@@ -253,6 +264,8 @@ def main():
             control.close()
         if sim is not None:
             sim.close()
+        if rack_sim is not None:
+            rack_sim.close()
         cluster.stop()
         remove_test_segments()
     if failed:

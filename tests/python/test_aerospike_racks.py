@@ -83,7 +83,7 @@ def test_prefer_rack_matches_the_simulator(client, sim, namespace):
 
 
 def test_prefer_rack_argument_errors(client, url, shm_keys):
-    with pytest.raises(clustershm.ConfigError, match="prefer_rack"):
+    with pytest.raises(TypeError, match="replica must be an int .* or \"prefer_rack\""):
         client.route("k", "test", replica="nearest")
     with pytest.raises(clustershm.ConfigError, match="rack_id is for replica"):
         client.route("k", "test", replica=1, rack_id=2)
