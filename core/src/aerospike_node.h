@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aerospike_admin.h"
 #include "aerospike_parse.h"
 #include "driver.h"
 #include "info_proto.h"
@@ -44,7 +45,28 @@ typedef struct cshm_as_node {
     int active;                   /* 0: renamed or moved, remove it */
     int replaced;                 /* same name found at a new address */
     int reported;                 /* its failure was logged; log the recovery once */
+    /* Racks (spec 2.7): refetched when rebalance-generation changes. */
+    uint32_t rebalance_gen;       /* of the last racks fetch (or CE answer) */
+    int racks_changed;            /* rack-ids must be fetched this tend */
+    uint32_t rack_count;          /* entries of racks; 0 = none known */
+    cshm_as_rack racks[CSHM_AS_REPLICAS_NS_MAX];
+    /* Login (spec 2.9): the session token of the last login at this node;
+     * every new tend socket authenticates with it. */
+    unsigned char token[CSHM_AS_TOKEN_MAX];
+    size_t token_len;             /* 0: log in at the next connect */
+    double token_expires;         /* monotonic seconds; 0 = no expiry given */
+    int socket_authenticated;     /* fd passed login/authenticate */
 } cshm_as_node;
+
+/* Credentials of the tender's logins; user[0] == 0 = no authentication.
+ * The password is kept only until the credential (its bcrypt) is computed,
+ * at the first login, then wiped. */
+typedef struct cshm_as_auth {
+    char user[CSHM_USER_MAX];
+    char password[CSHM_PASSWORD_MAX];
+    char credential[CSHM_AS_CREDENTIAL_SIZE + 1];
+    int has_credential;
+} cshm_as_auth;
 
 /* What every request needs: the tend context, a reusable response buffer,
  * the expected cluster name ("" = none) and the tend interval (seconds a
@@ -54,6 +76,9 @@ typedef struct cshm_as_io {
     cshm_info_response *response;
     const char *cluster_name;
     double tend_interval;
+    cshm_as_auth *auth;             /* NULL: the cluster needs no login */
+    const char *peers_name;         /* peers-clear-std, or -alt (use_alternate_access_address) */
+    const char *service_name;       /* service-clear-std, or -alt */
 } cshm_as_io;
 
 /* Connects (if needed) and runs one request on the node's tend socket. */
@@ -73,17 +98,26 @@ int cshm_as_validate(cshm_as_io *io, const char *host, uint16_t port, const char
  * generations are returned (the node's stored ones are not touched).  A
  * different, well-formed node name (or cluster name, when one is configured)
  * marks the node inactive and fails; a value that is not a node name at all
- * is a broken answer and only fails. */
+ * is a broken answer and only fails.  rebalance-generation is asked too (for
+ * racks); a server that answers it with an error gives CSHM_AS_GEN_UNKNOWN,
+ * not a failure. */
 int cshm_as_node_refresh(cshm_as_io *io, cshm_as_node *n, uint32_t *peers_gen,
-                         uint32_t *partition_gen, char *why, size_t why_size);
+                         uint32_t *partition_gen, uint32_t *rebalance_gen, char *why,
+                         size_t why_size);
 
-/* 2.6: peers-clear-std into *peers. */
+/* 2.6: io->peers_name (peers-clear-std or -alt) into *peers. */
 int cshm_as_node_fetch_peers(cshm_as_io *io, cshm_as_node *n, cshm_as_peers *peers, char *why,
                              size_t why_size);
 
 /* 2.7: partition-generation and replicas into *gen and *replicas. */
 int cshm_as_node_fetch_partitions(cshm_as_io *io, cshm_as_node *n, uint32_t *gen,
                                   cshm_as_replicas *replicas, char *why, size_t why_size);
+
+/* 2.7: rebalance-generation and rack-ids.  *no_racks is set (and the call
+ * succeeds) when the server answers rack-ids with an error: Community
+ * Edition has no racks, which is not a node failure. */
+int cshm_as_node_fetch_racks(cshm_as_io *io, cshm_as_node *n, uint32_t *gen, int *no_racks,
+                             char *why, size_t why_size);
 
 void cshm_as_node_close(cshm_as_node *n);
 

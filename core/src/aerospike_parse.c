@@ -63,6 +63,39 @@ int cshm_as_parse_generation(const cshm_slice *value, uint32_t *out)
     return 0;
 }
 
+int cshm_as_parse_rack_ids(const cshm_slice *value, cshm_as_rack *out, uint32_t max,
+                           uint32_t *count, char *why, size_t why_size)
+{
+    size_t at = 0;
+    *count = 0;
+    while (at < value->len) {
+        const char *entry = value->data + at;
+        const char *end = memchr(entry, ';', value->len - at);
+        size_t len = end != NULL ? (size_t)(end - entry) : value->len - at;
+        at += len + (end != NULL ? 1 : 0);
+        if (len == 0 && end == NULL)
+            break;
+        const char *colon = memchr(entry, ':', len);
+        size_t name_len = colon != NULL ? (size_t)(colon - entry) : 0;
+        uint64_t rack;
+        if (colon == NULL || name_len == 0 || name_len >= CSHM_NAMESPACE_MAX ||
+            parse_digits(colon + 1, len - name_len - 1, 1000000u, &rack) != 0) {
+            snprintf(why, why_size, "bad rack-ids entry '%.*s' (expected namespace:rack-id)",
+                     (int)(len > 60 ? 60 : len), entry);
+            return -1;
+        }
+        if (*count == max) {
+            snprintf(why, why_size, "rack-ids lists more than %u namespaces", (unsigned)max);
+            return -1;
+        }
+        memcpy(out[*count].ns, entry, name_len);
+        out[*count].ns[name_len] = '\0';
+        out[*count].rack = (int32_t)rack;
+        (*count)++;
+    }
+    return 0;
+}
+
 int cshm_as_parse_build(const cshm_slice *value, uint32_t version[4])
 {
     size_t at = 0, parts = 0;

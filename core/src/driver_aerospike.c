@@ -34,8 +34,13 @@
  *    removal), unless that owner is no longer the node it was;
  *  - a refresh whose `node` value is not a node name at all is a broken
  *    answer (failure), not a rename (removal);
- *  - no user-agent-set, no login (credentials are refused by config.c), no
- *    TLS, no rack-aware requests.
+ *  - racks are always tracked (rebalance-generation rides in the refresh;
+ *    rack-ids is asked only when it changed), since any process sharing
+ *    the map may route prefer_rack; a Community Edition server's
+ *    "enterprise only" answer is logged once per tender (a warning only when
+ *    this process set the rack_id option, else info) and never counts as a
+ *    failure;
+ *  - no user-agent-set, no TLS.
  *
  * Invariants:
  *  - The map is written only in step 8, and only when some node answered in
@@ -114,6 +119,10 @@ typedef struct as_driver {
     uint32_t answered;
     int gen_changed;
     cshm_as_io io;
+
+    cshm_as_auth auth;                          /* io.auth points here when a user is set */
+    int no_racks_logged;                        /* "no rack information" said once */
+    int wants_racks;                            /* this process set the rack_id option */
 } as_driver;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -270,6 +279,7 @@ static void set_disowned(as_driver *d, const char *name, int disowned)
 static void free_node(cshm_as_node *n)
 {
     cshm_as_node_close(n);
+    explicit_bzero(n->token, sizeof n->token);
     free(n);
 }
 
@@ -591,9 +601,10 @@ static int seed(as_driver *d, const cshm_map *map, cshm_tend_ctx *ctx)
 
 static int refresh_node(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
 {
-    uint32_t peers_gen, partition_gen;
+    uint32_t peers_gen, partition_gen, rebalance_gen;
     char why[CSHM_AS_WHY_MAX];
-    int rc = cshm_as_node_refresh(&d->io, n, &peers_gen, &partition_gen, why, sizeof why);
+    int rc = cshm_as_node_refresh(&d->io, n, &peers_gen, &partition_gen, &rebalance_gen, why,
+                                  sizeof why);
     if (rc == CSHM_AS_ABORTED)
         return rc;
     if (rc != CSHM_AS_OK) {
@@ -604,6 +615,8 @@ static int refresh_node(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
         d->gen_changed = 1;
     if (partition_gen != n->partition_gen)
         n->partition_changed = 1;
+    if (rebalance_gen != CSHM_AS_GEN_UNKNOWN && rebalance_gen != n->rebalance_gen)
+        n->racks_changed = 1;
     d->refresh_count++;
     d->answered++;
     if (n->failures > 0) {
@@ -655,6 +668,47 @@ static int refresh_partitions(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
                  label, CSHM_AS_REPLICAS_NS_MAX, (unsigned)result.namespaces_dropped);
     }
     return CSHM_AS_OK;
+}
+
+/* Racks (2.7): fetched when the node's rebalance generation moved. */
+static int refresh_racks(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
+{
+    uint32_t gen;
+    int no_racks;
+    char why[CSHM_AS_WHY_MAX];
+    int rc = cshm_as_node_fetch_racks(&d->io, n, &gen, &no_racks, why, sizeof why);
+    if (rc == CSHM_AS_ABORTED)
+        return rc;
+    if (rc != CSHM_AS_OK) {
+        node_failed(d, n, ctx, why);
+        return rc;
+    }
+    n->rebalance_gen = gen;
+    n->racks_changed = 0;
+    if (no_racks && !d->no_racks_logged) {
+        char label[CSHM_HOST_MAX + 80];
+        node_label(n, label, sizeof label);
+        /* Only a process that configured a rack asked for racks: for it the
+         * missing information is worth a warning; for everyone else (most
+         * Community Edition users) it is a fact, said at info level. */
+        cshm_log(d->wants_racks ? CSHM_LOG_WARNING : CSHM_LOG_INFO,
+                 "aerospike: the cluster has no rack information (%s answers rack-ids with an "
+                 "error, as Community Edition does: racks are an Enterprise feature); "
+                 "replica prefer_rack routes to masters",
+                 label);
+        d->no_racks_logged = 1;
+    } else if (!no_racks && n->rack_count > 0) {
+        d->no_racks_logged = 0;
+    }
+    return CSHM_AS_OK;
+}
+
+static int32_t rack_of(const cshm_as_node *n, const char *ns)
+{
+    for (uint32_t i = 0; i < n->rack_count && i < CSHM_AS_REPLICAS_NS_MAX; i++)
+        if (strcmp(n->racks[i].ns, ns) == 0)
+            return n->racks[i].rack;
+    return CSHM_NO_RACK;
 }
 
 /* ---- the map (step 8) ------------------------------------------------------------------ */
@@ -770,6 +824,12 @@ static void fill_map(as_driver *d, cshm_map *map)
             continue; /* over max_namespaces: the map flags it */
         map->namespaces[ns].sc_mode = table->sc_mode;
         map->namespaces[ns].columns_used = table->n_cols < columns ? table->n_cols : columns;
+        for (size_t i = 0; i < d->nodes.count; i++) {
+            const cshm_as_node *n = d->nodes.items[i];
+            if (n->ref <= CSHM_AS_REF_MAX && d->ref_to_map[n->ref] >= 0)
+                cshm_map_set_rack(map, (uint32_t)ns, (uint32_t)d->ref_to_map[n->ref],
+                                  rack_of(n, table->name));
+        }
         if (table->n_cols > map->shape.columns)
             map->counts->flags |= CSHM_MAP_REPLICAS_TRUNCATED;
         for (uint32_t p = 0; p < CSHM_AS_PARTITIONS && p < map->shape.partitions; p++) {
@@ -833,6 +893,9 @@ static int tend_steps(as_driver *d, cshm_map *map, cshm_tend_ctx *ctx)
         if (n->partition_changed && n->failures == 0 && n->active &&
             (n->peers_count > 0 || d->refresh_count == 1) &&
             refresh_partitions(d, n, ctx) == CSHM_AS_ABORTED)
+            return CSHM_AS_ABORTED;
+        if (n->racks_changed && n->failures == 0 && n->active &&
+            refresh_racks(d, n, ctx) == CSHM_AS_ABORTED)
             return CSHM_AS_ABORTED;
     }
     /* Step 7. */
@@ -903,6 +966,16 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     d->io.response = &d->response;
     d->io.cluster_name = d->cluster_name;
     d->io.tend_interval = config->options.tend_interval;
+    d->wants_racks = config->options.rack_id >= 0;
+    int alt = config->options.use_alternate_access_address;
+    d->io.peers_name = alt ? "peers-clear-alt" : "peers-clear-std";
+    d->io.service_name = alt ? "service-clear-alt" : "service-clear-std";
+    if (config->has_user) {
+        snprintf(d->auth.user, sizeof d->auth.user, "%s", config->user);
+        memcpy(d->auth.password, config->password, sizeof d->auth.password);
+        d->auth.password[sizeof d->auth.password - 1] = '\0';
+        d->io.auth = &d->auth;
+    }
     *state = d;
     return 0;
 }
@@ -934,6 +1007,7 @@ static void aerospike_destroy(void *state)
     cshm_map_free(&d->previous);
     free(d->carried);
     free(d->replicas);
+    explicit_bzero(&d->auth, sizeof d->auth);
     free(d);
 }
 

@@ -167,7 +167,8 @@ static void test_bad_urls(void)
     expect_config_error("redis://[::1:1", NULL, "never closes");
     expect_config_error("redis://user@h:1", NULL, "has no ':'");
     expect_config_error("redis://u:%zz@h:1", NULL, "invalid %-escape");
-    expect_config_error("aerospike://u:p@h:3000", NULL, "credentials");
+    expect_config_error("aerospike://:p@h:3000", NULL, "needs a user");
+    expect_config_error("aerospike://u@h:3000", NULL, "aerospike://USER:PASSWORD@host:port");
 }
 
 static void test_bad_options(void)
