@@ -17,6 +17,7 @@ import signal
 import sys
 
 from . import server
+from .tls import TlsConfig
 from .cluster import DEFAULT_BUILD, parse_namespaces
 
 
@@ -52,6 +53,14 @@ def main(argv=None):
                     help="rack id of node 0, 1, ... (comma list, repeated over the nodes)")
     ap.add_argument("--alternate-host", default=None,
                     help="nodes also listen here and announce it in peers/service-clear-alt")
+    ap.add_argument("--tls-cert", default=None,
+                    help="serve TLS only, with this PEM certificate ({tls_name} is replaced "
+                         "by the node's TLS name)")
+    ap.add_argument("--tls-key", default=None, help="its private key (same placeholder)")
+    ap.add_argument("--tls-names", default="sim.tls",
+                    help="TLS name of node 0, 1, ... (comma list, repeated over the nodes)")
+    ap.add_argument("--tls-client-ca", default=None,
+                    help="require client certificates signed by this CA (mutual TLS)")
     ap.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes")
     ap.add_argument("--log-level", default="WARNING")
     args = ap.parse_args(argv)
@@ -62,6 +71,11 @@ def main(argv=None):
     def on_ready(info):
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()
+
+    tls = None
+    if args.tls_cert:
+        tls = TlsConfig(args.tls_cert, args.tls_key or args.tls_cert,
+                        [n for n in args.tls_names.split(",") if n], args.tls_client_ca)
 
     async def amain():
         task = asyncio.current_task()
@@ -79,7 +93,7 @@ def main(argv=None):
                              users=_users(args.users), session_ttl=args.session_ttl,
                              edition=args.edition,
                              racks=[int(r) for r in args.racks.split(",") if r],
-                             alternate_host=args.alternate_host)
+                             alternate_host=args.alternate_host, tls=tls)
         except asyncio.CancelledError:
             pass
 

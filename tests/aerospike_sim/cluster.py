@@ -58,8 +58,10 @@ class Cluster:
     def __init__(self, namespaces=(("test", 2),), host="127.0.0.1", cluster_name=None,
                  build=DEFAULT_BUILD, seed=1, base_port=3100, name_salt=DEFAULT_NAME_SALT,
                  users=None, session_ttl=86400, edition="community", racks=None,
-                 alternate_host=None):
+                 alternate_host=None, tls=None):
         self.host = host
+        # TLS (tls.py): None = clear ports; else every node serves TLS only.
+        self.tls = tls
         # Login (security.py): None = security disabled, as on CE.
         self.security = Security(users, session_ttl)
         # "enterprise" answers rack-ids; "community" answers ERROR:25 (spec 1.4).
@@ -190,6 +192,8 @@ class Cluster:
         if not 1 <= len(name) <= 19 or any(ch in name for ch in ",[]\t\n:;"):
             raise ControlError("bad node name %r" % name)
         node = SimNode(self, name, self.host, port, build or self.build, self._fresh_generations())
+        if self.tls:
+            node.tls_name = self.tls.name_for(len(self.nodes))
         await node.start()
         node.role = "initializing"
         self.nodes[name] = node
@@ -412,6 +416,8 @@ class Cluster:
             "edition": self.edition,
             "racks": self.racks,
             "alternate_host": self.alternate_host,
+            "tls_names": ({n: node.tls_name for n, node in self.nodes.items()}
+                          if self.tls else None),
             "members": list(self.members),
             "nodes": self.nodes_json(),
             "namespaces": spaces,

@@ -7,7 +7,8 @@ split at the first '/', ':' or ';'), as a CE 8.1.2.0 server does.
 Invariants:
 - values never contain a tab or newline and every name gets some value;
 - unknown names answer `ERROR:4:unrecognized command`; enterprise-only names
-  (`rack-ids`, `peers-tls-*`, `service-tls-*`) answer `ERROR:25:enterprise only`;
+  (`rack-ids`, `peers-tls-*`, `service-tls-*`) answer `ERROR:25:enterprise only`
+  (the TLS ones only when the nodes serve no TLS, tls.py);
 - none of the names the C client's seed validation asks (`node`,
   `partition-generation`, `build`, `cluster-name`, `service-clear-*`)
   ever answers `ERROR:` while the node is serving;
@@ -82,6 +83,29 @@ def _release(node, conn, line):
     return "edition=%s;version=%s;os=linux;arch=x86_64;sha=0000000" % (_edition(node), node.build)
 
 
+def _peers_tls(node, alt):
+    # TLS is an Enterprise feature: a node without it answers as CE does.
+    if not node.cluster.tls:
+        return ENTERPRISE_ONLY
+    peers = node.peers_view(alt=alt, tls=True)
+    names = {name: node.cluster.nodes[name].tls_name for name, _eps in peers
+             if name in node.cluster.nodes}
+    return formats.format_peers(node.peers_gen, peers, tls_names=names)
+
+
+def _service_tls(node, alt):
+    if not node.cluster.tls:
+        return ENTERPRISE_ONLY
+    return formats.format_service([(node.access_host(alt=alt), node.port)])
+
+
+def _service_clear(node, alt):
+    # A TLS-only node has no clear service to list.
+    if node.cluster.tls:
+        return ""
+    return formats.format_service([(node.access_host(alt=alt), node.port)])
+
+
 _HANDLERS = {
     "node": lambda n, *_: n.name,
     "build": lambda n, *_: n.build,
@@ -96,8 +120,8 @@ _HANDLERS = {
     "rebalance-generation": lambda n, *_: str(n.rebalance_gen),
     "peers-clear-std": lambda n, *_: formats.format_peers(n.peers_gen, n.peers_view()),
     "peers-clear-alt": lambda n, *_: formats.format_peers(n.peers_gen, n.peers_view(alt=True)),
-    "service-clear-std": lambda n, *_: formats.format_service([(n.host, n.port)]),
-    "service-clear-alt": lambda n, *_: formats.format_service([(n.access_host(alt=True), n.port)]),
+    "service-clear-std": lambda n, *_: _service_clear(n, alt=False),
+    "service-clear-alt": lambda n, *_: _service_clear(n, alt=True),
     "services": lambda n, *_: formats.format_services(
         [ep for _name, eps in n.peers_view() for ep in eps]),
     "services-alumni": lambda n, *_: formats.format_services(
@@ -109,10 +133,10 @@ _HANDLERS = {
     "namespaces": lambda n, *_: ";".join(n.cluster.namespaces),
     "user-agent-set": _user_agent_set,
     "rack-ids": _rack_ids,
-    "peers-tls-std": lambda n, *_: ENTERPRISE_ONLY,
-    "peers-tls-alt": lambda n, *_: ENTERPRISE_ONLY,
-    "service-tls-std": lambda n, *_: ENTERPRISE_ONLY,
-    "service-tls-alt": lambda n, *_: ENTERPRISE_ONLY,
+    "peers-tls-std": lambda n, *_: _peers_tls(n, alt=False),
+    "peers-tls-alt": lambda n, *_: _peers_tls(n, alt=True),
+    "service-tls-std": lambda n, *_: _service_tls(n, alt=False),
+    "service-tls-alt": lambda n, *_: _service_tls(n, alt=True),
 }
 
 

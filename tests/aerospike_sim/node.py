@@ -46,6 +46,7 @@ class SimNode:
         self.role = "gone"
         self.listening = False
         self.cluster_name = None  # per-node override of the cluster's name
+        self.tls_name = ""        # its TLS name when the cluster serves TLS (tls.py)
         self.peers = []           # [(name, [(host, port)])], set at commit
         self.view = []            # [(ns, regime, [set of pids per column])], set at commit
         self.standalone_view = None
@@ -60,8 +61,12 @@ class SimNode:
 
     # ------------------------------------------------------------ answers
 
-    def peers_view(self, alt=False):
+    def peers_view(self, alt=False, tls=False):
         peers = self.peers if self.role == "member" else []
+        if bool(tls) != bool(self.cluster.tls):
+            # Only the service a node runs has endpoints (a TLS-only node
+            # lists its peers without clear addresses, and vice versa).
+            return [(name, []) for name, _eps in peers]
         if not alt or not self.cluster.alternate_host:
             return peers
         return [(name, [(self.cluster.alternate_host, port) for _h, port in eps])
@@ -108,7 +113,8 @@ class SimNode:
             "rebalance_generation": self.rebalance_gen,
             "lagging": self.lagged is not None,
             "faults": self.faults.to_json(),
-            "peers": [p for p, _eps in self.peers_view()],
+            "tls_name": self.tls_name,
+            "peers": [p for p, _eps in self.peers_view(tls=bool(self.cluster.tls))],
             "user_agents": list(self.user_agents),
         }
 
@@ -119,8 +125,10 @@ class SimNode:
         # With an alternate access address the node also listens there (the
         # address a client behind NAT would reach it at).
         hosts = [self.host] + ([self.cluster.alternate_host] if self.cluster.alternate_host else [])
-        self._server = await asyncio.start_server(self._serve, hosts, self.port,
-                                                  reuse_address=True)
+        tls = self.cluster.tls
+        self._server = await asyncio.start_server(
+            self._serve, hosts, self.port, reuse_address=True,
+            ssl=tls.context(self.tls_name) if tls else None)
         self.listening = True
 
     async def stop(self):

@@ -42,11 +42,11 @@ async def run(nodes=3, base_port=3100, namespaces=(("test", 2),), control_port=0
               host="127.0.0.1", cluster_name=None, build=None, seed=1, sc=(),
               watch_stdin=False, on_ready=None, on_dispatcher=None, names=None,
               users=None, session_ttl=86400, edition="community", racks=None,
-              alternate_host=None):
+              alternate_host=None, tls=None):
     kwargs = {"build": build} if build else {}
     cluster = Cluster(namespaces, host=host, cluster_name=cluster_name, seed=seed,
                       base_port=base_port, users=users, session_ttl=session_ttl,
-                      edition=edition, alternate_host=alternate_host, **kwargs)
+                      edition=edition, alternate_host=alternate_host, tls=tls, **kwargs)
     stop = asyncio.Event()
     ctl = None
     try:
@@ -67,7 +67,9 @@ async def run(nodes=3, base_port=3100, namespaces=(("test", 2),), control_port=0
         ready = {
             "ready": True,
             "control_port": ctl.port,
-            "nodes": [{"name": n.name, "port": n.port} for n in cluster.nodes.values()],
+            "nodes": [dict({"name": n.name, "port": n.port},
+                           **({"tls_name": n.tls_name} if tls else {}))
+                      for n in cluster.nodes.values()],
         }
         if on_ready:
             on_ready(ready)

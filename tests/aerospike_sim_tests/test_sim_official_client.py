@@ -4,6 +4,7 @@ against the simulator running as a separate process.
 If the official client rejects or misreads the simulator, the simulator is wrong.
 """
 
+import os
 import random
 import threading
 import time
@@ -300,3 +301,66 @@ def test_official_client_prefers_the_replica_on_its_rack(secure_sim):
         assert any(mine not in rows[p] for p in pids)
     finally:
         c.close()
+
+
+# ---- TLS: the nodes serve TLS only (Enterprise), each with a certificate that
+# holds only its own tls-name; the official client connects with a CA and the
+# seed's tls-name, finds the other nodes' tls-names in peers-tls-std, and
+# verifies each certificate against them.
+
+TLS_INSTANCE = int(os.environ.get("CSHM_TEST_INSTANCE", "0") or 0)
+TLS_BASE_PORT = 3160 + 1000 * TLS_INSTANCE
+TLS_NAMES = ("node-a.sim", "node-b.sim", "node-c.sim")
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    from tests.integration.support.tls import TlsFiles
+    files = TlsFiles(tmp_path_factory.mktemp("sim-tls"))
+    for name in TLS_NAMES:
+        files.named(name)
+    return files
+
+
+@pytest.fixture
+def tls_sim(tls_files):
+    pattern = tls_files.path("node-{tls_name}")
+    with SimulatorProcess(nodes=3, base_port=TLS_BASE_PORT, namespaces="test:2",
+                          extra_args=("--edition", "enterprise",
+                                      "--tls-cert", pattern + ".crt",
+                                      "--tls-key", pattern + ".key",
+                                      "--tls-names", ",".join(TLS_NAMES))) as s:
+        yield s
+
+
+def tls_client(tls_files, tls_name=TLS_NAMES[0], cafile=None):
+    return aerospike.client({
+        "hosts": [("127.0.0.1", TLS_BASE_PORT, tls_name)], "tend_interval": TEND_MS,
+        "tls": {"enable": True, "cafile": cafile or tls_files.ca}})
+
+
+def test_official_client_connects_over_tls_with_the_peers_tls_names(tls_sim, tls_files):
+    ready_names = {n["name"]: n["tls_name"] for n in tls_sim.ready["nodes"]}
+    assert sorted(ready_names.values()) == sorted(TLS_NAMES)
+    c = tls_client(tls_files)
+    try:
+        assert official_names(c) == sim_names(tls_sim)
+        # It discovered the peers through the TLS variant only: the clear
+        # one lists no endpoints on a TLS-only node.
+        for counts in tls_sim.counters().values():
+            assert "peers-tls-std" in counts["names"]
+            assert "peers-clear-std" not in counts["names"]
+        assert_routes_to_truth(tls_sim, c, "test", n_keys=60)
+    finally:
+        c.close()
+
+
+def test_official_client_refuses_an_untrusted_certificate(tls_sim, tls_files):
+    with pytest.raises(as_exc.AerospikeError):
+        tls_client(tls_files, cafile=tls_files.other_ca)
+
+
+def test_official_client_refuses_a_certificate_without_the_tls_name(tls_sim, tls_files):
+    # Node 0's certificate holds node-a.sim only.
+    with pytest.raises(as_exc.AerospikeError):
+        tls_client(tls_files, tls_name="node-b.sim")
