@@ -182,6 +182,37 @@ static int ensure_authenticated(cshm_as_io *io, cshm_as_node *n, char *why, size
     return login(io, n, why, why_size);
 }
 
+/* The TLS handshake on n's fresh socket, verified against n->tls_name. */
+static int start_tls(cshm_as_io *io, cshm_as_node *n, char *why, size_t why_size)
+{
+    char inner[CSHM_AS_WHY_MAX];
+    if (n->tls_name[0] == '\0') {
+        snprintf(why, why_size,
+                 "no TLS name for this node: give every seed as host:tls_name:port (the "
+                 "name its certificate holds); discovered nodes take theirs from peers-tls-std");
+        cshm_as_node_close(n);
+        return CSHM_AS_FAILED;
+    }
+    if (io->tls_context == NULL) {
+        if (cshm_tls_context_new(io->tls_options, &io->tls_context, inner, sizeof inner) != 0) {
+            snprintf(why, why_size, "%s", inner);
+            cshm_as_node_close(n);
+            return CSHM_AS_FAILED;
+        }
+        cshm_tls_context_set_name_fix(io->tls_context,
+                                      "give the seed as host:tls_name:port with the name the "
+                                      "node's certificate holds (its tls-name); discovered "
+                                      "nodes use the name in their peers-tls-std entry");
+    }
+    if (cshm_net_start_tls(n->fd, io->tls_context, n->tls_name, deadline_of(io), inner,
+                           sizeof inner) != 0) {
+        snprintf(why, why_size, "TLS as '%.100s': %s", n->tls_name, inner);
+        cshm_as_node_close(n);
+        return CSHM_AS_FAILED;
+    }
+    return CSHM_AS_OK;
+}
+
 static int connect_node(cshm_as_io *io, cshm_as_node *n, char *why, size_t why_size)
 {
     if (n->fd < 0) {
@@ -190,6 +221,9 @@ static int connect_node(cshm_as_io *io, cshm_as_node *n, char *why, size_t why_s
         n->socket_authenticated = 0;
         if (cshm_net_connect(n->host, n->port, deadline_of(io), io->tend_interval, &n->fd, why,
                              why_size) != 0)
+            return CSHM_AS_FAILED;
+        /* Login and every request go over TLS: nothing is sent before it. */
+        if (io->tls && start_tls(io, n, why, why_size) != CSHM_AS_OK)
             return CSHM_AS_FAILED;
     }
     return ensure_authenticated(io, n, why, why_size);
@@ -352,6 +386,7 @@ static int detect_load_balancer(cshm_as_io *io, cshm_as_node *out, const cshm_sl
         memset(&direct, 0, sizeof direct);
         direct.fd = -1;
         copy_text(direct.host, sizeof direct.host, listed[i].host);
+        copy_text(direct.tls_name, sizeof direct.tls_name, out->tls_name);
         direct.port = listed[i].port;
         int rc = cshm_as_node_info(io, &direct, "node\n", why, sizeof why);
         if (rc == CSHM_AS_ABORTED)
@@ -379,8 +414,9 @@ static int detect_load_balancer(cshm_as_io *io, cshm_as_node *out, const cshm_sl
     return CSHM_AS_OK;
 }
 
-int cshm_as_validate(cshm_as_io *io, const char *host, uint16_t port, const char *expected_name,
-                     int is_seed, cshm_as_node *out, char *why, size_t why_size)
+int cshm_as_validate(cshm_as_io *io, const char *host, uint16_t port, const char *tls_name,
+                     const char *expected_name, int is_seed, cshm_as_node *out, char *why,
+                     size_t why_size)
 {
     char endpoint[CSHM_HOST_MAX + 8];
     cshm_net_format_endpoint(endpoint, sizeof endpoint, host, port);
@@ -394,6 +430,7 @@ int cshm_as_validate(cshm_as_io *io, const char *host, uint16_t port, const char
     out->rebalance_gen = CSHM_AS_GEN_UNKNOWN;
     out->active = 1;
     copy_text(out->host, sizeof out->host, host);
+    copy_text(out->tls_name, sizeof out->tls_name, tls_name != NULL ? tls_name : "");
 
     char inner[CSHM_AS_WHY_MAX];
     inner[0] = '\0';
@@ -425,6 +462,13 @@ int cshm_as_validate(cshm_as_io *io, const char *host, uint16_t port, const char
         } else {
             rc = CSHM_AS_FAILED;
         }
+    } else if (rc == CSHM_AS_FAILED && !io->tls &&
+               strcmp(inner, "connection closed by the server") == 0) {
+        /* What a TLS-only port does to our first plain request. */
+        snprintf(why, why_size,
+                 "%s: connection closed by the server at the first request (a TLS port does "
+                 "this: if the cluster runs TLS, give the seeds as host:tls_name:port)",
+                 endpoint);
     } else if (rc == CSHM_AS_FAILED) {
         snprintf(why, why_size, "%s: %s", endpoint, inner);
     }

@@ -12,6 +12,10 @@
  *    close it (it is re-opened at the next use), an `ERROR:` value keeps it.
  *  - Fetches parse into the caller's scratch result; the caller applies it
  *    only after a complete success.
+ *  - With TLS (io->tls) every tend socket is a TLS connection verified
+ *    against the node's tls_name (the seed's host:tls_name:port, or the
+ *    name its peers list for it in peers-tls-*), and the login runs over it;
+ *    a node without a tls_name is never connected in clear text instead.
  */
 #ifndef CSHM_AEROSPIKE_NODE_H
 #define CSHM_AEROSPIKE_NODE_H
@@ -23,6 +27,7 @@
 #include "aerospike_parse.h"
 #include "driver.h"
 #include "info_proto.h"
+#include "tls.h"
 
 #define CSHM_AS_GEN_UNKNOWN 0xFFFFFFFFu
 #define CSHM_AS_WHY_MAX 240
@@ -32,6 +37,7 @@ enum { CSHM_AS_OK = 0, CSHM_AS_FAILED = -1, CSHM_AS_ABORTED = -2 };
 typedef struct cshm_as_node {
     char name[CSHM_NODE_NAME_MAX];
     char host[CSHM_HOST_MAX];     /* numeric address we connected to */
+    char tls_name[CSHM_AS_TLS_NAME_MAX + 1]; /* verified name with TLS, else "" */
     uint16_t port;
     int loopback;                 /* host is 127.0.0.0/8 or ::1 */
     int fd;                       /* tend socket, -1 when closed */
@@ -79,20 +85,26 @@ typedef struct cshm_as_io {
     cshm_as_auth *auth;             /* NULL: the cluster needs no login */
     const char *peers_name;         /* peers-clear-std, or -alt (use_alternate_access_address) */
     const char *service_name;       /* service-clear-std, or -alt */
+    /* TLS: tls_options (the tls_* settings) make *tls_context at the first
+     * connection (tls.h: only the tender loads CA files). */
+    int tls;
+    const cshm_options *tls_options;
+    cshm_tls_context *tls_context;
 } cshm_as_io;
 
 /* Connects (if needed) and runs one request on the node's tend socket. */
 int cshm_as_node_info(cshm_as_io *io, cshm_as_node *n, const char *body, char *why,
                       size_t why_size);
 
-/* 2.2: connect to host:port and validate the server there.  expected_name
- * NULL accepts any node name (seeds).  A seed (is_seed) reached at a
+/* 2.2: connect to host:port (with TLS: verified as tls_name) and validate
+ * the server there.  expected_name NULL accepts any node name (seeds).  A seed (is_seed) reached at a
  * non-loopback address is also asked service-clear-std, and moved to the
  * address the node lists for itself when the seed is a load balancer.  On
  * success *out is a new node (tend socket open, generations unknown,
  * partition_changed set). */
-int cshm_as_validate(cshm_as_io *io, const char *host, uint16_t port, const char *expected_name,
-                     int is_seed, cshm_as_node *out, char *why, size_t why_size);
+int cshm_as_validate(cshm_as_io *io, const char *host, uint16_t port, const char *tls_name,
+                     const char *expected_name, int is_seed, cshm_as_node *out, char *why,
+                     size_t why_size);
 
 /* 2.5: the refresh request.  On success the server's peers and partition
  * generations are returned (the node's stored ones are not touched).  A

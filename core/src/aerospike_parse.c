@@ -343,10 +343,20 @@ static int parse_one_peer(cursor *c, cshm_as_peers *p, char *why, size_t why_siz
         return cshm_format_error(why, why_size, "peers: peer at offset %zu: %s", name_at, inner);
     if (expect(c, ',', "after the node name", why, why_size) != 0)
         return -1;
+    size_t tls_at = c->at;
     size_t tls_len = span_until(c, ",[]");
     if (tls_len > CSHM_AS_TLS_NAME_MAX)
         return cshm_format_error(why, why_size, "peers: TLS name of %zu bytes is longer than %d", tls_len,
                     CSHM_AS_TLS_NAME_MAX);
+    /* Bounded above, terminated here (spec 7, defect 21); printable, as it
+     * goes into messages and is verified as a host name. */
+    for (size_t i = 0; i < tls_len; i++)
+        if ((unsigned char)c->data[tls_at + i] <= 0x20 || (unsigned char)c->data[tls_at + i] >= 0x7f)
+            return cshm_format_error(why, why_size,
+                                     "peers: peer %s has a TLS name with byte 0x%02x",
+                                     peer->name, (unsigned)(unsigned char)c->data[tls_at + i]);
+    memcpy(peer->tls_name, c->data + tls_at, tls_len);
+    peer->tls_name[tls_len] = '\0';
     if (expect(c, ',', "after the TLS name", why, why_size) != 0 ||
         expect(c, '[', "opening the endpoint list", why, why_size) != 0)
         return -1;

@@ -40,6 +40,7 @@ typedef struct cshm_as_endpoint {
 
 typedef struct cshm_as_peer {
     char name[CSHM_NODE_NAME_MAX];
+    char tls_name[CSHM_AS_TLS_NAME_MAX + 1]; /* "" in peers-clear-*, the node's in -tls-* */
     size_t first_endpoint;              /* index into cshm_as_peers.endpoints */
     size_t endpoint_count;
 } cshm_as_peer;

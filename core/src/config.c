@@ -568,14 +568,16 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
         return CSHM_ERR_CONFIG;
     if (validate_tls(c, error) != 0)
         return CSHM_ERR_CONFIG;
-    /* The seed syntax is parsed (and fingerprinted) already, but the
-     * Aerospike driver does not speak TLS yet: refusing is better than
-     * tending in clear text a cluster the user asked TLS for. */
-    if (c->tls && c->kind == CSHM_DRIVER_AEROSPIKE)
-        return cshm_fail(error, CSHM_ERR_CONFIG,
-                         "bad URL: TLS to Aerospike (host:tls_name:port) is not supported by "
-                         "this build yet; use aerospike://host:port on the cluster's clear "
-                         "port");
+    /* TLS is for the whole cluster: a seed without a tls_name would have
+     * no name to verify its certificate against, and would never be
+     * tended in clear text instead. */
+    for (size_t i = 0; c->tls && c->kind == CSHM_DRIVER_AEROSPIKE && i < c->seed_count; i++)
+        if (c->seeds[i].tls_name[0] == '\0')
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL: seed %.200s:%u has no tls_name but other seeds have "
+                             "one; TLS is for every node: give each seed as "
+                             "host:tls_name:port",
+                             c->seeds[i].host, (unsigned)c->seeds[i].port);
     if (take_option_credentials(c, error) != 0)
         return CSHM_ERR_CONFIG;
     if (build_identity(c, error) != 0)

@@ -80,6 +80,7 @@
 typedef struct as_address {
     char host[CSHM_HOST_MAX];
     uint16_t port;
+    char tls_name[CSHM_AS_TLS_NAME_MAX + 1]; /* with TLS: the name to verify */
 } as_address;
 
 typedef struct as_node_list {
@@ -121,6 +122,7 @@ typedef struct as_driver {
     cshm_as_io io;
 
     cshm_as_auth auth;                          /* io.auth points here when a user is set */
+    cshm_options tls_options;                   /* the tls_* settings (the rest unused) */
     int no_racks_logged;                        /* "no rack information" said once */
     int wants_racks;                            /* this process set the rack_id option */
 } as_driver;
@@ -234,7 +236,7 @@ static void remember_tried(as_driver *d, const char *host, uint16_t port)
     }
 }
 
-static void learn_address(as_driver *d, const char *host, uint16_t port)
+static void learn_address(as_driver *d, const char *host, uint16_t port, const char *tls_name)
 {
     if (address_listed(d->learned, d->learned_count, host, port) ||
         address_listed(d->seeds, d->seed_count, host, port))
@@ -245,6 +247,7 @@ static void learn_address(as_driver *d, const char *host, uint16_t port)
         d->learned_count--;
     }
     snprintf(d->learned[d->learned_count].host, CSHM_HOST_MAX, "%s", host);
+    snprintf(d->learned[d->learned_count].tls_name, sizeof d->learned[0].tls_name, "%s", tls_name);
     d->learned[d->learned_count++].port = port;
 }
 
@@ -307,7 +310,7 @@ static void add_pending(as_driver *d)
         char label[CSHM_HOST_MAX + 80];
         node_label(n, label, sizeof label);
         cshm_log(CSHM_LOG_INFO, "aerospike: %s added", label);
-        learn_address(d, n->host, n->port);
+        learn_address(d, n->host, n->port, n->tls_name);
         set_disowned(d, n->name, 0);
     }
     d->pending.count = 0;
@@ -403,7 +406,8 @@ static int discover_peer(as_driver *d, const cshm_as_peer *peer, cshm_tend_ctx *
         if (n == NULL)
             return CSHM_AS_FAILED;
         char why[CSHM_AS_WHY_MAX];
-        int rc = cshm_as_validate(&d->io, ep->host, ep->port, peer->name, 0, n, why, sizeof why);
+        int rc = cshm_as_validate(&d->io, ep->host, ep->port, peer->tls_name, peer->name, 0, n,
+                                  why, sizeof why);
         if (rc == CSHM_AS_OK) {
             n->ref = allocate_ref(d);
             n->friends = 1;
@@ -509,8 +513,8 @@ static int add_and_expand(as_driver *d, cshm_tend_ctx *ctx, size_t fetched)
 
 /* Tries one seed address.  Returns OK with *winner set when it validated and
  * lists peers; keeps the first peerless one as *fallback. */
-static int try_seed(as_driver *d, const char *host, uint16_t port, cshm_tend_ctx *ctx,
-                    cshm_as_node **winner, cshm_as_node **fallback)
+static int try_seed(as_driver *d, const char *host, uint16_t port, const char *tls_name,
+                    cshm_tend_ctx *ctx, cshm_as_node **winner, cshm_as_node **fallback)
 {
     /* The same address may come from the seeds, the learned addresses and
      * the map: try it once per tend. */
@@ -522,7 +526,7 @@ static int try_seed(as_driver *d, const char *host, uint16_t port, cshm_tend_ctx
     if (n == NULL)
         return CSHM_AS_FAILED;
     char why[CSHM_AS_WHY_MAX];
-    int rc = cshm_as_validate(&d->io, host, port, NULL, 1, n, why, sizeof why);
+    int rc = cshm_as_validate(&d->io, host, port, tls_name, NULL, 1, n, why, sizeof why);
     if (rc != CSHM_AS_OK) {
         free(n);
         if (rc == CSHM_AS_FAILED) {
@@ -557,20 +561,25 @@ static int seed(as_driver *d, const cshm_map *map, cshm_tend_ctx *ctx)
     cshm_as_node *winner = NULL, *fallback = NULL;
     int rc = CSHM_AS_FAILED;
     for (size_t i = 0; i < d->seed_count && rc == CSHM_AS_FAILED; i++)
-        rc = try_seed(d, d->seeds[i].host, d->seeds[i].port, ctx, &winner, &fallback);
+        rc = try_seed(d, d->seeds[i].host, d->seeds[i].port, d->seeds[i].tls_name, ctx, &winner,
+                      &fallback);
     for (size_t i = 0; i < d->learned_count && rc == CSHM_AS_FAILED; i++)
-        rc = try_seed(d, d->learned[i].host, d->learned[i].port, ctx, &winner, &fallback);
+        rc = try_seed(d, d->learned[i].host, d->learned[i].port, d->learned[i].tls_name, ctx,
+                      &winner, &fallback);
     /* The last published map (maybe from another process's tender) knows
-     * nodes the configured seeds may not reach. */
+     * nodes the configured seeds may not reach.  It holds no TLS names, so
+     * with TLS only the seeds and the learned addresses are tried. */
     uint32_t map_nodes = map->counts->node_count < map->shape.max_nodes ? map->counts->node_count
                                                                          : map->shape.max_nodes;
+    if (d->io.tls)
+        map_nodes = 0;
     for (uint32_t i = 0; i < map_nodes && i < CSHM_AS_MAP_SEEDS_MAX && rc == CSHM_AS_FAILED; i++) {
         char host[CSHM_HOST_MAX];
         size_t len = strnlen(map->nodes[i].host, sizeof host - 1);
         memcpy(host, map->nodes[i].host, len);
         host[len] = '\0';
         if (len > 0 && map->nodes[i].port != 0)
-            rc = try_seed(d, host, map->nodes[i].port, ctx, &winner, &fallback);
+            rc = try_seed(d, host, map->nodes[i].port, "", ctx, &winner, &fallback);
     }
     if (rc == CSHM_AS_ABORTED) {
         if (fallback != NULL)
@@ -956,6 +965,8 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     }
     for (size_t i = 0; i < config->seed_count && i < CSHM_MAX_SEEDS; i++) {
         snprintf(d->seeds[i].host, CSHM_HOST_MAX, "%s", config->seeds[i].host);
+        snprintf(d->seeds[i].tls_name, sizeof d->seeds[i].tls_name, "%s",
+                 config->seeds[i].tls_name);
         d->seeds[i].port = config->seeds[i].port;
     }
     d->seed_count = config->seed_count < CSHM_MAX_SEEDS ? config->seed_count : CSHM_MAX_SEEDS;
@@ -967,9 +978,19 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     d->io.cluster_name = d->cluster_name;
     d->io.tend_interval = config->options.tend_interval;
     d->wants_racks = config->options.rack_id >= 0;
+    /* Which peers and service lists, as the official client picks them
+     * (spec 2.1): the TLS ones carry the nodes' TLS ports and names. */
     int alt = config->options.use_alternate_access_address;
-    d->io.peers_name = alt ? "peers-clear-alt" : "peers-clear-std";
-    d->io.service_name = alt ? "service-clear-alt" : "service-clear-std";
+    d->io.tls = config->tls;
+    d->io.tls_options = &d->tls_options;
+    d->tls_options = config->options;
+    if (config->tls) {
+        d->io.peers_name = alt ? "peers-tls-alt" : "peers-tls-std";
+        d->io.service_name = alt ? "service-tls-alt" : "service-tls-std";
+    } else {
+        d->io.peers_name = alt ? "peers-clear-alt" : "peers-clear-std";
+        d->io.service_name = alt ? "service-clear-alt" : "service-clear-std";
+    }
     if (config->has_user) {
         snprintf(d->auth.user, sizeof d->auth.user, "%s", config->user);
         memcpy(d->auth.password, config->password, sizeof d->auth.password);
@@ -1008,6 +1029,8 @@ static void aerospike_destroy(void *state)
     free(d->carried);
     free(d->replicas);
     explicit_bzero(&d->auth, sizeof d->auth);
+    explicit_bzero(&d->tls_options, sizeof d->tls_options);
+    cshm_tls_context_free(d->io.tls_context);
     free(d);
 }
 
