@@ -9,6 +9,7 @@
  */
 #include "aerospike_node.h"
 
+#include <assert.h>
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "error.h"
 #include "log.h"
 #include "net.h"
 
@@ -56,6 +58,8 @@ static void copy_text(char *dst, size_t cap, const char *src)
 void cshm_as_node_close(cshm_as_node *n)
 {
     cshm_net_close(&n->fd);
+    if (n->sent == CSHM_AS_SENT)
+        n->sent = CSHM_AS_NOT_SENT;
 }
 
 /* ---- login (spec 2.9) ------------------------------------------------------ */
@@ -200,13 +204,13 @@ static int start_tls(cshm_as_io *io, cshm_as_node *n, char *why, size_t why_size
             return CSHM_AS_FAILED;
         }
         cshm_tls_context_set_name_fix(io->tls_context,
-                                      "give the seed as host:tls_name:port with the name the "
-                                      "node's certificate holds (its tls-name); discovered "
-                                      "nodes use the name in their peers-tls-std entry");
+                                      "give the seed as host:tls_name:port with a name the "
+                                      "certificate holds; other nodes use their peers-tls-std "
+                                      "name");
     }
     if (cshm_net_start_tls(n->fd, io->tls_context, n->tls_name, deadline_of(io), inner,
                            sizeof inner) != 0) {
-        snprintf(why, why_size, "TLS as '%.100s': %s", n->tls_name, inner);
+        cshm_format_error(why, why_size, "TLS as '%.100s': %s", n->tls_name, inner);
         cshm_as_node_close(n);
         return CSHM_AS_FAILED;
     }
@@ -236,16 +240,60 @@ static int not_authenticated(const cshm_info_response *r)
     return r->len >= 9 && memcmp(r->body, "ERROR:80:", 9) == 0;
 }
 
+int cshm_as_node_send(cshm_as_io *io, cshm_as_node *n, const char *body)
+{
+    assert(strlen(body) < sizeof n->sent_body);
+    cshm_as_node_discard_sent(n);
+    int rc = connect_node(io, n, n->sent_why, sizeof n->sent_why);
+    if (rc == CSHM_AS_OK && aborted(io))
+        rc = CSHM_AS_ABORTED;
+    if (rc == CSHM_AS_OK && cshm_info_send(&n->fd, body, deadline_of(io), n->sent_why,
+                                           sizeof n->sent_why) != 0)
+        rc = CSHM_AS_FAILED;
+    if (rc == CSHM_AS_ABORTED)
+        return rc;
+    snprintf(n->sent_body, sizeof n->sent_body, "%s", body);
+    n->sent = rc == CSHM_AS_OK ? CSHM_AS_SENT : CSHM_AS_SEND_FAILED;
+    return CSHM_AS_OK;
+}
+
+void cshm_as_node_discard_sent(cshm_as_node *n)
+{
+    /* An answer still on its way would be read as the next request's. */
+    if (n->sent == CSHM_AS_SENT)
+        cshm_as_node_close(n);
+    n->sent = CSHM_AS_NOT_SENT;
+}
+
 int cshm_as_node_info(cshm_as_io *io, cshm_as_node *n, const char *body, char *why,
                       size_t why_size)
 {
-    int rc = connect_node(io, n, why, why_size);
-    if (rc != CSHM_AS_OK)
-        return rc;
-    if (aborted(io))
-        return CSHM_AS_ABORTED;
-    if (cshm_info_call(&n->fd, body, CSHM_INFO_TEND_MAX, deadline_of(io), io->response, why,
-                       why_size) == 0)
+    int rc;
+    if (n->sent != CSHM_AS_NOT_SENT && strcmp(n->sent_body, body) == 0) {
+        /* Sent ahead by cshm_as_node_send: take its outcome. */
+        int sent = n->sent;
+        n->sent = CSHM_AS_NOT_SENT;
+        if (sent == CSHM_AS_SEND_FAILED) {
+            snprintf(why, why_size, "%s", n->sent_why);
+            return CSHM_AS_FAILED;
+        }
+        if (aborted(io)) {
+            cshm_as_node_close(n);
+            return CSHM_AS_ABORTED;
+        }
+        rc = cshm_info_receive(&n->fd, CSHM_INFO_TEND_MAX, deadline_of(io), io->response, why,
+                               why_size);
+    } else {
+        cshm_as_node_discard_sent(n);
+        rc = connect_node(io, n, why, why_size);
+        if (rc != CSHM_AS_OK)
+            return rc;
+        if (aborted(io))
+            return CSHM_AS_ABORTED;
+        rc = cshm_info_call(&n->fd, body, CSHM_INFO_TEND_MAX, deadline_of(io), io->response, why,
+                            why_size);
+    }
+    if (rc == 0)
         return CSHM_AS_OK;
     if (io->auth == NULL || !not_authenticated(io->response))
         return CSHM_AS_FAILED;
@@ -485,22 +533,24 @@ enum {
     REFRESH_CLUSTER_NAME
 };
 
+const char *cshm_as_refresh_body(const cshm_as_io *io)
+{
+    /* The cluster name is asked too when one is configured, so a node that
+     * moved to another cluster is noticed without an extra request; the
+     * rebalance generation tells when racks must be fetched again (2.7). */
+    return io->cluster_name[0] != '\0'
+               ? "node\npeers-generation\npartition-generation\nrebalance-generation\ncluster-name\n"
+               : "node\npeers-generation\npartition-generation\nrebalance-generation\n";
+}
+
 int cshm_as_node_refresh(cshm_as_io *io, cshm_as_node *n, uint32_t *peers_gen,
                          uint32_t *partition_gen, uint32_t *rebalance_gen, char *why,
                          size_t why_size)
 {
     static const char *const names[] = {"node", "peers-generation", "partition-generation",
                                         "rebalance-generation", "cluster-name"};
-    /* The cluster name is asked too when one is configured, so a node that
-     * moved to another cluster is noticed without an extra request; the
-     * rebalance generation tells when racks must be fetched again (2.7). */
-    int with_cluster = io->cluster_name[0] != '\0';
-    size_t asked = with_cluster ? 5 : 4;
-    const char *body =
-        with_cluster
-            ? "node\npeers-generation\npartition-generation\nrebalance-generation\ncluster-name\n"
-            : "node\npeers-generation\npartition-generation\nrebalance-generation\n";
-    int rc = cshm_as_node_info(io, n, body, why, why_size);
+    size_t asked = io->cluster_name[0] != '\0' ? 5 : 4;
+    int rc = cshm_as_node_info(io, n, cshm_as_refresh_body(io), why, why_size);
     if (rc != CSHM_AS_OK)
         return rc;
 
@@ -548,7 +598,7 @@ int cshm_as_node_refresh(cshm_as_io *io, cshm_as_node *n, uint32_t *peers_gen,
         n->active = 0;
         return CSHM_AS_FAILED;
     }
-    if (with_cluster && !cshm_slice_equals(values[REFRESH_CLUSTER_NAME], io->cluster_name)) {
+    if (asked == 5 && !cshm_slice_equals(values[REFRESH_CLUSTER_NAME], io->cluster_name)) {
         printable(values[REFRESH_CLUSTER_NAME], text, sizeof text);
         snprintf(why, why_size, "node moved to cluster '%s' (cluster_name is '%s')", text,
                  io->cluster_name);
@@ -572,7 +622,7 @@ int cshm_as_node_fetch_racks(cshm_as_io *io, cshm_as_node *n, uint32_t *gen, int
                              char *why, size_t why_size)
 {
     *no_racks = 0;
-    int rc = cshm_as_node_info(io, n, "rebalance-generation\nrack-ids\n", why, why_size);
+    int rc = cshm_as_node_info(io, n, CSHM_AS_RACKS_BODY, why, why_size);
     if (rc != CSHM_AS_OK)
         return rc;
     const cshm_info_response *r = io->response;
@@ -607,9 +657,7 @@ int cshm_as_node_fetch_racks(cshm_as_io *io, cshm_as_node *n, uint32_t *gen, int
 int cshm_as_node_fetch_peers(cshm_as_io *io, cshm_as_node *n, cshm_as_peers *peers, char *why,
                              size_t why_size)
 {
-    char request[40];
-    snprintf(request, sizeof request, "%s\n", io->peers_name);
-    int rc = cshm_as_node_info(io, n, request, why, why_size);
+    int rc = cshm_as_node_info(io, n, io->peers_body, why, why_size);
     if (rc != CSHM_AS_OK)
         return rc;
     const cshm_info_response *r = io->response;
@@ -635,7 +683,7 @@ int cshm_as_node_fetch_peers(cshm_as_io *io, cshm_as_node *n, cshm_as_peers *pee
 int cshm_as_node_fetch_partitions(cshm_as_io *io, cshm_as_node *n, uint32_t *gen,
                                   cshm_as_replicas *replicas, char *why, size_t why_size)
 {
-    int rc = cshm_as_node_info(io, n, "partition-generation\nreplicas\n", why, why_size);
+    int rc = cshm_as_node_info(io, n, CSHM_AS_PARTITIONS_BODY, why, why_size);
     if (rc != CSHM_AS_OK)
         return rc;
     const cshm_info_response *r = io->response;

@@ -62,7 +62,14 @@ typedef struct cshm_as_node {
     size_t token_len;             /* 0: log in at the next connect */
     double token_expires;         /* monotonic seconds; 0 = no expiry given */
     int socket_authenticated;     /* fd passed login/authenticate */
+    /* A request sent ahead (cshm_as_node_send) whose answer the next
+     * cshm_as_node_info with the same body takes. */
+    int sent;                     /* CSHM_AS_NOT_SENT, _SENT or _SEND_FAILED */
+    char sent_body[128];
+    char sent_why[CSHM_AS_WHY_MAX]; /* why the send failed */
 } cshm_as_node;
+
+enum { CSHM_AS_NOT_SENT = 0, CSHM_AS_SENT = 1, CSHM_AS_SEND_FAILED = 2 };
 
 /* Credentials of the tender's logins; user[0] == 0 = no authentication.
  * The password is kept only until the credential (its bcrypt) is computed,
@@ -84,6 +91,7 @@ typedef struct cshm_as_io {
     double tend_interval;
     cshm_as_auth *auth;             /* NULL: the cluster needs no login */
     const char *peers_name;         /* peers-clear-std, or -alt (use_alternate_access_address) */
+    const char *peers_body;         /* peers_name and a newline: the peers request */
     const char *service_name;       /* service-clear-std, or -alt */
     /* TLS: tls_options (the tls_* settings) make *tls_context at the first
      * connection (tls.h: only the tender loads CA files). */
@@ -92,9 +100,28 @@ typedef struct cshm_as_io {
     cshm_tls_context *tls_context;
 } cshm_as_io;
 
-/* Connects (if needed) and runs one request on the node's tend socket. */
+/* Connects (if needed) and runs one request on the node's tend socket.
+ * When the same body was sent ahead (cshm_as_node_send), only its answer is
+ * read (or the send's failure returned); another body first discards it. */
 int cshm_as_node_info(cshm_as_io *io, cshm_as_node *n, const char *body, char *why,
                       size_t why_size);
+
+/* Sends body on n's tend socket (connecting, logging in first if needed)
+ * without waiting for the answer, so a tend step sends to every node before
+ * it reads any answer: the step costs one round trip, not one per node.  A
+ * failure is kept for the cshm_as_node_info that takes this body; only
+ * CSHM_AS_ABORTED is returned as such.  Bodies under 128 bytes. */
+int cshm_as_node_send(cshm_as_io *io, cshm_as_node *n, const char *body);
+
+/* Forgets a request sent ahead whose answer will not be read, closing the
+ * socket when an answer may still arrive on it. */
+void cshm_as_node_discard_sent(cshm_as_node *n);
+
+/* The bodies of the refresh (2.5), partitions and racks (2.7) requests, as
+ * the fetches below send them; the peers request (2.6) is io->peers_body. */
+const char *cshm_as_refresh_body(const cshm_as_io *io);
+#define CSHM_AS_PARTITIONS_BODY "partition-generation\nreplicas\n"
+#define CSHM_AS_RACKS_BODY "rebalance-generation\nrack-ids\n"
 
 /* 2.2: connect to host:port (with TLS: verified as tls_name) and validate
  * the server there.  expected_name NULL accepts any node name (seeds).  A seed (is_seed) reached at a

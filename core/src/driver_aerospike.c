@@ -490,6 +490,57 @@ static int refresh_peers(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
     return CSHM_AS_OK;
 }
 
+/* ---- sending ahead -------------------------------------------------------------------- */
+
+typedef int (*as_wants)(const as_driver *d, const cshm_as_node *n);
+
+/* Sends body to every node of nodes[from..to) that `wants`, before the step
+ * reads any answer (cshm_as_node_send): the servers work at once, so a step
+ * over N nodes costs about one round trip instead of N.  The step then asks
+ * each node as before and takes the answer waiting for it; an answer the step
+ * does not take is discarded at the end of the tend (aerospike_tend). */
+static int send_ahead(as_driver *d, const as_node_list *nodes, size_t from, size_t to,
+                      as_wants wants, const char *body)
+{
+    if (to - from < 2)
+        return CSHM_AS_OK; /* nothing to overlap */
+    for (size_t i = from; i < to; i++)
+        if (wants(d, nodes->items[i]) && cshm_as_node_send(&d->io, nodes->items[i], body) ==
+                                             CSHM_AS_ABORTED)
+            return CSHM_AS_ABORTED;
+    return CSHM_AS_OK;
+}
+
+static int wants_refresh(const as_driver *d, const cshm_as_node *n)
+{
+    (void)d;
+    return n->active;
+}
+
+static int wants_peers(const as_driver *d, const cshm_as_node *n)
+{
+    (void)d;
+    return n->active && n->failures == 0;
+}
+
+static int wants_partitions(const as_driver *d, const cshm_as_node *n)
+{
+    return n->partition_changed && n->failures == 0 && n->active &&
+           (n->peers_count > 0 || d->refresh_count == 1);
+}
+
+static int wants_racks(const as_driver *d, const cshm_as_node *n)
+{
+    (void)d;
+    return n->racks_changed && n->failures == 0 && n->active;
+}
+
+static void discard_sent(as_node_list *nodes)
+{
+    for (size_t i = 0; i < nodes->count; i++)
+        cshm_as_node_discard_sent(nodes->items[i]);
+}
+
 /* Adds the pending nodes, then fetches the peers of every node added, until
  * no new node appears (bounded: every round adds at least one node).  The
  * first `fetched` pending nodes already had their peers fetched this tend. */
@@ -498,13 +549,20 @@ static int add_and_expand(as_driver *d, cshm_tend_ctx *ctx, size_t fetched)
     size_t next = d->nodes.count + fetched;
     add_pending(d);
     while (next < d->nodes.count) {
-        cshm_as_node *n = d->nodes.items[next++];
-        if (n->active && n->failures == 0) {
-            int rc = refresh_peers(d, n, ctx);
-            if (rc == CSHM_AS_ABORTED)
-                return rc;
+        /* One round: the nodes added so far, their peers asked at once. */
+        size_t round_end = d->nodes.count;
+        if (send_ahead(d, &d->nodes, next, round_end, wants_peers, d->io.peers_body) ==
+            CSHM_AS_ABORTED)
+            return CSHM_AS_ABORTED;
+        while (next < round_end) {
+            cshm_as_node *n = d->nodes.items[next++];
+            if (wants_peers(d, n)) {
+                int rc = refresh_peers(d, n, ctx);
+                if (rc == CSHM_AS_ABORTED)
+                    return rc;
+            }
+            add_pending(d);
         }
-        add_pending(d);
     }
     return CSHM_AS_OK;
 }
@@ -871,6 +929,9 @@ static int tend_steps(as_driver *d, cshm_map *map, cshm_tend_ctx *ctx)
         d->refresh_count = (uint32_t)d->nodes.count;
     } else {
         /* Step 3. */
+        if (send_ahead(d, &d->nodes, 0, d->nodes.count, wants_refresh,
+                       cshm_as_refresh_body(&d->io)) == CSHM_AS_ABORTED)
+            return CSHM_AS_ABORTED;
         for (size_t i = 0; i < d->nodes.count; i++) {
             cshm_as_node *n = d->nodes.items[i];
             if (n->active && refresh_node(d, n, ctx) == CSHM_AS_ABORTED)
@@ -881,10 +942,12 @@ static int tend_steps(as_driver *d, cshm_map *map, cshm_tend_ctx *ctx)
             d->refresh_count = 0;
             for (size_t i = 0; i < d->nodes.count; i++)
                 d->nodes.items[i]->friends = 0;
+            if (send_ahead(d, &d->nodes, 0, d->nodes.count, wants_peers, d->io.peers_body) ==
+                CSHM_AS_ABORTED)
+                return CSHM_AS_ABORTED;
             for (size_t i = 0; i < d->nodes.count; i++) {
                 cshm_as_node *n = d->nodes.items[i];
-                if (n->active && n->failures == 0 &&
-                    refresh_peers(d, n, ctx) == CSHM_AS_ABORTED)
+                if (wants_peers(d, n) && refresh_peers(d, n, ctx) == CSHM_AS_ABORTED)
                     return CSHM_AS_ABORTED;
             }
             remove_nodes(d);
@@ -896,15 +959,22 @@ static int tend_steps(as_driver *d, cshm_map *map, cshm_tend_ctx *ctx)
             remove_nodes(d); /* nodes found at a new address during the expansion */
         }
     }
-    /* Step 6. */
+    /* Step 6: the partitions of every node, then the racks (each node's
+     * racks after its partitions, as before, since a failure skips both). */
+    if (send_ahead(d, &d->nodes, 0, d->nodes.count, wants_partitions, CSHM_AS_PARTITIONS_BODY) ==
+        CSHM_AS_ABORTED)
+        return CSHM_AS_ABORTED;
     for (size_t i = 0; i < d->nodes.count; i++) {
         cshm_as_node *n = d->nodes.items[i];
-        if (n->partition_changed && n->failures == 0 && n->active &&
-            (n->peers_count > 0 || d->refresh_count == 1) &&
-            refresh_partitions(d, n, ctx) == CSHM_AS_ABORTED)
+        if (wants_partitions(d, n) && refresh_partitions(d, n, ctx) == CSHM_AS_ABORTED)
             return CSHM_AS_ABORTED;
-        if (n->racks_changed && n->failures == 0 && n->active &&
-            refresh_racks(d, n, ctx) == CSHM_AS_ABORTED)
+    }
+    if (send_ahead(d, &d->nodes, 0, d->nodes.count, wants_racks, CSHM_AS_RACKS_BODY) ==
+        CSHM_AS_ABORTED)
+        return CSHM_AS_ABORTED;
+    for (size_t i = 0; i < d->nodes.count; i++) {
+        cshm_as_node *n = d->nodes.items[i];
+        if (wants_racks(d, n) && refresh_racks(d, n, ctx) == CSHM_AS_ABORTED)
             return CSHM_AS_ABORTED;
     }
     /* Step 7. */
@@ -932,6 +1002,7 @@ static int aerospike_tend(void *state, cshm_map *map, cshm_tend_ctx *ctx)
     int seeding = d->nodes.count == 0;
 
     int rc = tend_steps(d, map, ctx);
+    discard_sent(&d->nodes);
     drop_pending(d);
     if (rc == CSHM_AS_ABORTED)
         return CSHM_TEND_ABORTED;
@@ -986,9 +1057,11 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     d->tls_options = config->options;
     if (config->tls) {
         d->io.peers_name = alt ? "peers-tls-alt" : "peers-tls-std";
+        d->io.peers_body = alt ? "peers-tls-alt\n" : "peers-tls-std\n";
         d->io.service_name = alt ? "service-tls-alt" : "service-tls-std";
     } else {
         d->io.peers_name = alt ? "peers-clear-alt" : "peers-clear-std";
+        d->io.peers_body = alt ? "peers-clear-alt\n" : "peers-clear-std\n";
         d->io.service_name = alt ? "service-clear-alt" : "service-clear-std";
     }
     if (config->has_user) {
