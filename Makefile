@@ -66,7 +66,8 @@ CFLAGS += $(OPT) $(WARN) -fPIC -pthread
 # OpenSSL (Debian's libssl-dev) for TLS connections to the cluster (core/src/tls.c),
 # linked dynamically: the system's libssl3 gets the security updates.
 TLS_LIBS = -lssl -lcrypto
-LDLIBS += -pthread $(TLS_LIBS)
+# libcrypt (Debian's libcrypt1, Essential): bcrypt of Aerospike credentials.
+LDLIBS += -pthread $(TLS_LIBS) -lcrypt
 
 ifdef LAYOUT_VERSION
 CPPFLAGS += -DCSHM_LAYOUT_VERSION=$(LAYOUT_VERSION)u
@@ -233,7 +234,7 @@ $(FUZZ_LIB): $(FUZZ_CORE_OBJ)
 	ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB) $(HEADERS)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) $(TLS_LIBS) -lm -o $@
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB) $(TLS_LIBS) -lm -lcrypt -o $@
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -45,6 +45,8 @@ if test "$PHP_CLUSTERSHM" != "no"; then
   PHP_SETUP_OPENSSL(CLUSTERSHM_SHARED_LIBADD,
     [],
     [AC_MSG_ERROR([clustershm needs OpenSSL's headers and libraries for TLS; install libssl-dev (Debian) or openssl-devel])])
+  dnl libcrypt (Debian libcrypt1): bcrypt of Aerospike credentials (core/src/aerospike_admin.c)
+  PHP_ADD_LIBRARY([crypt], 1, CLUSTERSHM_SHARED_LIBADD)
   PHP_SUBST(CLUSTERSHM_SHARED_LIBADD)
 
   PHP_NEW_EXTENSION([clustershm], [$CLUSTERSHM_SOURCES], [$ext_shared], [],

@@ -90,7 +90,7 @@ extension = Extension(
     # system's libssl3/libcrypto3 (Debian: libssl-dev to build): the wheel is
     # a plain linux wheel for this distribution, not a manylinux one that
     # would bundle a copy of OpenSSL that security updates never reach.
-    libraries=["ssl", "crypto", "m"],
+    libraries=["ssl", "crypto", "m", "crypt"],  # libcrypt: bcrypt of Aerospike credentials
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=compile_args,
     extra_link_args=link_args,

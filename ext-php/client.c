@@ -180,6 +180,9 @@ typedef struct route_args {
     zend_string *namespace_name;
     zend_string *set;
     zend_long replica;
+    zend_string *replica_str;    /* replica given as a string: only "prefer_rack" */
+    zend_long rack_id;
+    bool rack_id_null;
 } route_args;
 
 static void key_of(cshm_php_client *c, route_args *a, cshm_key *key, char buf[CSHM_PHP_KEY_BUF])
@@ -189,19 +192,34 @@ static void key_of(cshm_php_client *c, route_args *a, cshm_key *key, char buf[CS
 
 ZEND_METHOD(ClusterShm_Client, route)
 {
-    route_args a = {0};
-    ZEND_PARSE_PARAMETERS_START(1, 4)
+    route_args a = {.rack_id_null = true};
+    ZEND_PARSE_PARAMETERS_START(1, 5)
         Z_PARAM_STR_OR_LONG(a.key_str, a.key_long)
         Z_PARAM_OPTIONAL
         Z_PARAM_PATH_STR_OR_NULL(a.namespace_name)
         Z_PARAM_PATH_STR(a.set)
-        Z_PARAM_LONG(a.replica)
+        Z_PARAM_STR_OR_LONG(a.replica_str, a.replica)
+        Z_PARAM_LONG_OR_NULL(a.rack_id, a.rack_id_null)
     ZEND_PARSE_PARAMETERS_END();
     cshm_php_client *c = THIS_CLIENT();
     cshm_client *client = open_client(c);
     if (client == NULL)
         RETURN_THROWS();
-    if (a.replica < 0 || a.replica > INT_MAX) {
+    if (a.replica_str != NULL && !zend_string_equals_literal(a.replica_str, "prefer_rack")) {
+        cshm_php_throw_config("replica '%s': use an int (0 for the master, 1.. for replicas) or "
+                              "'prefer_rack'", ZSTR_VAL(a.replica_str));
+        RETURN_THROWS();
+    }
+    if (a.replica_str == NULL && !a.rack_id_null) {
+        cshm_php_throw_config("rackId is for replica 'prefer_rack'; give both or neither");
+        RETURN_THROWS();
+    }
+    /* prefer_rack: a negative or huge rack id is left to the core's range
+     * check (rack ids are 0..1000000); null means the rack_id option. */
+    int32_t rack = a.rack_id_null ? -1
+                   : a.rack_id < 0 || a.rack_id > INT32_MAX ? INT32_MAX
+                                                            : (int32_t)a.rack_id;
+    if (a.replica_str == NULL && (a.replica < 0 || a.replica > INT_MAX)) {
         cshm_php_throw_config("replica " ZEND_LONG_FMT ": use 0 for the master, 1.. for replicas",
                               a.replica);
         RETURN_THROWS();
@@ -211,8 +229,12 @@ ZEND_METHOD(ClusterShm_Client, route)
     key_of(c, &a, &key, buf);
     cshm_route_result where;
     cshm_error error;
-    if (cshm_route(client, &key, a.namespace_name ? ZSTR_VAL(a.namespace_name) : NULL,
-                   a.set ? ZSTR_VAL(a.set) : "", (int)a.replica, &where, &error) != 0) {
+    const char *ns = a.namespace_name ? ZSTR_VAL(a.namespace_name) : NULL;
+    const char *set = a.set ? ZSTR_VAL(a.set) : "";
+    int rc = a.replica_str != NULL
+                 ? cshm_route_prefer_rack(client, &key, ns, set, rack, &where, &error)
+                 : cshm_route(client, &key, ns, set, (int)a.replica, &where, &error);
+    if (rc != 0) {
         cshm_php_throw_error(&error);
         RETURN_THROWS();
     }

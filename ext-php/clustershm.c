@@ -20,6 +20,7 @@
 
 #include "php.h"
 #include "php_ini.h"
+#include "SAPI.h"
 #include "ext/standard/info.h"
 #include "zend_exceptions.h"
 #include "spl/spl_exceptions.h"
@@ -32,6 +33,19 @@
 #include "clustershm_arginfo.h"
 
 ZEND_DECLARE_MODULE_GLOBALS(clustershm)
+
+/* phpinfo()'s display of clustershm.password: "********" (or "no value"),
+ * never the password. */
+static ZEND_INI_DISP(display_secret)
+{
+    zend_string *value = type == ZEND_INI_DISPLAY_ORIG && ini_entry->modified
+                             ? ini_entry->orig_value
+                             : ini_entry->value;
+    if (value != NULL && ZSTR_LEN(value) > 0)
+        PUTS("********");
+    else
+        PUTS(sapi_module.phpinfo_as_text ? "no value" : "<i>no value</i>");
+}
 
 /* Option defaults.  Empty means "the core's default" (see README), so the
  * defaults live in one place, cshm_options_init(). */
@@ -69,6 +83,15 @@ PHP_INI_BEGIN()
     STD_PHP_INI_BOOLEAN("clustershm.tls_insecure_skip_verify", "0", PHP_INI_ALL, OnUpdateBool,
                         ini_tls_insecure_skip_verify, zend_clustershm_globals,
                         clustershm_globals)
+    STD_PHP_INI_ENTRY("clustershm.user", "", PHP_INI_ALL, OnUpdateString, ini_user,
+                      zend_clustershm_globals, clustershm_globals)
+    STD_PHP_INI_ENTRY_EX("clustershm.password", "", PHP_INI_ALL, OnUpdateString, ini_password,
+                         zend_clustershm_globals, clustershm_globals, display_secret)
+    STD_PHP_INI_BOOLEAN("clustershm.use_alternate_access_address", "0", PHP_INI_ALL,
+                        OnUpdateBool, ini_use_alternate_access_address,
+                        zend_clustershm_globals, clustershm_globals)
+    STD_PHP_INI_ENTRY("clustershm.rack_id", "", PHP_INI_ALL, OnUpdateString, ini_rack_id,
+                      zend_clustershm_globals, clustershm_globals)
 PHP_INI_END()
 
 static PHP_GINIT_FUNCTION(clustershm)

@@ -39,10 +39,11 @@ namespace ClusterShm {
     {
         /**
          * $url: redis://[user:password@]host:port[,...], rediss://... (TLS) or
-         * aerospike://host[:tls_name]:port[,...].  $options (defaults from the
-         * clustershm.* INI settings): key, shared, max_nodes, max_namespaces,
-         * tend_interval, takeover_timeout, connect_timeout,
-         * min_refresh_interval, mode, cluster_name, and for TLS tls_ca_file,
+         * aerospike://[user:password@]host[:tls_name]:port[,...].  $options
+         * (defaults from the clustershm.* INI settings): key, shared,
+         * max_nodes, max_namespaces, tend_interval, takeover_timeout,
+         * connect_timeout, min_refresh_interval, mode, cluster_name, user,
+         * password, use_alternate_access_address, rack_id, and for TLS tls_ca_file,
          * tls_ca_dir, tls_cert_file, tls_key_file (mutual TLS),
          * tls_server_name (SNI and verification) and tls_insecure_skip_verify
          * (tests only).
@@ -53,8 +54,13 @@ namespace ClusterShm {
 
         public function close(): void {}
 
-        /** @return array{0: string, 1: int} */
-        public function route(string|int $key, ?string $namespace = null, string $set = "", int $replica = 0): array {}
+        /**
+         * $replica: 0 the master, 1.. a replica, or 'prefer_rack' (Aerospike):
+         * the owner on rack $rackId (null: the rack_id option), master first,
+         * else the master.
+         * @return array{0: string, 1: int}
+         */
+        public function route(string|int $key, ?string $namespace = null, string $set = "", int|string $replica = 0, ?int $rackId = null): array {}
 
         public function partition(string|int $key, ?string $namespace = null, string $set = ""): int {}
 

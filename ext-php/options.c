@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "php_clustershm.h"
 #include "exceptions.h"
@@ -15,7 +16,8 @@
 #define KNOWN_OPTIONS \
     "key, shared, max_nodes, max_namespaces, tend_interval, takeover_timeout, " \
     "connect_timeout, min_refresh_interval, mode, cluster_name, tls_ca_file, tls_ca_dir, " \
-    "tls_cert_file, tls_key_file, tls_server_name, tls_insecure_skip_verify"
+    "tls_cert_file, tls_key_file, tls_server_name, tls_insecure_skip_verify, user, " \
+    "password, use_alternate_access_address, rack_id"
 
 /* The string options of TLS: name, INI global, field and its size. */
 #define TLS_TEXT_OPTIONS(X) \
@@ -107,6 +109,22 @@ static zend_result apply_ini(cshm_options *o)
     TLS_TEXT_OPTIONS(APPLY_INI_TEXT)
 #undef APPLY_INI_TEXT
     o->tls_insecure_skip_verify = CLUSTERSHM_G(ini_tls_insecure_skip_verify) ? 1 : 0;
+    if (ini_set_p(v = CLUSTERSHM_G(ini_user)))
+        memcpy(o->user, v, MIN(strlen(v), sizeof o->user));
+    if (ini_set_p(v = CLUSTERSHM_G(ini_password)))
+        memcpy(o->password, v, MIN(strlen(v), sizeof o->password));
+    o->use_alternate_access_address = CLUSTERSHM_G(ini_use_alternate_access_address) ? 1 : 0;
+    if (ini_set_p(v = CLUSTERSHM_G(ini_rack_id))) {
+        char *end;
+        errno = 0;
+        long rack = strtol(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || rack < INT32_MIN || rack > INT32_MAX) {
+            cshm_php_throw_config("bad INI setting clustershm.rack_id = '%s': expected an integer "
+                                  "such as 2; fix php.ini or ini_set()", v);
+            return FAILURE;
+        }
+        o->rack_id = (int32_t)rack;
+    }
     return SUCCESS;
 }
 
@@ -204,6 +222,47 @@ static zend_result option_text(const char *name, zval *value, char *field, size_
     return SUCCESS;
 }
 
+/* user and password: strings without NUL, copied without their NUL when too
+ * long so that the core reports the length; never echoed in a message. */
+static zend_result option_secret(const char *name, zval *value, char *field, size_t cap)
+{
+    if (Z_TYPE_P(value) == IS_NULL) {
+        memset(field, 0, cap);
+        return SUCCESS;
+    }
+    if (Z_TYPE_P(value) != IS_STRING) {
+        wrong_type(name, "string or null", value, "'app'");
+        return FAILURE;
+    }
+    if (memchr(Z_STRVAL_P(value), '\0', Z_STRLEN_P(value)) != NULL) {
+        cshm_php_throw_config("bad option %s: contains a NUL byte", name);
+        return FAILURE;
+    }
+    memset(field, 0, cap);
+    memcpy(field, Z_STRVAL_P(value), MIN(Z_STRLEN_P(value), cap));
+    return SUCCESS;
+}
+
+static zend_result option_rack_id(zval *value, cshm_options *o)
+{
+    if (Z_TYPE_P(value) == IS_NULL) {
+        o->rack_id = -1;
+        return SUCCESS;
+    }
+    if (Z_TYPE_P(value) != IS_LONG) {
+        wrong_type("rack_id", "int or null", value, "2");
+        return FAILURE;
+    }
+    /* Out of int32 here; the core checks the range of rack ids. */
+    if (Z_LVAL_P(value) < INT32_MIN || Z_LVAL_P(value) > INT32_MAX) {
+        cshm_php_throw_config("bad option rack_id: " ZEND_LONG_FMT " is out of range",
+                              Z_LVAL_P(value));
+        return FAILURE;
+    }
+    o->rack_id = (int32_t)Z_LVAL_P(value);
+    return SUCCESS;
+}
+
 static zend_result apply_option(zend_string *name, zval *value, cshm_options *o)
 {
     const char *n = ZSTR_VAL(name);
@@ -262,6 +321,25 @@ static zend_result apply_option(zend_string *name, zval *value, cshm_options *o)
         o->tls_insecure_skip_verify = Z_TYPE_P(value) == IS_TRUE;
         return SUCCESS;
     }
+    if (zend_string_equals_literal(name, "user"))
+        return option_secret(n, value, o->user, sizeof o->user);
+    if (zend_string_equals_literal(name, "password"))
+        return option_secret(n, value, o->password, sizeof o->password);
+    if (zend_string_equals_literal(name, "use_alternate_access_address")) {
+        if (Z_TYPE_P(value) == IS_TRUE || Z_TYPE_P(value) == IS_FALSE)
+            o->use_alternate_access_address = Z_TYPE_P(value) == IS_TRUE;
+        else if (Z_TYPE_P(value) == IS_LONG)
+            /* The core rejects anything but 0 and 1 with its own message. */
+            o->use_alternate_access_address =
+                Z_LVAL_P(value) == 0 ? 0 : Z_LVAL_P(value) == 1 ? 1 : 2;
+        else {
+            wrong_type(n, "bool", value, "true");
+            return FAILURE;
+        }
+        return SUCCESS;
+    }
+    if (zend_string_equals_literal(name, "rack_id"))
+        return option_rack_id(value, o);
     cshm_php_throw_config("unknown option '%s'; known options: " KNOWN_OPTIONS, n);
     return FAILURE;
 }
@@ -306,18 +384,27 @@ zend_string *cshm_php_options_table_key(zend_string *url, const cshm_options *o)
     double_bits(o->takeover_timeout, takeover);
     double_bits(o->connect_timeout, connect);
     double_bits(o->min_refresh_interval, refresh);
-    /* cluster_name may lack its NUL when too long.  The TLS settings are
-     * part of the key: other trust is another client.  Each is printed
-     * with its length, so no path can imitate a following field. */
-    char text[320 + 5 * (CSHM_TLS_PATH_MAX + 32)];
+    /* cluster_name, user and password may lack their NUL when too long.
+     * The TLS settings are part of the key: other trust is another client.
+     * Each path is printed with its length, so no path can imitate a
+     * following field.  The credentials are part of the key as a URL with
+     * credentials already is: a worker's table lives in its own memory only. */
+    char text[1120 + 5 * (CSHM_TLS_PATH_MAX + 32)];
     snprintf(text, sizeof text, "|key=%d:%u|shared=%d|nodes=%u|ns=%u|tend=%s|takeover=%s|"
                                 "connect=%s|refresh=%s|mode=%o|name=%.*s|tls=%zu:%s|%zu:%s|"
-                                "%zu:%s|%zu:%s|%zu:%s|%d",
+                                "%zu:%s|%zu:%s|%zu:%s|%d|alt=%d|rack=%d|user=%u:%.*s|"
+                                "password=%u:%.*s",
              o->has_key, (unsigned)o->key, o->shared, (unsigned)o->max_nodes,
              (unsigned)o->max_namespaces, tend, takeover, connect, refresh, (unsigned)o->mode,
              (int)sizeof o->cluster_name, o->cluster_name, strlen(o->tls_ca_file),
              o->tls_ca_file, strlen(o->tls_ca_dir), o->tls_ca_dir, strlen(o->tls_cert_file),
              o->tls_cert_file, strlen(o->tls_key_file), o->tls_key_file,
-             strlen(o->tls_server_name), o->tls_server_name, o->tls_insecure_skip_verify);
-    return zend_string_concat2(ZSTR_VAL(url), ZSTR_LEN(url), text, strlen(text));
+             strlen(o->tls_server_name), o->tls_server_name, o->tls_insecure_skip_verify,
+             o->use_alternate_access_address, (int)o->rack_id,
+             (unsigned)strnlen(o->user, sizeof o->user), (int)sizeof o->user, o->user,
+             (unsigned)strnlen(o->password, sizeof o->password), (int)sizeof o->password,
+             o->password);
+    zend_string *out = zend_string_concat2(ZSTR_VAL(url), ZSTR_LEN(url), text, strlen(text));
+    explicit_bzero(text, sizeof text);
+    return out;
 }

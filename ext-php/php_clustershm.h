@@ -40,6 +40,10 @@ ZEND_BEGIN_MODULE_GLOBALS(clustershm)
     char *ini_tls_key_file;
     char *ini_tls_server_name;
     bool ini_tls_insecure_skip_verify;
+    char *ini_user;
+    char *ini_password;
+    bool ini_use_alternate_access_address;
+    char *ini_rack_id;
 ZEND_END_MODULE_GLOBALS(clustershm)
 
 ZEND_EXTERN_MODULE_GLOBALS(clustershm)

@@ -186,8 +186,10 @@ static PyObject *client_new(PyTypeObject *type, PyObject *args, PyObject *kwargs
         return NULL;
     uint32_t key;
     cshm_error error;
-    if (cshm_default_key(url, &options, &key, &error) != 0)
+    if (cshm_default_key(url, &options, &key, &error) != 0) {
+        memset(options.password, 0, sizeof options.password);
         return cshm_py_raise(st, &error);
+    }
 
     allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
     ClientObject *self = (ClientObject *)alloc(type, 0);
@@ -253,6 +255,8 @@ static void client_dealloc(PyObject *op)
         memset(self->url, 0, strlen(self->url));
         PyMem_Free(self->url);
     }
+    /* So may the password option. */
+    memset(self->options.password, 0, sizeof self->options.password);
     freefunc free_fn = (freefunc)PyType_GetSlot(type, Py_tp_free);
     free_fn(op);
     Py_DECREF(type);

@@ -214,6 +214,11 @@ class Client:
     - tls_server_name: the name sent (SNI) and verified (default: the host
       connected to, a node's announced hostname when it prefers hostnames)
     - tls_insecure_skip_verify: TESTS ONLY, accept any certificate
+    - user, password: credentials instead of in the URL (not both); Aerospike
+      logs in with them (session tokens), Redis sends AUTH
+    - use_alternate_access_address: Aerospike, use the nodes' alternate
+      addresses (peers-clear-alt / service-clear-alt), e.g. behind NAT
+    - rack_id: Aerospike, this process's rack for route(replica="prefer_rack")
 
     tend_interval, takeover_timeout and min_refresh_interval are the
     segment's: the first process to create it sets them for every process
@@ -249,6 +254,10 @@ class Client:
         tls_key_file: str | os.PathLike[str] | None = ...,
         tls_server_name: str | None = ...,
         tls_insecure_skip_verify: bool | None = ...,
+        user: str | None = ...,
+        password: str | None = ...,
+        use_alternate_access_address: bool | None = ...,
+        rack_id: int | None = ...,
     ) -> Client: ...
     def connect(self) -> None:
         """Attach to the host's segment for this cluster (creating it if needed)
@@ -262,10 +271,18 @@ class Client:
         at once) and detach.  Idempotent; may run in any thread, a logging
         handler of clustershm's lines included."""
     def route(
-        self, key: _Key, namespace: str | None = None, set: str | None = "", replica: int = 0
+        self,
+        key: _Key,
+        namespace: str | None = None,
+        set: str | None = "",
+        replica: int | Literal["prefer_rack"] = 0,
+        rack_id: int | None = None,
     ) -> tuple[str, int]:
         """(host, port) of the node serving key: the master for replica=0, the
-        replica of that rank otherwise.  Aerospike needs namespace (and set, if
+        replica of that rank otherwise.  Aerospike replica="prefer_rack": the
+        node holding the partition on rack rack_id (or the rack_id option),
+        master first, else the master (a cluster without racks, e.g.
+        Community Edition, routes to masters).  Aerospike needs namespace (and set, if
         the record has one); Redis ignores both.  Never blocks on the tender.
 
         Raises Error when not connected, ConfigError for a bad replica or a
@@ -342,6 +359,10 @@ def connect(
     tls_key_file: str | os.PathLike[str] | None = ...,
     tls_server_name: str | None = ...,
     tls_insecure_skip_verify: bool | None = ...,
+    user: str | None = ...,
+    password: str | None = ...,
+    use_alternate_access_address: bool | None = ...,
+    rack_id: int | None = ...,
 ) -> Client:
     """Client(url, **options), connected."""
 

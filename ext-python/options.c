@@ -12,7 +12,18 @@
 
 #include "binding.h"
 
-typedef enum { OPT_KEY, OPT_BOOL, OPT_COUNT, OPT_SECONDS, OPT_MODE, OPT_NAME, OPT_TEXT } opt_kind;
+typedef enum {
+    OPT_KEY,
+    OPT_BOOL,
+    OPT_COUNT,
+    OPT_SECONDS,
+    OPT_MODE,
+    OPT_NAME,
+    OPT_TEXT,
+    OPT_USER,
+    OPT_PASSWORD,
+    OPT_RACK
+} opt_kind;
 
 static const struct option_def {
     const char *name;
@@ -37,6 +48,11 @@ static const struct option_def {
     {"tls_server_name", OPT_TEXT, offsetof(cshm_options, tls_server_name),
      sizeof(((cshm_options *)0)->tls_server_name)},
     {"tls_insecure_skip_verify", OPT_BOOL, offsetof(cshm_options, tls_insecure_skip_verify), 0},
+    {"user", OPT_USER, offsetof(cshm_options, user), 0},
+    {"password", OPT_PASSWORD, offsetof(cshm_options, password), 0},
+    {"use_alternate_access_address", OPT_BOOL,
+     offsetof(cshm_options, use_alternate_access_address), 0},
+    {"rack_id", OPT_RACK, offsetof(cshm_options, rack_id), 0},
 };
 #define OPTION_COUNT (sizeof OPTIONS / sizeof OPTIONS[0])
 
@@ -110,6 +126,45 @@ static int set_option(cshm_py_state *st, const struct option_def *def, PyObject 
             return -1;
         }
         *(double *)field = seconds;
+        return 0;
+    }
+    case OPT_USER:
+    case OPT_PASSWORD: {
+        size_t cap = def->kind == OPT_USER ? sizeof o->user : sizeof o->password;
+        if (value == Py_None) {
+            memset(field, 0, cap);
+            return 0;
+        }
+        if (!PyUnicode_Check(value))
+            return bad_type(st, name, value, "a str");
+        Py_ssize_t len;
+        const char *s = PyUnicode_AsUTF8AndSize(value, &len);
+        if (s == NULL)
+            return -1;
+        if ((size_t)len >= cap || strlen(s) != (size_t)len) {
+            /* Never the value in the message: it may be a password. */
+            PyErr_Format(st->config_error, "bad option %s: longer than %zu bytes or contains NUL",
+                         name, cap - 1);
+            return -1;
+        }
+        memcpy(field, s, (size_t)len + 1);
+        return 0;
+    }
+    case OPT_RACK: {
+        if (value == Py_None)
+            return 0;
+        if (!PyLong_Check(value) || PyBool_Check(value))
+            return bad_type(st, name, value, "an int");
+        int overflow;
+        long v = PyLong_AsLongAndOverflow(value, &overflow);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (overflow || v < -1 || v > INT32_MAX) {
+            PyErr_Format(st->config_error, "bad option %s: %R; use 0 to 1000000, or -1 for none",
+                         name, value);
+            return -1;
+        }
+        *(int32_t *)field = (int32_t)v;
         return 0;
     }
     case OPT_NAME: {

@@ -14,7 +14,7 @@
 
 #include "binding.h"
 
-static const char *const ROUTE_ARGS[] = {"key", "namespace", "set", "replica", NULL};
+static const char *const ROUTE_ARGS[] = {"key", "namespace", "set", "replica", "rack_id", NULL};
 static const char *const PARTITION_ARGS[] = {"key", "namespace", "set", NULL};
 
 void cshm_py_route_cache_clear(ClientObject *self)
@@ -76,7 +76,7 @@ PyObject *cshm_py_client_route(PyObject *op, PyObject *const *args, Py_ssize_t n
                                PyObject *kwnames)
 {
     ClientObject *self = (ClientObject *)op;
-    PyObject *a[4];
+    PyObject *a[5];
     if (cshm_py_parse("route", args, nargs, kwnames, ROUTE_ARGS, 1, a) < 0)
         return NULL;
     cshm_key key;
@@ -84,6 +84,43 @@ PyObject *cshm_py_client_route(PyObject *op, PyObject *const *args, Py_ssize_t n
     if (common(op, a[0], a[1], a[2], &key, &ns, &set) < 0)
         return NULL;
     int replica = 0;
+    if (a[3] != NULL && PyUnicode_Check(a[3])) {
+        /* replica="prefer_rack" (Aerospike): rack_id, or the rack_id option. */
+        if (PyUnicode_CompareWithASCIIString(a[3], "prefer_rack") != 0) {
+            /* A wrong type (as for any other non-int), not a wrong value. */
+            PyErr_Format(PyExc_TypeError,
+                         "replica must be an int (0 master, 1.. replicas) or \"prefer_rack\", "
+                         "not %R",
+                         a[3]);
+            return NULL;
+        }
+        long rack = -1;
+        if (a[4] != NULL && a[4] != Py_None) {
+            if (!PyLong_Check(a[4]) || PyBool_Check(a[4])) {
+                cshm_py_wrong_type(PyExc_TypeError, a[4], "rack_id must be an int");
+                return NULL;
+            }
+            int overflow;
+            rack = PyLong_AsLongAndOverflow(a[4], &overflow);
+            if (rack == -1 && PyErr_Occurred())
+                return NULL;
+            if (overflow || rack < 0 || rack > INT32_MAX) {
+                PyErr_Format(self->st->config_error, "rack_id %R: use 0 to 1000000", a[4]);
+                return NULL;
+            }
+        }
+        cshm_route_result result;
+        cshm_error error;
+        if (cshm_route_prefer_rack(self->client, &key, ns, set, (int32_t)rack, &result,
+                                   &error) != 0)
+            return cshm_py_raise(self->st, &error);
+        return answer(self, &result);
+    }
+    if (a[4] != NULL && a[4] != Py_None) {
+        PyErr_SetString(self->st->config_error,
+                        "rack_id is for replica=\"prefer_rack\"; give both or neither");
+        return NULL;
+    }
     if (a[3] != NULL) {
         if (!PyLong_Check(a[3]) || PyBool_Check(a[3])) {
             cshm_py_wrong_type(PyExc_TypeError, a[3], "replica must be an int");

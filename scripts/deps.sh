@@ -51,6 +51,8 @@ php -r 'exit(extension_loaded("redis") ? 0 : 1);' >/dev/null 2>&1 || missing+=(p
 need clang-14 clang-14
 compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null \
     || missing+=(libclang-rt-14-dev)
+# libcrypt's header (the core hashes Aerospike passwords with bcrypt through it).
+[ -f /usr/include/crypt.h ] || missing+=(libcrypt-dev)
 # pip only matters when pytest has to be installed.
 if ! "$PYTHON" -c 'import pytest' >/dev/null 2>&1 \
     && ! "$PYTHON" -m pip --version >/dev/null 2>&1; then

@@ -75,6 +75,15 @@ typedef struct cshm_options {
     char tls_key_file[CSHM_TLS_PATH_MAX];  /* its private key; default: tls_cert_file */
     char tls_server_name[256];  /* SNI and the name verified; default: the host */
     int tls_insecure_skip_verify;          /* tests only: accept any certificate */
+    /* Credentials, instead of in the URL (not both).  Aerospike: user and
+     * password of its internal authentication; Redis: AUTH [user] password.
+     * Part of the identity check as a salted fingerprint, never stored. */
+    char user[128];
+    char password[256];
+    int use_alternate_access_address; /* Aerospike: 1 = use the nodes' alternate-access
+                                         addresses (peers-clear-alt, service-clear-alt) */
+    int32_t rack_id;           /* Aerospike: this process's rack for cshm_route_prefer_rack
+                                  when the call gives none; -1 (default) = none */
 } cshm_options;
 
 typedef struct cshm_client cshm_client;
@@ -221,6 +230,15 @@ int cshm_partition(cshm_client *client, const cshm_key *key, const char *set,
  * replica: 0 master, 1.. replicas in map order. */
 int cshm_route(cshm_client *client, const cshm_key *key, const char *namespace_name,
                const char *set, int replica, cshm_route_result *out, cshm_error *error);
+
+/* Aerospike rack-aware read (replica "prefer_rack"): the first active owner
+ * of the key's partition, master first, on rack rack_id (0..1000000; -1 =
+ * the rack_id option) in that namespace, else the master.  A cluster
+ * without rack information (Community Edition answers rack-ids with
+ * "enterprise only") routes every key to its master. */
+int cshm_route_prefer_rack(cshm_client *client, const cshm_key *key, const char *namespace_name,
+                           const char *set, int32_t rack_id, cshm_route_result *out,
+                           cshm_error *error);
 
 /* Copies up to capacity nodes into nodes; *count receives the number of
  * nodes in the snapshot (which may exceed capacity). */

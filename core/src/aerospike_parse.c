@@ -63,6 +63,39 @@ int cshm_as_parse_generation(const cshm_slice *value, uint32_t *out)
     return 0;
 }
 
+int cshm_as_parse_rack_ids(const cshm_slice *value, cshm_as_rack *out, uint32_t max,
+                           uint32_t *count, char *why, size_t why_size)
+{
+    size_t at = 0;
+    *count = 0;
+    while (at < value->len) {
+        const char *entry = value->data + at;
+        const char *end = memchr(entry, ';', value->len - at);
+        size_t len = end != NULL ? (size_t)(end - entry) : value->len - at;
+        at += len + (end != NULL ? 1 : 0);
+        if (len == 0 && end == NULL)
+            break;
+        const char *colon = memchr(entry, ':', len);
+        size_t name_len = colon != NULL ? (size_t)(colon - entry) : 0;
+        uint64_t rack;
+        if (colon == NULL || name_len == 0 || name_len >= CSHM_NAMESPACE_MAX ||
+            parse_digits(colon + 1, len - name_len - 1, 1000000u, &rack) != 0) {
+            snprintf(why, why_size, "bad rack-ids entry '%.*s' (expected namespace:rack-id)",
+                     (int)(len > 60 ? 60 : len), entry);
+            return -1;
+        }
+        if (*count == max) {
+            snprintf(why, why_size, "rack-ids lists more than %u namespaces", (unsigned)max);
+            return -1;
+        }
+        memcpy(out[*count].ns, entry, name_len);
+        out[*count].ns[name_len] = '\0';
+        out[*count].rack = (int32_t)rack;
+        (*count)++;
+    }
+    return 0;
+}
+
 int cshm_as_parse_build(const cshm_slice *value, uint32_t version[4])
 {
     size_t at = 0, parts = 0;
@@ -310,10 +343,20 @@ static int parse_one_peer(cursor *c, cshm_as_peers *p, char *why, size_t why_siz
         return cshm_format_error(why, why_size, "peers: peer at offset %zu: %s", name_at, inner);
     if (expect(c, ',', "after the node name", why, why_size) != 0)
         return -1;
+    size_t tls_at = c->at;
     size_t tls_len = span_until(c, ",[]");
     if (tls_len > CSHM_AS_TLS_NAME_MAX)
         return cshm_format_error(why, why_size, "peers: TLS name of %zu bytes is longer than %d", tls_len,
                     CSHM_AS_TLS_NAME_MAX);
+    /* Bounded above, terminated here (spec 7, defect 21); printable, as it
+     * goes into messages and is verified as a host name. */
+    for (size_t i = 0; i < tls_len; i++)
+        if ((unsigned char)c->data[tls_at + i] <= 0x20 || (unsigned char)c->data[tls_at + i] >= 0x7f)
+            return cshm_format_error(why, why_size,
+                                     "peers: peer %s has a TLS name with byte 0x%02x",
+                                     peer->name, (unsigned)(unsigned char)c->data[tls_at + i]);
+    memcpy(peer->tls_name, c->data + tls_at, tls_len);
+    peer->tls_name[tls_len] = '\0';
     if (expect(c, ',', "after the TLS name", why, why_size) != 0 ||
         expect(c, '[', "opening the endpoint list", why, why_size) != 0)
         return -1;

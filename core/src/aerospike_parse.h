@@ -40,6 +40,7 @@ typedef struct cshm_as_endpoint {
 
 typedef struct cshm_as_peer {
     char name[CSHM_NODE_NAME_MAX];
+    char tls_name[CSHM_AS_TLS_NAME_MAX + 1]; /* "" in peers-clear-*, the node's in -tls-* */
     size_t first_endpoint;              /* index into cshm_as_peers.endpoints */
     size_t endpoint_count;
 } cshm_as_peer;
@@ -99,6 +100,16 @@ static inline int cshm_as_bitmap_has(const uint8_t *bitmap, uint32_t partition)
 }
 
 /* Decimal digits only, at most 20 of them, value <= max.  0 or -1. */
+/* rack-ids (spec 2.7): ns ":" rack-id *(";" ns ":" rack-id), a trailing ";"
+ * tolerated.  Names 1..31 bytes, rack ids 0..1000000.  Up to max entries
+ * into out (more is an error); 0, or -1 with why. */
+typedef struct cshm_as_rack {
+    char ns[CSHM_NAMESPACE_MAX];
+    int32_t rack;
+} cshm_as_rack;
+int cshm_as_parse_rack_ids(const cshm_slice *value, cshm_as_rack *out, uint32_t max,
+                           uint32_t *count, char *why, size_t why_size);
+
 int cshm_as_parse_u64(const cshm_slice *value, uint64_t max, uint64_t *out);
 /* A generation: the server prints "-1" before its first rebalance; that is
  * returned as 0xFFFFFFFF (as the C client stores it).  Larger counters keep

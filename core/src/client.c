@@ -308,17 +308,12 @@ int cshm_partition(cshm_client *c, const cshm_key *key, const char *set, uint32_
     return c->config.driver->partition(key, set, partition, error);
 }
 
-int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, const char *set,
-               int replica, cshm_route_result *out, cshm_error *error)
+static int route_column(cshm_client *c, const cshm_key *key, const char *namespace_name,
+                        const char *set, uint32_t column, int32_t rack_id, cshm_route_result *out,
+                        cshm_error *error)
 {
-    int rc = cshm_client_ready(c, error);
-    if (rc != 0)
-        return rc;
-    if (replica < 0)
-        return cshm_fail(error, CSHM_ERR_CONFIG, "replica %d: use 0 for the master, 1.. for replicas",
-                         replica);
     uint32_t partition;
-    rc = c->config.driver->partition(key, set, &partition, error);
+    int rc = c->config.driver->partition(key, set, &partition, error);
     if (rc != 0)
         return rc;
     if (c->config.kind == CSHM_DRIVER_AEROSPIKE) {
@@ -329,7 +324,7 @@ int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, 
         namespace_name = NULL;
     }
     cshm_segment *seg = cshm_client_enter(c);
-    rc = cshm_snapshot_route(seg, namespace_name, partition, (uint32_t)replica, out, error);
+    rc = cshm_snapshot_route(seg, namespace_name, partition, column, rack_id, out, error);
     cshm_client_leave(c);
     return rc;
 }
@@ -343,6 +338,38 @@ int cshm_client_fit_view(cshm_client *c, const cshm_segment *seg, cshm_error *er
     if (c->view.payload == NULL && cshm_map_init(&c->view, &seg->shape) != 0)
         return cshm_fail(error, CSHM_ERR_SYSTEM, "out of memory for a copy of the map");
     return 0;
+}
+
+int cshm_route(cshm_client *c, const cshm_key *key, const char *namespace_name, const char *set,
+               int replica, cshm_route_result *out, cshm_error *error)
+{
+    int rc = cshm_client_ready(c, error);
+    if (rc != 0)
+        return rc;
+    if (replica < 0)
+        return cshm_fail(error, CSHM_ERR_CONFIG, "replica %d: use 0 for the master, 1.. for replicas",
+                         replica);
+    return route_column(c, key, namespace_name, set, (uint32_t)replica, -1, out, error);
+}
+
+int cshm_route_prefer_rack(cshm_client *c, const cshm_key *key, const char *namespace_name,
+                           const char *set, int32_t rack_id, cshm_route_result *out,
+                           cshm_error *error)
+{
+    int rc = cshm_client_ready(c, error);
+    if (rc != 0)
+        return rc;
+    if (c->config.kind != CSHM_DRIVER_AEROSPIKE)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "replica prefer_rack is for Aerospike clusters; Redis has no racks");
+    if (rack_id < 0)
+        rack_id = c->config.options.rack_id;
+    if (rack_id < 0 || rack_id > CSHM_RACK_MAX)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "replica prefer_rack needs a rack id 0 to %d: pass rack_id or set the "
+                         "rack_id option",
+                         CSHM_RACK_MAX);
+    return route_column(c, key, namespace_name, set, 0, rack_id, out, error);
 }
 
 int cshm_verify_snapshot(cshm_client *c, cshm_error *error)

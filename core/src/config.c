@@ -4,9 +4,12 @@
  * URL grammar (see README):
  *   redis://[USER:PASSWORD@ | :PASSWORD@]HOST:PORT[,HOST:PORT...]
  *   rediss://...  the same over TLS
- *   aerospike://HOST[:TLS_NAME]:PORT[,HOST[:TLS_NAME]:PORT...]
+ *   aerospike://[USER:PASSWORD@]HOST[:TLS_NAME]:PORT[,HOST[:TLS_NAME]:PORT...]
  * (a TLS_NAME, Aerospike's seed syntax, makes the connections TLS and is
  * the name the node's certificate is verified against).
+ * Credentials come from the URL or from the user/password options, never
+ * both (two sources that could disagree).  Aerospike's internal
+ * authentication needs both a user and a password.
  * HOST is a name, an IPv4 address or a bracketed IPv6 address.  USER and
  * PASSWORD may be percent-encoded.  Nothing may follow the host list: options
  * travel in cshm_options, never in the URL, so a typo cannot be mistaken for a
@@ -23,6 +26,7 @@
 
 #include "driver.h"
 #include "error.h"
+#include "map.h"
 
 void cshm_options_init(cshm_options *options)
 {
@@ -35,6 +39,7 @@ void cshm_options_init(cshm_options *options)
     options->connect_timeout = 5.0;
     options->min_refresh_interval = 0.05;
     options->mode = 0600;
+    options->rack_id = -1;
 }
 
 double cshm_op_timeout_for(double connect_timeout)
@@ -308,6 +313,58 @@ static int validate_options(const cshm_options *o, cshm_driver_kind kind, cshm_e
         if (!isprint((unsigned char)o->cluster_name[i]))
             return cshm_fail(error, CSHM_ERR_CONFIG,
                              "bad option cluster_name: contains a non-printable byte");
+    if (o->use_alternate_access_address != 0 && o->use_alternate_access_address != 1)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option use_alternate_access_address: %d; use true or false",
+                         o->use_alternate_access_address);
+    if (o->use_alternate_access_address && kind != CSHM_DRIVER_AEROSPIKE)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option use_alternate_access_address: Aerospike only; Redis nodes "
+                         "announce one address");
+    if (o->rack_id < -1 || o->rack_id > CSHM_RACK_MAX)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option rack_id: %d; use 0 to %d (Aerospike rack ids), or -1 for none",
+                         (int)o->rack_id, CSHM_RACK_MAX);
+    if (o->rack_id >= 0 && kind != CSHM_DRIVER_AEROSPIKE)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option rack_id: Aerospike only; Redis has no racks");
+    return 0;
+}
+
+/* The user/password options into the configuration (validated like the
+ * URL's), and the rules every credential source must meet. */
+static int take_option_credentials(cshm_config *c, cshm_error *error)
+{
+    const cshm_options *o = &c->options;
+    size_t user_len = strnlen(o->user, sizeof o->user);
+    size_t password_len = strnlen(o->password, sizeof o->password);
+    if (user_len == sizeof o->user || password_len == sizeof o->password)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "bad option %s: longer than %zu bytes",
+                         user_len == sizeof o->user ? "user" : "password",
+                         (user_len == sizeof o->user ? sizeof o->user : sizeof o->password) - 1);
+    if (user_len > 0 || password_len > 0) {
+        if (c->has_user || c->has_password)
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "credentials given twice: in the URL and in the user/password "
+                             "options; give them in one place");
+        if (password_len == 0)
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad option user: given without a password; set the password "
+                             "option too");
+        memcpy(c->user, o->user, user_len);
+        c->user[user_len] = '\0';
+        memcpy(c->password, o->password, password_len);
+        c->password[password_len] = '\0';
+        c->has_user = user_len > 0;
+        c->has_password = 1;
+    }
+    /* Never keep a second copy of the password in the options. */
+    explicit_bzero(c->options.password, sizeof c->options.password);
+    if (c->kind == CSHM_DRIVER_AEROSPIKE && c->has_password && !c->has_user)
+        return cshm_fail(error, CSHM_ERR_CONFIG,
+                         "Aerospike authentication needs a user with the password: write "
+                         "aerospike://USER:PASSWORD@host:port or set the user option");
     return 0;
 }
 
@@ -443,16 +500,15 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
 
     const char *at = strrchr(rest, '@');
     if (at != NULL) {
-        if (c->kind != CSHM_DRIVER_REDIS)
-            return cshm_fail(error, CSHM_ERR_CONFIG,
-                             "bad URL: credentials are not supported for aerospike:// yet; remove "
-                             "'...@' from the URL");
         const char *colon = memchr(rest, ':', (size_t)(at - rest));
         if (colon == NULL)
             return cshm_fail(error, CSHM_ERR_CONFIG,
-                             "bad URL: the part before '@' has no ':'; write "
-                             "redis://:PASSWORD@host:port for a password or "
-                             "redis://USER:PASSWORD@host:port for an ACL user");
+                             c->kind == CSHM_DRIVER_REDIS
+                                 ? "bad URL: the part before '@' has no ':'; write "
+                                   "redis://:PASSWORD@host:port for a password or "
+                                   "redis://USER:PASSWORD@host:port for an ACL user"
+                                 : "bad URL: the part before '@' has no ':'; write "
+                                   "aerospike://USER:PASSWORD@host:port");
         if (colon > rest) {
             if (percent_decode(rest, (size_t)(colon - rest), c->user, sizeof c->user, "user name",
                                error) != 0)
@@ -512,14 +568,18 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
         return CSHM_ERR_CONFIG;
     if (validate_tls(c, error) != 0)
         return CSHM_ERR_CONFIG;
-    /* The seed syntax is parsed (and fingerprinted) already, but the
-     * Aerospike driver does not speak TLS yet: refusing is better than
-     * tending in clear text a cluster the user asked TLS for. */
-    if (c->tls && c->kind == CSHM_DRIVER_AEROSPIKE)
-        return cshm_fail(error, CSHM_ERR_CONFIG,
-                         "bad URL: TLS to Aerospike (host:tls_name:port) is not supported by "
-                         "this build yet; use aerospike://host:port on the cluster's clear "
-                         "port");
+    /* TLS is for the whole cluster: a seed without a tls_name would have
+     * no name to verify its certificate against, and would never be
+     * tended in clear text instead. */
+    for (size_t i = 0; c->tls && c->kind == CSHM_DRIVER_AEROSPIKE && i < c->seed_count; i++)
+        if (c->seeds[i].tls_name[0] == '\0')
+            return cshm_fail(error, CSHM_ERR_CONFIG,
+                             "bad URL: seed %.200s:%u has no tls_name but other seeds have "
+                             "one; TLS is for every node: give each seed as "
+                             "host:tls_name:port",
+                             c->seeds[i].host, (unsigned)c->seeds[i].port);
+    if (take_option_credentials(c, error) != 0)
+        return CSHM_ERR_CONFIG;
     if (build_identity(c, error) != 0)
         return CSHM_ERR_CONFIG;
     c->key = c->options.has_key ? c->options.key

@@ -34,8 +34,13 @@
  *    removal), unless that owner is no longer the node it was;
  *  - a refresh whose `node` value is not a node name at all is a broken
  *    answer (failure), not a rename (removal);
- *  - no user-agent-set, no login (credentials are refused by config.c), no
- *    TLS, no rack-aware requests.
+ *  - racks are always tracked (rebalance-generation rides in the refresh;
+ *    rack-ids is asked only when it changed), since any process sharing
+ *    the map may route prefer_rack; a Community Edition server's
+ *    "enterprise only" answer is logged once per tender (a warning only when
+ *    this process set the rack_id option, else info) and never counts as a
+ *    failure;
+ *  - no user-agent-set, no TLS.
  *
  * Invariants:
  *  - The map is written only in step 8, and only when some node answered in
@@ -75,6 +80,7 @@
 typedef struct as_address {
     char host[CSHM_HOST_MAX];
     uint16_t port;
+    char tls_name[CSHM_AS_TLS_NAME_MAX + 1]; /* with TLS: the name to verify */
 } as_address;
 
 typedef struct as_node_list {
@@ -114,6 +120,11 @@ typedef struct as_driver {
     uint32_t answered;
     int gen_changed;
     cshm_as_io io;
+
+    cshm_as_auth auth;                          /* io.auth points here when a user is set */
+    cshm_options tls_options;                   /* the tls_* settings (the rest unused) */
+    int no_racks_logged;                        /* "no rack information" said once */
+    int wants_racks;                            /* this process set the rack_id option */
 } as_driver;
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -225,7 +236,7 @@ static void remember_tried(as_driver *d, const char *host, uint16_t port)
     }
 }
 
-static void learn_address(as_driver *d, const char *host, uint16_t port)
+static void learn_address(as_driver *d, const char *host, uint16_t port, const char *tls_name)
 {
     if (address_listed(d->learned, d->learned_count, host, port) ||
         address_listed(d->seeds, d->seed_count, host, port))
@@ -236,6 +247,7 @@ static void learn_address(as_driver *d, const char *host, uint16_t port)
         d->learned_count--;
     }
     snprintf(d->learned[d->learned_count].host, CSHM_HOST_MAX, "%s", host);
+    snprintf(d->learned[d->learned_count].tls_name, sizeof d->learned[0].tls_name, "%s", tls_name);
     d->learned[d->learned_count++].port = port;
 }
 
@@ -270,6 +282,7 @@ static void set_disowned(as_driver *d, const char *name, int disowned)
 static void free_node(cshm_as_node *n)
 {
     cshm_as_node_close(n);
+    explicit_bzero(n->token, sizeof n->token);
     free(n);
 }
 
@@ -297,7 +310,7 @@ static void add_pending(as_driver *d)
         char label[CSHM_HOST_MAX + 80];
         node_label(n, label, sizeof label);
         cshm_log(CSHM_LOG_INFO, "aerospike: %s added", label);
-        learn_address(d, n->host, n->port);
+        learn_address(d, n->host, n->port, n->tls_name);
         set_disowned(d, n->name, 0);
     }
     d->pending.count = 0;
@@ -393,7 +406,8 @@ static int discover_peer(as_driver *d, const cshm_as_peer *peer, cshm_tend_ctx *
         if (n == NULL)
             return CSHM_AS_FAILED;
         char why[CSHM_AS_WHY_MAX];
-        int rc = cshm_as_validate(&d->io, ep->host, ep->port, peer->name, 0, n, why, sizeof why);
+        int rc = cshm_as_validate(&d->io, ep->host, ep->port, peer->tls_name, peer->name, 0, n,
+                                  why, sizeof why);
         if (rc == CSHM_AS_OK) {
             n->ref = allocate_ref(d);
             n->friends = 1;
@@ -476,6 +490,57 @@ static int refresh_peers(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
     return CSHM_AS_OK;
 }
 
+/* ---- sending ahead -------------------------------------------------------------------- */
+
+typedef int (*as_wants)(const as_driver *d, const cshm_as_node *n);
+
+/* Sends body to every node of nodes[from..to) that `wants`, before the step
+ * reads any answer (cshm_as_node_send): the servers work at once, so a step
+ * over N nodes costs about one round trip instead of N.  The step then asks
+ * each node as before and takes the answer waiting for it; an answer the step
+ * does not take is discarded at the end of the tend (aerospike_tend). */
+static int send_ahead(as_driver *d, const as_node_list *nodes, size_t from, size_t to,
+                      as_wants wants, const char *body)
+{
+    if (to - from < 2)
+        return CSHM_AS_OK; /* nothing to overlap */
+    for (size_t i = from; i < to; i++)
+        if (wants(d, nodes->items[i]) && cshm_as_node_send(&d->io, nodes->items[i], body) ==
+                                             CSHM_AS_ABORTED)
+            return CSHM_AS_ABORTED;
+    return CSHM_AS_OK;
+}
+
+static int wants_refresh(const as_driver *d, const cshm_as_node *n)
+{
+    (void)d;
+    return n->active;
+}
+
+static int wants_peers(const as_driver *d, const cshm_as_node *n)
+{
+    (void)d;
+    return n->active && n->failures == 0;
+}
+
+static int wants_partitions(const as_driver *d, const cshm_as_node *n)
+{
+    return n->partition_changed && n->failures == 0 && n->active &&
+           (n->peers_count > 0 || d->refresh_count == 1);
+}
+
+static int wants_racks(const as_driver *d, const cshm_as_node *n)
+{
+    (void)d;
+    return n->racks_changed && n->failures == 0 && n->active;
+}
+
+static void discard_sent(as_node_list *nodes)
+{
+    for (size_t i = 0; i < nodes->count; i++)
+        cshm_as_node_discard_sent(nodes->items[i]);
+}
+
 /* Adds the pending nodes, then fetches the peers of every node added, until
  * no new node appears (bounded: every round adds at least one node).  The
  * first `fetched` pending nodes already had their peers fetched this tend. */
@@ -484,13 +549,20 @@ static int add_and_expand(as_driver *d, cshm_tend_ctx *ctx, size_t fetched)
     size_t next = d->nodes.count + fetched;
     add_pending(d);
     while (next < d->nodes.count) {
-        cshm_as_node *n = d->nodes.items[next++];
-        if (n->active && n->failures == 0) {
-            int rc = refresh_peers(d, n, ctx);
-            if (rc == CSHM_AS_ABORTED)
-                return rc;
+        /* One round: the nodes added so far, their peers asked at once. */
+        size_t round_end = d->nodes.count;
+        if (send_ahead(d, &d->nodes, next, round_end, wants_peers, d->io.peers_body) ==
+            CSHM_AS_ABORTED)
+            return CSHM_AS_ABORTED;
+        while (next < round_end) {
+            cshm_as_node *n = d->nodes.items[next++];
+            if (wants_peers(d, n)) {
+                int rc = refresh_peers(d, n, ctx);
+                if (rc == CSHM_AS_ABORTED)
+                    return rc;
+            }
+            add_pending(d);
         }
-        add_pending(d);
     }
     return CSHM_AS_OK;
 }
@@ -499,8 +571,8 @@ static int add_and_expand(as_driver *d, cshm_tend_ctx *ctx, size_t fetched)
 
 /* Tries one seed address.  Returns OK with *winner set when it validated and
  * lists peers; keeps the first peerless one as *fallback. */
-static int try_seed(as_driver *d, const char *host, uint16_t port, cshm_tend_ctx *ctx,
-                    cshm_as_node **winner, cshm_as_node **fallback)
+static int try_seed(as_driver *d, const char *host, uint16_t port, const char *tls_name,
+                    cshm_tend_ctx *ctx, cshm_as_node **winner, cshm_as_node **fallback)
 {
     /* The same address may come from the seeds, the learned addresses and
      * the map: try it once per tend. */
@@ -512,7 +584,7 @@ static int try_seed(as_driver *d, const char *host, uint16_t port, cshm_tend_ctx
     if (n == NULL)
         return CSHM_AS_FAILED;
     char why[CSHM_AS_WHY_MAX];
-    int rc = cshm_as_validate(&d->io, host, port, NULL, 1, n, why, sizeof why);
+    int rc = cshm_as_validate(&d->io, host, port, tls_name, NULL, 1, n, why, sizeof why);
     if (rc != CSHM_AS_OK) {
         free(n);
         if (rc == CSHM_AS_FAILED) {
@@ -547,20 +619,25 @@ static int seed(as_driver *d, const cshm_map *map, cshm_tend_ctx *ctx)
     cshm_as_node *winner = NULL, *fallback = NULL;
     int rc = CSHM_AS_FAILED;
     for (size_t i = 0; i < d->seed_count && rc == CSHM_AS_FAILED; i++)
-        rc = try_seed(d, d->seeds[i].host, d->seeds[i].port, ctx, &winner, &fallback);
+        rc = try_seed(d, d->seeds[i].host, d->seeds[i].port, d->seeds[i].tls_name, ctx, &winner,
+                      &fallback);
     for (size_t i = 0; i < d->learned_count && rc == CSHM_AS_FAILED; i++)
-        rc = try_seed(d, d->learned[i].host, d->learned[i].port, ctx, &winner, &fallback);
+        rc = try_seed(d, d->learned[i].host, d->learned[i].port, d->learned[i].tls_name, ctx,
+                      &winner, &fallback);
     /* The last published map (maybe from another process's tender) knows
-     * nodes the configured seeds may not reach. */
+     * nodes the configured seeds may not reach.  It holds no TLS names, so
+     * with TLS only the seeds and the learned addresses are tried. */
     uint32_t map_nodes = map->counts->node_count < map->shape.max_nodes ? map->counts->node_count
                                                                          : map->shape.max_nodes;
+    if (d->io.tls)
+        map_nodes = 0;
     for (uint32_t i = 0; i < map_nodes && i < CSHM_AS_MAP_SEEDS_MAX && rc == CSHM_AS_FAILED; i++) {
         char host[CSHM_HOST_MAX];
         size_t len = strnlen(map->nodes[i].host, sizeof host - 1);
         memcpy(host, map->nodes[i].host, len);
         host[len] = '\0';
         if (len > 0 && map->nodes[i].port != 0)
-            rc = try_seed(d, host, map->nodes[i].port, ctx, &winner, &fallback);
+            rc = try_seed(d, host, map->nodes[i].port, "", ctx, &winner, &fallback);
     }
     if (rc == CSHM_AS_ABORTED) {
         if (fallback != NULL)
@@ -591,9 +668,10 @@ static int seed(as_driver *d, const cshm_map *map, cshm_tend_ctx *ctx)
 
 static int refresh_node(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
 {
-    uint32_t peers_gen, partition_gen;
+    uint32_t peers_gen, partition_gen, rebalance_gen;
     char why[CSHM_AS_WHY_MAX];
-    int rc = cshm_as_node_refresh(&d->io, n, &peers_gen, &partition_gen, why, sizeof why);
+    int rc = cshm_as_node_refresh(&d->io, n, &peers_gen, &partition_gen, &rebalance_gen, why,
+                                  sizeof why);
     if (rc == CSHM_AS_ABORTED)
         return rc;
     if (rc != CSHM_AS_OK) {
@@ -604,6 +682,8 @@ static int refresh_node(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
         d->gen_changed = 1;
     if (partition_gen != n->partition_gen)
         n->partition_changed = 1;
+    if (rebalance_gen != CSHM_AS_GEN_UNKNOWN && rebalance_gen != n->rebalance_gen)
+        n->racks_changed = 1;
     d->refresh_count++;
     d->answered++;
     if (n->failures > 0) {
@@ -655,6 +735,47 @@ static int refresh_partitions(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
                  label, CSHM_AS_REPLICAS_NS_MAX, (unsigned)result.namespaces_dropped);
     }
     return CSHM_AS_OK;
+}
+
+/* Racks (2.7): fetched when the node's rebalance generation moved. */
+static int refresh_racks(as_driver *d, cshm_as_node *n, cshm_tend_ctx *ctx)
+{
+    uint32_t gen;
+    int no_racks;
+    char why[CSHM_AS_WHY_MAX];
+    int rc = cshm_as_node_fetch_racks(&d->io, n, &gen, &no_racks, why, sizeof why);
+    if (rc == CSHM_AS_ABORTED)
+        return rc;
+    if (rc != CSHM_AS_OK) {
+        node_failed(d, n, ctx, why);
+        return rc;
+    }
+    n->rebalance_gen = gen;
+    n->racks_changed = 0;
+    if (no_racks && !d->no_racks_logged) {
+        char label[CSHM_HOST_MAX + 80];
+        node_label(n, label, sizeof label);
+        /* Only a process that configured a rack asked for racks: for it the
+         * missing information is worth a warning; for everyone else (most
+         * Community Edition users) it is a fact, said at info level. */
+        cshm_log(d->wants_racks ? CSHM_LOG_WARNING : CSHM_LOG_INFO,
+                 "aerospike: the cluster has no rack information (%s answers rack-ids with an "
+                 "error, as Community Edition does: racks are an Enterprise feature); "
+                 "replica prefer_rack routes to masters",
+                 label);
+        d->no_racks_logged = 1;
+    } else if (!no_racks && n->rack_count > 0) {
+        d->no_racks_logged = 0;
+    }
+    return CSHM_AS_OK;
+}
+
+static int32_t rack_of(const cshm_as_node *n, const char *ns)
+{
+    for (uint32_t i = 0; i < n->rack_count && i < CSHM_AS_REPLICAS_NS_MAX; i++)
+        if (strcmp(n->racks[i].ns, ns) == 0)
+            return n->racks[i].rack;
+    return CSHM_NO_RACK;
 }
 
 /* ---- the map (step 8) ------------------------------------------------------------------ */
@@ -770,6 +891,12 @@ static void fill_map(as_driver *d, cshm_map *map)
             continue; /* over max_namespaces: the map flags it */
         map->namespaces[ns].sc_mode = table->sc_mode;
         map->namespaces[ns].columns_used = table->n_cols < columns ? table->n_cols : columns;
+        for (size_t i = 0; i < d->nodes.count; i++) {
+            const cshm_as_node *n = d->nodes.items[i];
+            if (n->ref <= CSHM_AS_REF_MAX && d->ref_to_map[n->ref] >= 0)
+                cshm_map_set_rack(map, (uint32_t)ns, (uint32_t)d->ref_to_map[n->ref],
+                                  rack_of(n, table->name));
+        }
         if (table->n_cols > map->shape.columns)
             map->counts->flags |= CSHM_MAP_REPLICAS_TRUNCATED;
         for (uint32_t p = 0; p < CSHM_AS_PARTITIONS && p < map->shape.partitions; p++) {
@@ -802,6 +929,9 @@ static int tend_steps(as_driver *d, cshm_map *map, cshm_tend_ctx *ctx)
         d->refresh_count = (uint32_t)d->nodes.count;
     } else {
         /* Step 3. */
+        if (send_ahead(d, &d->nodes, 0, d->nodes.count, wants_refresh,
+                       cshm_as_refresh_body(&d->io)) == CSHM_AS_ABORTED)
+            return CSHM_AS_ABORTED;
         for (size_t i = 0; i < d->nodes.count; i++) {
             cshm_as_node *n = d->nodes.items[i];
             if (n->active && refresh_node(d, n, ctx) == CSHM_AS_ABORTED)
@@ -812,10 +942,12 @@ static int tend_steps(as_driver *d, cshm_map *map, cshm_tend_ctx *ctx)
             d->refresh_count = 0;
             for (size_t i = 0; i < d->nodes.count; i++)
                 d->nodes.items[i]->friends = 0;
+            if (send_ahead(d, &d->nodes, 0, d->nodes.count, wants_peers, d->io.peers_body) ==
+                CSHM_AS_ABORTED)
+                return CSHM_AS_ABORTED;
             for (size_t i = 0; i < d->nodes.count; i++) {
                 cshm_as_node *n = d->nodes.items[i];
-                if (n->active && n->failures == 0 &&
-                    refresh_peers(d, n, ctx) == CSHM_AS_ABORTED)
+                if (wants_peers(d, n) && refresh_peers(d, n, ctx) == CSHM_AS_ABORTED)
                     return CSHM_AS_ABORTED;
             }
             remove_nodes(d);
@@ -827,12 +959,22 @@ static int tend_steps(as_driver *d, cshm_map *map, cshm_tend_ctx *ctx)
             remove_nodes(d); /* nodes found at a new address during the expansion */
         }
     }
-    /* Step 6. */
+    /* Step 6: the partitions of every node, then the racks (each node's
+     * racks after its partitions, as before, since a failure skips both). */
+    if (send_ahead(d, &d->nodes, 0, d->nodes.count, wants_partitions, CSHM_AS_PARTITIONS_BODY) ==
+        CSHM_AS_ABORTED)
+        return CSHM_AS_ABORTED;
     for (size_t i = 0; i < d->nodes.count; i++) {
         cshm_as_node *n = d->nodes.items[i];
-        if (n->partition_changed && n->failures == 0 && n->active &&
-            (n->peers_count > 0 || d->refresh_count == 1) &&
-            refresh_partitions(d, n, ctx) == CSHM_AS_ABORTED)
+        if (wants_partitions(d, n) && refresh_partitions(d, n, ctx) == CSHM_AS_ABORTED)
+            return CSHM_AS_ABORTED;
+    }
+    if (send_ahead(d, &d->nodes, 0, d->nodes.count, wants_racks, CSHM_AS_RACKS_BODY) ==
+        CSHM_AS_ABORTED)
+        return CSHM_AS_ABORTED;
+    for (size_t i = 0; i < d->nodes.count; i++) {
+        cshm_as_node *n = d->nodes.items[i];
+        if (wants_racks(d, n) && refresh_racks(d, n, ctx) == CSHM_AS_ABORTED)
             return CSHM_AS_ABORTED;
     }
     /* Step 7. */
@@ -860,6 +1002,7 @@ static int aerospike_tend(void *state, cshm_map *map, cshm_tend_ctx *ctx)
     int seeding = d->nodes.count == 0;
 
     int rc = tend_steps(d, map, ctx);
+    discard_sent(&d->nodes);
     drop_pending(d);
     if (rc == CSHM_AS_ABORTED)
         return CSHM_TEND_ABORTED;
@@ -893,6 +1036,8 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     }
     for (size_t i = 0; i < config->seed_count && i < CSHM_MAX_SEEDS; i++) {
         snprintf(d->seeds[i].host, CSHM_HOST_MAX, "%s", config->seeds[i].host);
+        snprintf(d->seeds[i].tls_name, sizeof d->seeds[i].tls_name, "%s",
+                 config->seeds[i].tls_name);
         d->seeds[i].port = config->seeds[i].port;
     }
     d->seed_count = config->seed_count < CSHM_MAX_SEEDS ? config->seed_count : CSHM_MAX_SEEDS;
@@ -903,6 +1048,28 @@ static int aerospike_create(const cshm_config *config, void **state, cshm_error 
     d->io.response = &d->response;
     d->io.cluster_name = d->cluster_name;
     d->io.tend_interval = config->options.tend_interval;
+    d->wants_racks = config->options.rack_id >= 0;
+    /* Which peers and service lists, as the official client picks them
+     * (spec 2.1): the TLS ones carry the nodes' TLS ports and names. */
+    int alt = config->options.use_alternate_access_address;
+    d->io.tls = config->tls;
+    d->io.tls_options = &d->tls_options;
+    d->tls_options = config->options;
+    if (config->tls) {
+        d->io.peers_name = alt ? "peers-tls-alt" : "peers-tls-std";
+        d->io.peers_body = alt ? "peers-tls-alt\n" : "peers-tls-std\n";
+        d->io.service_name = alt ? "service-tls-alt" : "service-tls-std";
+    } else {
+        d->io.peers_name = alt ? "peers-clear-alt" : "peers-clear-std";
+        d->io.peers_body = alt ? "peers-clear-alt\n" : "peers-clear-std\n";
+        d->io.service_name = alt ? "service-clear-alt" : "service-clear-std";
+    }
+    if (config->has_user) {
+        snprintf(d->auth.user, sizeof d->auth.user, "%s", config->user);
+        memcpy(d->auth.password, config->password, sizeof d->auth.password);
+        d->auth.password[sizeof d->auth.password - 1] = '\0';
+        d->io.auth = &d->auth;
+    }
     *state = d;
     return 0;
 }
@@ -934,6 +1101,9 @@ static void aerospike_destroy(void *state)
     cshm_map_free(&d->previous);
     free(d->carried);
     free(d->replicas);
+    explicit_bzero(&d->auth, sizeof d->auth);
+    explicit_bzero(&d->tls_options, sizeof d->tls_options);
+    cshm_tls_context_free(d->io.tls_context);
     free(d);
 }
 

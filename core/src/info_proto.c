@@ -165,12 +165,9 @@ static int ensure_capacity(cshm_info_response *r, size_t need, char *why, size_t
     return 0;
 }
 
-int cshm_info_call(int *fd, const char *body, size_t max_body, double deadline,
-                   cshm_info_response *r, char *why, size_t why_size)
+int cshm_info_send(int *fd, const char *body, double deadline, char *why, size_t why_size)
 {
     unsigned char request[CSHM_INFO_HEADER_SIZE + CSHM_INFO_REQUEST_MAX];
-    r->len = 0;
-    r->line_count = 0;
     size_t request_len = cshm_info_build_request(body, request, sizeof request);
     if (request_len == 0) {
         snprintf(why, why_size, "internal error: invalid info request");
@@ -180,10 +177,35 @@ int cshm_info_call(int *fd, const char *body, size_t max_body, double deadline,
         snprintf(why, why_size, "not connected");
         return -1;
     }
+    if (cshm_net_write_all(*fd, request, request_len, deadline, why, why_size) != 0) {
+        cshm_net_close(fd);
+        return -1;
+    }
+    return 0;
+}
+
+int cshm_info_call(int *fd, const char *body, size_t max_body, double deadline,
+                   cshm_info_response *r, char *why, size_t why_size)
+{
+    r->len = 0;
+    r->line_count = 0;
+    if (cshm_info_send(fd, body, deadline, why, why_size) != 0)
+        return -1;
+    return cshm_info_receive(fd, max_body, deadline, r, why, why_size);
+}
+
+int cshm_info_receive(int *fd, size_t max_body, double deadline, cshm_info_response *r, char *why,
+                      size_t why_size)
+{
+    r->len = 0;
+    r->line_count = 0;
+    if (*fd < 0) {
+        snprintf(why, why_size, "not connected");
+        return -1;
+    }
     unsigned char header[CSHM_INFO_HEADER_SIZE];
     size_t body_len = 0;
-    if (cshm_net_write_all(*fd, request, request_len, deadline, why, why_size) != 0 ||
-        read_exact(*fd, header, sizeof header, deadline, why, why_size) != 0 ||
+    if (read_exact(*fd, header, sizeof header, deadline, why, why_size) != 0 ||
         cshm_info_parse_header(header, max_body, &body_len, why, why_size) != 0 ||
         ensure_capacity(r, body_len, why, why_size) != 0 ||
         read_exact(*fd, r->body, body_len, deadline, why, why_size) != 0) {

@@ -85,4 +85,12 @@ int cshm_slice_equals(const cshm_slice *s, const char *text);
 int cshm_info_call(int *fd, const char *body, size_t max_body, double deadline,
                    cshm_info_response *r, char *why, size_t why_size);
 
+/* The two halves of cshm_info_call, for a caller that sends to several
+ * nodes before it reads their answers: each bounded by its deadline, each
+ * closing the socket on a transport or framing error.  Between a send and
+ * its receive nothing else may be sent or read on *fd. */
+int cshm_info_send(int *fd, const char *body, double deadline, char *why, size_t why_size);
+int cshm_info_receive(int *fd, size_t max_body, double deadline, cshm_info_response *r, char *why,
+                      size_t why_size);
+
 #endif

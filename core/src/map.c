@@ -42,6 +42,9 @@ int cshm_map_layout_of(const cshm_map_shape *s, cshm_map_layout *l)
     l->regimes_offset = at;
     if (s->has_regimes)
         at += round8(mul_checked(mul_checked(s->max_namespaces, s->partitions), sizeof(uint32_t)));
+    l->racks_offset = at;
+    if (s->has_regimes)
+        at += round8(mul_checked(mul_checked(s->max_namespaces, s->max_nodes), sizeof(int32_t)));
     l->size = at;
     return 0;
 }
@@ -53,6 +56,12 @@ static void bind_regions(cshm_map *m, const cshm_map_layout *l)
     m->namespaces = (cshm_map_namespace *)(void *)(m->payload + l->namespaces_offset);
     m->owners = (uint16_t *)(void *)(m->payload + l->owners_offset);
     m->regimes = m->shape.has_regimes ? (uint32_t *)(void *)(m->payload + l->regimes_offset) : NULL;
+    m->racks = m->shape.has_regimes ? (int32_t *)(void *)(m->payload + l->racks_offset) : NULL;
+}
+
+static size_t rack_cells(const cshm_map *m)
+{
+    return (size_t)m->shape.max_namespaces * m->shape.max_nodes;
 }
 
 int cshm_map_init(cshm_map *m, const cshm_map_shape *shape)
@@ -97,6 +106,9 @@ void cshm_map_clear(cshm_map *m)
         m->owners[i] = CSHM_NO_NODE;
     if (m->regimes != NULL)
         memset(m->regimes, 0, (size_t)m->shape.max_namespaces * m->shape.partitions * sizeof(uint32_t));
+    if (m->racks != NULL)
+        for (size_t i = 0; i < rack_cells(m); i++)
+            m->racks[i] = CSHM_NO_RACK;
 }
 
 void cshm_map_copy(cshm_map *dst, const cshm_map *src)
@@ -190,6 +202,19 @@ uint16_t cshm_map_owner(const cshm_map *m, uint32_t ns, uint32_t partition, uint
     return CSHM_NO_NODE;
 }
 
+void cshm_map_set_rack(cshm_map *m, uint32_t ns, uint32_t node_index, int32_t rack)
+{
+    if (m->racks != NULL && ns < m->shape.max_namespaces && node_index < m->shape.max_nodes)
+        m->racks[(size_t)ns * m->shape.max_nodes + node_index] = rack;
+}
+
+int32_t cshm_map_rack(const cshm_map *m, uint32_t ns, uint32_t node_index)
+{
+    if (m->racks != NULL && ns < m->shape.max_namespaces && node_index < m->shape.max_nodes)
+        return m->racks[(size_t)ns * m->shape.max_nodes + node_index];
+    return CSHM_NO_RACK;
+}
+
 void cshm_map_count_partitions(const cshm_map *m, uint32_t *masters, uint32_t *replicas)
 {
     uint32_t n = m->counts->node_count < m->shape.max_nodes ? m->counts->node_count
@@ -224,11 +249,13 @@ void cshm_map_sort_nodes(cshm_map *m)
         return;
     cshm_map_node *sorted = malloc(n * sizeof *sorted);
     uint16_t *renumber = malloc(n * sizeof *renumber);
-    if (sorted == NULL || renumber == NULL) {
+    int32_t *racks = m->racks != NULL ? malloc(n * sizeof *racks) : NULL;
+    if (sorted == NULL || renumber == NULL || (m->racks != NULL && racks == NULL)) {
         /* Unsorted is still a correct map; only change detection may see a
          * spurious change. */
         free(sorted);
         free(renumber);
+        free(racks);
         return;
     }
     /* Each copy carries its old index in `reserved` while it is sorted. */
@@ -245,6 +272,14 @@ void cshm_map_sort_nodes(cshm_map *m)
     for (size_t i = 0; i < cells; i++)
         if (m->owners[i] < n)
             m->owners[i] = renumber[m->owners[i]];
+    /* Racks are per (namespace, node index): they move with the nodes. */
+    for (uint32_t ns = 0; racks != NULL && ns < m->shape.max_namespaces; ns++) {
+        int32_t *row = m->racks + (size_t)ns * m->shape.max_nodes;
+        for (uint32_t i = 0; i < n; i++)
+            racks[renumber[i]] = row[i];
+        memcpy(row, racks, n * sizeof *racks);
+    }
     free(sorted);
     free(renumber);
+    free(racks);
 }

@@ -11,6 +11,10 @@
  *   cshm_map_namespace[max_namespaces]
  *   uint16_t owners[max_namespaces][partitions][columns]   node index or CSHM_NO_NODE
  *   uint32_t regimes[max_namespaces][partitions]           only when has_regimes
+ *   int32_t  racks[max_namespaces][max_nodes]              only when has_regimes:
+ *                                                          the node's rack in that
+ *                                                          namespace, CSHM_NO_RACK
+ *                                                          when the cluster has none
  *
  * Every region is 8-byte aligned and a multiple of 8 bytes long.
  * Invariant kept by the builder functions: node_count <= max_nodes,
@@ -27,6 +31,9 @@
 #include "clustershm.h"
 
 #define CSHM_NO_NODE 0xFFFFu
+#define CSHM_NO_RACK (-1)
+/* Aerospike rack ids are 0..1000000 (server config rack-id). */
+#define CSHM_RACK_MAX 1000000
 
 /* flags */
 #define CSHM_MAP_STALE 0x1u                /* the last tend reached no node */
@@ -40,7 +47,7 @@ typedef struct cshm_map_shape {
     uint32_t max_nodes;       /* 1..CSHM_NO_NODE-1 */
     uint32_t max_namespaces;  /* Redis: 1 */
     uint32_t columns;         /* replica columns stored: master + replicas */
-    uint32_t has_regimes;     /* Aerospike strong-consistency regimes */
+    uint32_t has_regimes;     /* Aerospike maps: strong-consistency regimes and racks */
 } cshm_map_shape;
 
 typedef struct cshm_map_counts {
@@ -79,11 +86,13 @@ typedef struct cshm_map {
     cshm_map_namespace *namespaces;
     uint16_t *owners;
     uint32_t *regimes;        /* NULL unless shape.has_regimes */
+    int32_t *racks;           /* NULL unless shape.has_regimes */
 } cshm_map;
 
 /* Offsets of the regions inside a payload of this shape. */
 typedef struct cshm_map_layout {
-    size_t counts_offset, nodes_offset, namespaces_offset, owners_offset, regimes_offset;
+    size_t counts_offset, nodes_offset, namespaces_offset, owners_offset, regimes_offset,
+        racks_offset;
     size_t size;
 } cshm_map_layout;
 
@@ -111,6 +120,9 @@ int cshm_map_add_namespace(cshm_map *map, const char *name);
 void cshm_map_set_owner(cshm_map *map, uint32_t ns, uint32_t partition, uint32_t column,
                         uint16_t node_index);
 uint16_t cshm_map_owner(const cshm_map *map, uint32_t ns, uint32_t partition, uint32_t column);
+/* A node's rack in a namespace (maps with racks only; ignored otherwise). */
+void cshm_map_set_rack(cshm_map *map, uint32_t ns, uint32_t node_index, int32_t rack);
+int32_t cshm_map_rack(const cshm_map *map, uint32_t ns, uint32_t node_index);
 /* Per node, how many partitions it holds in column 0 (masters) and in the
  * other columns (replicas), over every namespace; arrays of node_count. */
 void cshm_map_count_partitions(const cshm_map *map, uint32_t *masters, uint32_t *replicas);

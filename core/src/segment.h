@@ -61,7 +61,8 @@
  * tests/integration/test_rolling_upgrade.py gets a worker of a "next
  * release" whose segments the current one must refuse, and vice versa. */
 #ifndef CSHM_LAYOUT_VERSION
-#define CSHM_LAYOUT_VERSION 2u
+/* 3: Aerospike maps carry each node's rack per namespace (map.h). */
+#define CSHM_LAYOUT_VERSION 3u
 #endif
 #define CSHM_INIT_BUSY 0x43534949u     /* "CSII": creator is filling the header */
 #define CSHM_INIT_READY 0x43534952u    /* "CSIR" */

@@ -361,8 +361,36 @@ static int namespace_index(const unsigned char *payload, const cshm_segment *seg
     return -1;
 }
 
+/* prefer_rack: the column of the first active owner on `rack` in namespace
+ * ns, else 0.  Reads inside the caller's seqlock window; every owner index is
+ * bounded by node_count and max_nodes before it indexes nodes or racks. */
+static uint32_t rack_column(const cshm_segment *seg, const unsigned char *payload, int ns,
+                            uint32_t partition, uint32_t node_count, int32_t rack)
+{
+    const cshm_map_shape *shape = &seg->shape;
+    if (!shape->has_regimes || ns < 0)
+        return 0;
+    const uint16_t *owners = (const uint16_t *)(const void *)(payload + seg->layout.owners_offset);
+    const cshm_map_node *nodes =
+        (const cshm_map_node *)(const void *)(payload + seg->layout.nodes_offset);
+    const int32_t *racks = (const int32_t *)(const void *)(payload + seg->layout.racks_offset);
+    for (uint32_t col = 0; col < shape->columns; col++) {
+        uint16_t owner = __atomic_load_n(
+            &owners[((size_t)ns * shape->partitions + partition) * shape->columns + col],
+            __ATOMIC_RELAXED);
+        if (owner >= node_count || owner >= shape->max_nodes)
+            continue;
+        if (__atomic_load_n(&racks[(size_t)ns * shape->max_nodes + owner], __ATOMIC_RELAXED) ==
+                rack &&
+            __atomic_load_n(&nodes[owner].active, __ATOMIC_RELAXED))
+            return col;
+    }
+    return 0;
+}
+
 int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t partition,
-                        uint32_t column, cshm_route_result *result, cshm_error *error)
+                        uint32_t column, int32_t rack_id, cshm_route_result *result,
+                        cshm_error *error)
 {
     const cshm_map_shape *shape = &seg->shape;
     if (partition >= shape->partitions || column >= shape->columns)
@@ -393,6 +421,8 @@ int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t p
                                                    ? ns_count : shape->max_namespaces, ns_name);
         const uint16_t *owners = (const uint16_t *)(const void *)(payload + seg->layout.owners_offset);
         uint16_t owner = CSHM_NO_NODE;
+        if (rack_id >= 0)
+            column = rack_column(seg, payload, ns, partition, node_count, rack_id);
         if (ns >= 0)
             owner = __atomic_load_n(
                 &owners[((size_t)ns * shape->partitions + partition) * shape->columns + column],

@@ -88,9 +88,12 @@ int cshm_snapshot_read_counts(const cshm_segment *seg, cshm_map_counts *out,
                               cshm_tend_record *record, cshm_error *error);
 
 /* The hot path of route(): one partition's owner in one column, copied into
- * result.  ns_name NULL means namespace 0 (Redis). */
+ * result.  ns_name NULL means namespace 0 (Redis).  rack_id >= 0 (maps with
+ * racks): the first active owner of the partition, in column order, that is
+ * on that rack in that namespace, else the master (column is then ignored). */
 int cshm_snapshot_route(const cshm_segment *seg, const char *ns_name, uint32_t partition,
-                        uint32_t column, cshm_route_result *result, cshm_error *error);
+                        uint32_t column, int32_t rack_id, cshm_route_result *result,
+                        cshm_error *error);
 
 /* 1 when the current tender has published a real map (not only its
  * failure) and is alive: what connect() waits for, and what a process

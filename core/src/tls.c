@@ -35,12 +35,14 @@ struct cshm_tls_context {
     int verify;                       /* 0 only with tls_insecure_skip_verify */
     int has_cert;                     /* a client certificate is configured */
     char server_name[256];            /* tls_server_name, "" when unset */
+    const char *name_fix;             /* how to fix a name mismatch (a literal) */
 };
 
 struct cshm_tls_session {
     SSL *ssl;
     const cshm_tls_context *context;
     char name[CSHM_HOST_MAX];         /* the name verified, for messages */
+    int has_read;                     /* a read returned data */
 };
 
 static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -105,6 +107,7 @@ int cshm_tls_context_new(const cshm_options *o, cshm_tls_context **out, char *er
     c->verify = !o->tls_insecure_skip_verify;
     c->has_cert = o->tls_cert_file[0] != '\0';
     snprintf(c->server_name, sizeof c->server_name, "%s", o->tls_server_name);
+    c->name_fix = "set tls_server_name to a name the certificate holds";
     const char *key_file = o->tls_key_file[0] != '\0' ? o->tls_key_file : o->tls_cert_file;
     const char *ca_file = o->tls_ca_file[0] != '\0' ? o->tls_ca_file : NULL;
     const char *ca_dir = o->tls_ca_dir[0] != '\0' ? o->tls_ca_dir : NULL;
@@ -180,6 +183,12 @@ void cshm_tls_context_free(cshm_tls_context *c)
     free(c);
 }
 
+void cshm_tls_context_set_name_fix(cshm_tls_context *c, const char *fix)
+{
+    assert(c != NULL && fix != NULL);
+    c->name_fix = fix;
+}
+
 static int is_ip_literal(const char *name)
 {
     unsigned char scratch[16];
@@ -250,13 +259,13 @@ static void describe_failure(cshm_tls_session *s, const char *doing, unsigned lo
     if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED && verify == X509_V_ERR_HOSTNAME_MISMATCH) {
         cshm_format_error(error, error_size,
                           "TLS certificate verify failed: the server's certificate is not for "
-                          "'%.100s'; set tls_server_name to a name the certificate holds",
-                          s->name);
+                          "'%.100s'; %s",
+                          s->name, s->context->name_fix);
     } else if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED && verify == X509_V_ERR_IP_ADDRESS_MISMATCH) {
         cshm_format_error(error, error_size,
                           "TLS certificate verify failed: the server's certificate does not "
-                          "hold the address %.60s; set tls_server_name to a name it holds",
-                          s->name);
+                          "hold the address %.60s; %s",
+                          s->name, s->context->name_fix);
     } else if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
         cshm_format_error(error, error_size,
                           "TLS certificate verify failed (%s); set tls_ca_file (or tls_ca_dir) "
@@ -301,6 +310,19 @@ static int outcome(cshm_tls_session *s, int rc, const char *doing, char *error,
     }
     unsigned long code = ERR_get_error();
     ERR_clear_error();
+    int eof = (e == SSL_ERROR_SYSCALL && code == 0) ||
+              (code != 0 && ERR_GET_REASON(code) == SSL_R_UNEXPECTED_EOF_WHILE_READING);
+    /* With TLS 1.3 a server checks the client certificate after our
+     * handshake ended: one that wants a certificate and sends no alert
+     * (Python's ssl servers, for one) shows as an end of stream at our
+     * first read. */
+    if (eof && strcmp(doing, "read") == 0 && !s->has_read && !s->context->has_cert) {
+        cshm_format_error(error, error_size,
+                          "TLS read failed: the server closed the connection before its first "
+                          "answer (does it want a client certificate? then set tls_cert_file "
+                          "and tls_key_file)");
+        return CSHM_TLS_FAILED;
+    }
     if (e == SSL_ERROR_SYSCALL && code == 0) {
         /* EOF without close_notify: a plain server or a server that
          * dropped us during the handshake. */
@@ -334,6 +356,8 @@ ssize_t cshm_tls_read(cshm_tls_session *s, void *buffer, size_t capacity, char *
     ERR_clear_error();
     int rc = SSL_read(s->ssl, buffer, n);
     ssize_t result = rc > 0 ? rc : outcome(s, rc, "read", error, error_size);
+    if (rc > 0)
+        s->has_read = 1;
     unlock();
     return result;
 }

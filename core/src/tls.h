@@ -51,6 +51,11 @@ int cshm_tls_context_new(const cshm_options *options, cshm_tls_context **out, ch
                          size_t error_size);
 void cshm_tls_context_free(cshm_tls_context *context);
 
+/* How a name mismatch is fixed, for its message (a string literal that
+ * outlives the context).  Default: "set tls_server_name to a name the
+ * certificate holds"; the Aerospike driver names the seeds' tls_name. */
+void cshm_tls_context_set_name_fix(cshm_tls_context *context, const char *fix);
+
 /* A session on the connected socket fd, verifying against server_name
  * (tls_server_name overrides it).  Call cshm_tls_handshake until it returns
  * 0 (done), a WANT, or FAILED. */

@@ -17,7 +17,15 @@ import signal
 import sys
 
 from . import server
+from .tls import TlsConfig
 from .cluster import DEFAULT_BUILD, parse_namespaces
+
+
+def _users(text):
+    """'alice:pw1,bob:pw2' -> {'alice': 'pw1', 'bob': 'pw2'}; '' -> None (security off)."""
+    if not text:
+        return None
+    return dict(item.split(":", 1) for item in text.split(",") if item)
 
 
 def main(argv=None):
@@ -35,6 +43,24 @@ def main(argv=None):
     ap.add_argument("--build", default=DEFAULT_BUILD, help="answer of `build`")
     ap.add_argument("--sc", default="", help="namespaces in strong-consistency mode, comma list")
     ap.add_argument("--seed", type=int, default=1, help="seed of the generation numbers")
+    ap.add_argument("--users", default="",
+                    help="security on, with these users: user:password comma list")
+    ap.add_argument("--session-ttl", type=int, default=86400,
+                    help="seconds a login's session token lives (default 86400)")
+    ap.add_argument("--edition", default="community", choices=("community", "enterprise"),
+                    help="enterprise answers rack-ids; community answers ERROR:25")
+    ap.add_argument("--racks", default="",
+                    help="rack id of node 0, 1, ... (comma list, repeated over the nodes)")
+    ap.add_argument("--alternate-host", default=None,
+                    help="nodes also listen here and announce it in peers/service-clear-alt")
+    ap.add_argument("--tls-cert", default=None,
+                    help="serve TLS only, with this PEM certificate ({tls_name} is replaced "
+                         "by the node's TLS name)")
+    ap.add_argument("--tls-key", default=None, help="its private key (same placeholder)")
+    ap.add_argument("--tls-names", default="sim.tls",
+                    help="TLS name of node 0, 1, ... (comma list, repeated over the nodes)")
+    ap.add_argument("--tls-client-ca", default=None,
+                    help="require client certificates signed by this CA (mutual TLS)")
     ap.add_argument("--watch-stdin", action="store_true", help="exit when stdin closes")
     ap.add_argument("--log-level", default="WARNING")
     args = ap.parse_args(argv)
@@ -45,6 +71,11 @@ def main(argv=None):
     def on_ready(info):
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()
+
+    tls = None
+    if args.tls_cert:
+        tls = TlsConfig(args.tls_cert, args.tls_key or args.tls_cert,
+                        [n for n in args.tls_names.split(",") if n], args.tls_client_ca)
 
     async def amain():
         task = asyncio.current_task()
@@ -58,7 +89,11 @@ def main(argv=None):
                              cluster_name=args.cluster_name, build=args.build, seed=args.seed,
                              sc=[s for s in args.sc.split(",") if s],
                              watch_stdin=args.watch_stdin, on_ready=on_ready,
-                             names=[n for n in args.names.split(",") if n])
+                             names=[n for n in args.names.split(",") if n],
+                             users=_users(args.users), session_ttl=args.session_ttl,
+                             edition=args.edition,
+                             racks=[int(r) for r in args.racks.split(",") if r],
+                             alternate_host=args.alternate_host, tls=tls)
         except asyncio.CancelledError:
             pass
 

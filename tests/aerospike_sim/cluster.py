@@ -24,6 +24,7 @@ import random
 from .digest import N_PARTITIONS, key_digest, digest_partition
 from .node import SimNode
 from .ownership import Namespace
+from .security import Security
 
 log = logging.getLogger("aerospike_sim.cluster")
 
@@ -33,6 +34,12 @@ DEFAULT_NAME_SALT = 0x11AC4202
 
 class ControlError(Exception):
     """A control request that cannot be carried out (unknown node, bad args)."""
+
+
+def _check_edition(edition):
+    if edition not in ("community", "enterprise"):
+        raise ControlError("edition is 'community' or 'enterprise', not %r" % (edition,))
+    return edition
 
 
 def parse_namespaces(text):
@@ -49,8 +56,20 @@ def parse_namespaces(text):
 
 class Cluster:
     def __init__(self, namespaces=(("test", 2),), host="127.0.0.1", cluster_name=None,
-                 build=DEFAULT_BUILD, seed=1, base_port=3100, name_salt=DEFAULT_NAME_SALT):
+                 build=DEFAULT_BUILD, seed=1, base_port=3100, name_salt=DEFAULT_NAME_SALT,
+                 users=None, session_ttl=86400, edition="community", racks=None,
+                 alternate_host=None, tls=None):
         self.host = host
+        # TLS (tls.py): None = clear ports; else every node serves TLS only.
+        self.tls = tls
+        # Login (security.py): None = security disabled, as on CE.
+        self.security = Security(users, session_ttl)
+        # "enterprise" answers rack-ids; "community" answers ERROR:25 (spec 1.4).
+        self.edition = _check_edition(edition)
+        # namespace -> {node name: rack id}; a node not listed is on rack 0.
+        self.racks = {}
+        # Address every node also listens at and announces in *-clear-alt.
+        self.alternate_host = alternate_host
         self.cluster_name = cluster_name
         self.build = build
         self.base_port = base_port
@@ -63,6 +82,8 @@ class Cluster:
         self.nodes = {}     # name -> SimNode, in creation order
         self.members = []   # member names in join order
         self.rng = random.Random(seed)
+        if racks:
+            self._store_racks(racks)
 
     # ----------------------------------------------------------- lifecycle
 
@@ -171,6 +192,8 @@ class Cluster:
         if not 1 <= len(name) <= 19 or any(ch in name for ch in ",[]\t\n:;"):
             raise ControlError("bad node name %r" % name)
         node = SimNode(self, name, self.host, port, build or self.build, self._fresh_generations())
+        if self.tls:
+            node.tls_name = self.tls.name_for(len(self.nodes))
         await node.start()
         node.role = "initializing"
         self.nodes[name] = node
@@ -342,6 +365,39 @@ class Cluster:
             self.node(name).cluster_name = cluster_name
         return True
 
+    def _store_racks(self, racks, namespace=None):
+        """racks: {node name: rack id} for `namespace` (None: every namespace)."""
+        table = {str(k): int(v) for k, v in racks.items()}
+        if any(not 0 <= r <= 1000000 for r in table.values()):
+            raise ControlError("rack ids are 0 to 1000000")
+        for ns in ([self.namespace(namespace).name] if namespace else list(self.namespaces)):
+            self.racks[ns] = dict(table)
+
+    async def set_racks(self, racks, namespace=None):
+        """Put nodes on racks; a changed layout is a rebalance (rebalance-generation grows)."""
+        self._store_racks(racks, namespace)
+        self._commit(rebalanced=True)
+        return self.racks
+
+    async def set_edition(self, edition):
+        self.edition = _check_edition(edition)
+        return self.edition
+
+    async def set_users(self, users=None, session_ttl=None):
+        """{user: password} (None: security off); open sockets keep their login."""
+        if session_ttl is not None:
+            self.security.session_ttl = int(session_ttl)
+        self.security.set_users(users)
+        return self.security.to_json()
+
+    async def expire_sessions(self):
+        """Revoke every session token; open sockets must authenticate again."""
+        self.security.expire_sessions()
+        return self.security.to_json()
+
+    def security_json(self):
+        return self.security.to_json()
+
     # -------------------------------------------------------------- views
 
     def nodes_json(self):
@@ -357,6 +413,11 @@ class Cluster:
             spaces[n] = data
         return {
             "cluster_name": self.cluster_name,
+            "edition": self.edition,
+            "racks": self.racks,
+            "alternate_host": self.alternate_host,
+            "tls_names": ({n: node.tls_name for n, node in self.nodes.items()}
+                          if self.tls else None),
             "members": list(self.members),
             "nodes": self.nodes_json(),
             "namespaces": spaces,

@@ -67,6 +67,11 @@ def _ops(cluster, stop_event):
         "set_fault": cluster.set_fault,
         "clear_faults": cluster.clear_faults,
         "set_cluster_name": cluster.set_cluster_name,
+        "set_racks": cluster.set_racks,
+        "set_edition": cluster.set_edition,
+        "set_users": cluster.set_users,
+        "expire_sessions": cluster.expire_sessions,
+        "security": cluster.security_json,
         "shutdown": shutdown,
     }
 

@@ -7,7 +7,8 @@ split at the first '/', ':' or ';'), as a CE 8.1.2.0 server does.
 Invariants:
 - values never contain a tab or newline and every name gets some value;
 - unknown names answer `ERROR:4:unrecognized command`; enterprise-only names
-  (`rack-ids`, `peers-tls-*`, `service-tls-*`) answer `ERROR:25:enterprise only`;
+  (`rack-ids`, `peers-tls-*`, `service-tls-*`) answer `ERROR:25:enterprise only`
+  (the TLS ones only when the nodes serve no TLS, tls.py);
 - none of the names the C client's seed validation asks (`node`,
   `partition-generation`, `build`, `cluster-name`, `service-clear-*`)
   ever answers `ERROR:` while the node is serving;
@@ -22,6 +23,7 @@ from .digest import N_PARTITIONS
 from .framing import command_name, command_params
 
 EDITION = "Aerospike Community Edition"
+EE_EDITION = "Aerospike Enterprise Edition"
 
 # What a CE 8.1 server lists; old clients derive feature bits from it.
 FEATURES = ("batch-any;batch-index;blob-bits;cdt-list;cdt-map;cluster-stable;float;geo;"
@@ -41,6 +43,8 @@ class ConnState:
 
     def __init__(self):
         self.user_agent = None
+        self.auth_user = None        # set by a successful login/authenticate (security.py)
+        self.auth_revocation = 0
 
 
 def _user_agent_set(node, conn, line):
@@ -64,15 +68,49 @@ def _replicas(node, conn, line):
     return formats.format_replicas(node.replicas_view(), cap)
 
 
+def _edition(node):
+    return EE_EDITION if node.cluster.edition == "enterprise" else EDITION
+
+
+def _rack_ids(node, conn, line):
+    # Enterprise only; a CE server (the default) answers the error every time.
+    if node.cluster.edition != "enterprise":
+        return ENTERPRISE_ONLY
+    return ";".join("%s:%d" % (ns, node.rack_of(ns)) for ns in node.cluster.namespaces)
+
+
 def _release(node, conn, line):
-    return "edition=%s;version=%s;os=linux;arch=x86_64;sha=0000000" % (EDITION, node.build)
+    return "edition=%s;version=%s;os=linux;arch=x86_64;sha=0000000" % (_edition(node), node.build)
+
+
+def _peers_tls(node, alt):
+    # TLS is an Enterprise feature: a node without it answers as CE does.
+    if not node.cluster.tls:
+        return ENTERPRISE_ONLY
+    peers = node.peers_view(alt=alt, tls=True)
+    names = {name: node.cluster.nodes[name].tls_name for name, _eps in peers
+             if name in node.cluster.nodes}
+    return formats.format_peers(node.peers_gen, peers, tls_names=names)
+
+
+def _service_tls(node, alt):
+    if not node.cluster.tls:
+        return ENTERPRISE_ONLY
+    return formats.format_service([(node.access_host(alt=alt), node.port)])
+
+
+def _service_clear(node, alt):
+    # A TLS-only node has no clear service to list.
+    if node.cluster.tls:
+        return ""
+    return formats.format_service([(node.access_host(alt=alt), node.port)])
 
 
 _HANDLERS = {
     "node": lambda n, *_: n.name,
     "build": lambda n, *_: n.build,
-    "version": lambda n, *_: "%s build %s" % (EDITION, n.build),
-    "edition": lambda n, *_: EDITION,
+    "version": lambda n, *_: "%s build %s" % (_edition(n), n.build),
+    "edition": lambda n, *_: _edition(n),
     "release": _release,
     "features": lambda n, *_: FEATURES,
     "status": lambda n, *_: "ok",
@@ -81,9 +119,9 @@ _HANDLERS = {
     "peers-generation": lambda n, *_: str(n.peers_gen),
     "rebalance-generation": lambda n, *_: str(n.rebalance_gen),
     "peers-clear-std": lambda n, *_: formats.format_peers(n.peers_gen, n.peers_view()),
-    "peers-clear-alt": lambda n, *_: formats.format_peers(n.peers_gen, n.peers_view()),
-    "service-clear-std": lambda n, *_: formats.format_service([(n.host, n.port)]),
-    "service-clear-alt": lambda n, *_: formats.format_service([(n.host, n.port)]),
+    "peers-clear-alt": lambda n, *_: formats.format_peers(n.peers_gen, n.peers_view(alt=True)),
+    "service-clear-std": lambda n, *_: _service_clear(n, alt=False),
+    "service-clear-alt": lambda n, *_: _service_clear(n, alt=True),
     "services": lambda n, *_: formats.format_services(
         [ep for _name, eps in n.peers_view() for ep in eps]),
     "services-alumni": lambda n, *_: formats.format_services(
@@ -94,11 +132,11 @@ _HANDLERS = {
     "partitions": lambda n, *_: str(N_PARTITIONS),
     "namespaces": lambda n, *_: ";".join(n.cluster.namespaces),
     "user-agent-set": _user_agent_set,
-    "rack-ids": lambda n, *_: ENTERPRISE_ONLY,
-    "peers-tls-std": lambda n, *_: ENTERPRISE_ONLY,
-    "peers-tls-alt": lambda n, *_: ENTERPRISE_ONLY,
-    "service-tls-std": lambda n, *_: ENTERPRISE_ONLY,
-    "service-tls-alt": lambda n, *_: ENTERPRISE_ONLY,
+    "rack-ids": _rack_ids,
+    "peers-tls-std": lambda n, *_: _peers_tls(n, alt=False),
+    "peers-tls-alt": lambda n, *_: _peers_tls(n, alt=True),
+    "service-tls-std": lambda n, *_: _service_tls(n, alt=False),
+    "service-tls-alt": lambda n, *_: _service_tls(n, alt=True),
 }
 
 

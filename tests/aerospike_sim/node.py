@@ -24,11 +24,11 @@ Invariants:
 import asyncio
 import logging
 
-from . import asmsg, info
+from . import asmsg, info, security
 from .counters import Counters
 from .faults import BAD_VALUE, GARBAGE, OUTPUT_KINDS, Faults
-from .framing import (TYPE_INFO, TYPE_MSG, FramingError, build_response, check_header,
-                      command_name, frame, split_request)
+from .framing import (TYPE_ADMIN, TYPE_INFO, TYPE_MSG, FramingError, build_response,
+                      check_header, command_name, frame, split_request)
 
 log = logging.getLogger("aerospike_sim.node")
 
@@ -46,6 +46,7 @@ class SimNode:
         self.role = "gone"
         self.listening = False
         self.cluster_name = None  # per-node override of the cluster's name
+        self.tls_name = ""        # its TLS name when the cluster serves TLS (tls.py)
         self.peers = []           # [(name, [(host, port)])], set at commit
         self.view = []            # [(ns, regime, [set of pids per column])], set at commit
         self.standalone_view = None
@@ -60,8 +61,24 @@ class SimNode:
 
     # ------------------------------------------------------------ answers
 
-    def peers_view(self):
-        return self.peers if self.role == "member" else []
+    def peers_view(self, alt=False, tls=False):
+        peers = self.peers if self.role == "member" else []
+        if bool(tls) != bool(self.cluster.tls):
+            # Only the service a node runs has endpoints (a TLS-only node
+            # lists its peers without clear addresses, and vice versa).
+            return [(name, []) for name, _eps in peers]
+        if not alt or not self.cluster.alternate_host:
+            return peers
+        return [(name, [(self.cluster.alternate_host, port) for _h, port in eps])
+                for name, eps in peers]
+
+    def access_host(self, alt=False):
+        """The address this node announces (service-clear-std / -alt)."""
+        return self.cluster.alternate_host if alt and self.cluster.alternate_host else self.host
+
+    def rack_of(self, namespace):
+        """This node's rack in a namespace (0, a server's default, when not set)."""
+        return self.cluster.racks.get(namespace, {}).get(self.name, 0)
 
     def replicas_view(self):
         if self.lagged is not None:
@@ -96,7 +113,8 @@ class SimNode:
             "rebalance_generation": self.rebalance_gen,
             "lagging": self.lagged is not None,
             "faults": self.faults.to_json(),
-            "peers": [p for p, _eps in self.peers_view()],
+            "tls_name": self.tls_name,
+            "peers": [p for p, _eps in self.peers_view(tls=bool(self.cluster.tls))],
             "user_agents": list(self.user_agents),
         }
 
@@ -104,8 +122,13 @@ class SimNode:
 
     async def start(self):
         self._stopped = asyncio.Event()
-        self._server = await asyncio.start_server(self._serve, self.host, self.port,
-                                                  reuse_address=True)
+        # With an alternate access address the node also listens there (the
+        # address a client behind NAT would reach it at).
+        hosts = [self.host] + ([self.cluster.alternate_host] if self.cluster.alternate_host else [])
+        tls = self.cluster.tls
+        self._server = await asyncio.start_server(
+            self._serve, hosts, self.port, reuse_address=True,
+            ssl=tls.context(self.tls_name) if tls else None)
         self.listening = True
 
     async def stop(self):
@@ -136,12 +159,32 @@ class SimNode:
                 except FramingError as exc:
                     log.info("%s: closing connection: %s", self.name, exc)
                     break
-                if msg_type == TYPE_INFO:
+                sec = self.cluster.security
+                if msg_type == TYPE_INFO and not sec.authenticated(conn):
+                    self.counters.count_request(["(not authenticated)"])
+                    writer.write(frame((security.NOT_AUTHENTICATED_INFO + "\n").encode()))
+                    await writer.drain()
+                    keep = True
+                elif msg_type == TYPE_INFO:
                     keep = await self._answer_info(conn, body, reader, writer)
+                elif msg_type == TYPE_MSG and not sec.authenticated(conn):
+                    self.counters.other_messages += 1
+                    writer.write(asmsg.reply(security.NOT_AUTHENTICATED))
+                    await writer.drain()
+                    keep = True
                 elif msg_type == TYPE_MSG:
                     keep = await self._answer_msg(body, writer)
+                elif msg_type == TYPE_ADMIN:
+                    reply = sec.handle(conn, body)
+                    self.counters.count_request(["(admin)"])
+                    if reply is None:
+                        keep = False
+                    else:
+                        writer.write(frame(reply, TYPE_ADMIN))
+                        await writer.drain()
+                        keep = True
                 else:
-                    # Login, compressed messages and XDR are not simulated.
+                    # Compressed messages and XDR are not simulated.
                     self.counters.other_messages += 1
                     log.info("%s: proto type %d not simulated, closing", self.name, msg_type)
                     keep = False

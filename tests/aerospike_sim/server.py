@@ -40,16 +40,23 @@ def _watch_stdin(stop):
 
 async def run(nodes=3, base_port=3100, namespaces=(("test", 2),), control_port=0,
               host="127.0.0.1", cluster_name=None, build=None, seed=1, sc=(),
-              watch_stdin=False, on_ready=None, on_dispatcher=None, names=None):
+              watch_stdin=False, on_ready=None, on_dispatcher=None, names=None,
+              users=None, session_ttl=86400, edition="community", racks=None,
+              alternate_host=None, tls=None):
     kwargs = {"build": build} if build else {}
     cluster = Cluster(namespaces, host=host, cluster_name=cluster_name, seed=seed,
-                      base_port=base_port, **kwargs)
+                      base_port=base_port, users=users, session_ttl=session_ttl,
+                      edition=edition, alternate_host=alternate_host, tls=tls, **kwargs)
     stop = asyncio.Event()
     ctl = None
     try:
         for ns in sc:
             cluster.namespace(ns)  # fail early on a typo
         await cluster.start(nodes, base_port, names)
+        if racks:
+            # Given by node index (names are known only now): [rack of node 0, ...].
+            cluster._store_racks({n: racks[i % len(racks)]
+                                  for i, n in enumerate(cluster.nodes)})
         for ns in sc:
             await cluster.set_sc(ns)
         dispatcher = control.Dispatcher(cluster, stop)
@@ -60,7 +67,9 @@ async def run(nodes=3, base_port=3100, namespaces=(("test", 2),), control_port=0
         ready = {
             "ready": True,
             "control_port": ctl.port,
-            "nodes": [{"name": n.name, "port": n.port} for n in cluster.nodes.values()],
+            "nodes": [dict({"name": n.name, "port": n.port},
+                           **({"tls_name": n.tls_name} if tls else {}))
+                      for n in cluster.nodes.values()],
         }
         if on_ready:
             on_ready(ready)

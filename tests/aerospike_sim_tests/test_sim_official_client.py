@@ -4,6 +4,7 @@ against the simulator running as a separate process.
 If the official client rejects or misreads the simulator, the simulator is wrong.
 """
 
+import os
 import random
 import threading
 import time
@@ -175,3 +176,191 @@ def test_strong_consistency_stale_regime_is_ignored(sim, client):
     time.sleep(4 * TEND_MS / 1000)
     assert routed_ok(sim, client)
     assert any("regime(6) < old regime(7)" in msg for _l, _f, msg in client_logs())
+
+
+# ---------------------------------------------------------------- security and racks
+#
+# The simulator's login (security.py) and Enterprise answers (rack-ids) are
+# only right if the official client accepts them: it logs in with its own
+# bcrypt, authenticates its data sockets with the session token, and routes
+# rack-aware reads by the racks it fetched.
+
+USERS = {"app": "s3cret", "ops": "pässwörd-✓"}  # the second one non-ASCII (UTF-8 bytes)
+
+
+@pytest.fixture
+def secure_sim():
+    with SimulatorProcess(nodes=3, base_port=BASE_PORT, namespaces="test:2",
+                          control_port=CONTROL_PORT,
+                          extra_args=("--users", "app:s3cret", "--edition", "enterprise",
+                                      "--racks", "1,2,3")) as s:
+        s.set_users(users=USERS)
+        yield s
+
+
+def official_client(user, password, **config):
+    conf = {"hosts": [("127.0.0.1", BASE_PORT)], "tend_interval": TEND_MS,
+            "user": user, "password": password}
+    conf.update(config)
+    return aerospike.client(conf)  # connects (and logs in) at once
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_official_client_logs_in_and_reads_with_its_token(secure_sim, user):
+    before = secure_sim.security()
+    c = official_client(user, USERS[user])
+    try:
+        assert official_names(c) == sim_names(secure_sim)
+        # Data sockets are new connections: each authenticates with the token.
+        assert_routes_to_truth(secure_sim, c, "test", n_keys=40)
+    finally:
+        c.close()
+    after = secure_sim.security()
+    assert after["logins"] >= before["logins"] + 3  # one per node's tend socket
+    assert after["authentications"] > before["authentications"]
+    assert after["failed_logins"] == before["failed_logins"]
+
+
+def test_official_client_wrong_password_is_invalid_credential(secure_sim):
+    # Its own errors for results 65 and 60: the cluster is reachable, the
+    # credentials are not accepted.
+    with pytest.raises(as_exc.InvalidCredential):
+        official_client("app", "wrong")
+    assert secure_sim.security()["failed_logins"] >= 1
+    with pytest.raises(as_exc.InvalidCredential):
+        official_client("ops", USERS["app"])  # a good password of another user
+    with pytest.raises(as_exc.InvalidUser):
+        official_client("nobody", "s3cret")
+
+
+def test_official_client_without_login_is_refused(secure_sim):
+    # Every info request of an unauthenticated socket gets ERROR:80.
+    with pytest.raises(as_exc.NotAuthenticated):
+        aerospike.client({"hosts": [("127.0.0.1", BASE_PORT)], "tend_interval": TEND_MS})
+
+
+def test_official_client_logs_in_again_after_sessions_expire(secure_sim):
+    c = official_client("app", USERS["app"])
+    try:
+        logins = secure_sim.security()["logins"]
+        secure_sim.expire_sessions()
+        # The tend sockets now get ERROR:80: the client logs in again at each
+        # node, and data sockets authenticate with the new tokens.  Reads in
+        # between may fail (their sockets' tokens are gone), later ones not.
+        wait_until(lambda: secure_sim.security()["logins"] >= logins + 3, timeout=5)
+
+        def reads_ok():
+            try:
+                return routed_ok(secure_sim, c)
+            except as_exc.AerospikeError as exc:
+                # INVALID_CREDENTIAL, EXPIRED_SESSION, NOT_AUTHENTICATED only.
+                assert exc.code in (65, 66, 80), exc
+                return False
+
+        wait_until(reads_ok, timeout=5)
+    finally:
+        c.close()
+
+
+def rack_reads(sim, client, keys):
+    """{partition: set of nodes a read of its keys reached}."""
+    sim.counters(reset=True)
+    for key in keys:
+        with pytest.raises(as_exc.RecordNotFound):
+            client.get(("test", "s", key))
+    seen = {}
+    for name, counts in sim.counters().items():
+        for _ns, pid, _read in counts["data"]:
+            seen.setdefault(pid, set()).add(name)
+    return seen
+
+
+def test_official_client_prefers_the_replica_on_its_rack(secure_sim):
+    nodes = secure_sim.nodes()
+    racks = secure_sim.truth(partitions=False)["racks"]["test"]
+    assert sorted(racks.values()) == [1, 2, 3]
+    mine = [n["name"] for n in nodes if racks[n["name"]] == 2][0]
+    c = official_client("app", USERS["app"], rack_aware=True, rack_id=2,
+                        policies={"read": {"replica": aerospike.POLICY_REPLICA_PREFER_RACK}})
+    try:
+        # The client asked for racks, and the simulator answered as Enterprise.
+        assert any("rack-ids" in cnt["names"] for cnt in secure_sim.counters().values())
+        keys = ["k%d" % i for i in range(200)]
+        rows = secure_sim.truth(namespace="test")["namespaces"]["test"]["partitions"]
+
+        def agrees():
+            seen = rack_reads(secure_sim, c, keys)
+            want = {pid: {mine if mine in rows[pid] else rows[pid][0]} for pid in seen}
+            return seen == want
+
+        wait_until(agrees, timeout=5)
+        # Both cases occur among the keys: the local replica and the master.
+        pids = {partition_id("s", k) for k in keys}
+        assert any(rows[p][0] == mine for p in pids)
+        assert any(rows[p][1] == mine for p in pids)
+        assert any(mine not in rows[p] for p in pids)
+    finally:
+        c.close()
+
+
+# ---- TLS: the nodes serve TLS only (Enterprise), each with a certificate that
+# holds only its own tls-name; the official client connects with a CA and the
+# seed's tls-name, finds the other nodes' tls-names in peers-tls-std, and
+# verifies each certificate against them.
+
+TLS_INSTANCE = int(os.environ.get("CSHM_TEST_INSTANCE", "0") or 0)
+TLS_BASE_PORT = 3160 + 1000 * TLS_INSTANCE
+TLS_NAMES = ("node-a.sim", "node-b.sim", "node-c.sim")
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    from tests.integration.support.tls import TlsFiles
+    files = TlsFiles(tmp_path_factory.mktemp("sim-tls"))
+    for name in TLS_NAMES:
+        files.named(name)
+    return files
+
+
+@pytest.fixture
+def tls_sim(tls_files):
+    pattern = tls_files.path("node-{tls_name}")
+    with SimulatorProcess(nodes=3, base_port=TLS_BASE_PORT, namespaces="test:2",
+                          extra_args=("--edition", "enterprise",
+                                      "--tls-cert", pattern + ".crt",
+                                      "--tls-key", pattern + ".key",
+                                      "--tls-names", ",".join(TLS_NAMES))) as s:
+        yield s
+
+
+def tls_client(tls_files, tls_name=TLS_NAMES[0], cafile=None):
+    return aerospike.client({
+        "hosts": [("127.0.0.1", TLS_BASE_PORT, tls_name)], "tend_interval": TEND_MS,
+        "tls": {"enable": True, "cafile": cafile or tls_files.ca}})
+
+
+def test_official_client_connects_over_tls_with_the_peers_tls_names(tls_sim, tls_files):
+    ready_names = {n["name"]: n["tls_name"] for n in tls_sim.ready["nodes"]}
+    assert sorted(ready_names.values()) == sorted(TLS_NAMES)
+    c = tls_client(tls_files)
+    try:
+        assert official_names(c) == sim_names(tls_sim)
+        # It discovered the peers through the TLS variant only: the clear
+        # one lists no endpoints on a TLS-only node.
+        for counts in tls_sim.counters().values():
+            assert "peers-tls-std" in counts["names"]
+            assert "peers-clear-std" not in counts["names"]
+        assert_routes_to_truth(tls_sim, c, "test", n_keys=60)
+    finally:
+        c.close()
+
+
+def test_official_client_refuses_an_untrusted_certificate(tls_sim, tls_files):
+    with pytest.raises(as_exc.AerospikeError):
+        tls_client(tls_files, cafile=tls_files.other_ca)
+
+
+def test_official_client_refuses_a_certificate_without_the_tls_name(tls_sim, tls_files):
+    # Node 0's certificate holds node-a.sim only.
+    with pytest.raises(as_exc.AerospikeError):
+        tls_client(tls_files, tls_name="node-b.sim")

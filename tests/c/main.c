@@ -61,6 +61,7 @@ static const struct {
     {"ripemd", suite_ripemd},
     {"aerospike_parse", suite_aerospike_parse},
     {"aerospike_driver", suite_aerospike_driver},
+    {"aerospike_admin", suite_aerospike_admin},
     {"sha256", suite_sha256},
     {"cli_json", suite_cli_json},
     /* Last: it checks every line it delivers, so no earlier suite's client

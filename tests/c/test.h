@@ -31,6 +31,7 @@ void suite_ownership(void);
 void suite_ripemd(void);
 void suite_aerospike_parse(void);
 void suite_aerospike_driver(void);
+void suite_aerospike_admin(void);
 void suite_sha256(void);
 void suite_log(void);
 void suite_cli_json(void);

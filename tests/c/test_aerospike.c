@@ -406,6 +406,13 @@ static void test_peers_spec_examples(void)
     CHECK(parse_peers_text("12,3000,[[BB9030011AC4202,node3.example,[172.17.0.3:4333]]]", &p, why,
                            sizeof why) == 0);
     CHECK(p.count == 1 && endpoint_of(&p, 0, 0)->port == 4333);
+    CHECK(strcmp(p.peers[0].tls_name, "node3.example") == 0);
+    /* The clear variants carry no TLS name; a name with a control byte is
+     * refused (it would be verified and printed). */
+    CHECK(parse_peers_text("5,3000,[[BB9020011AC4202,,[127.0.0.1]]]", &p, why, sizeof why) == 0);
+    CHECK(p.peers[0].tls_name[0] == '\0');
+    CHECK(parse_peers_text("5,3000,[[BB9020011AC4202,a\tb,[127.0.0.1]]]", &p, why, sizeof why) == -1);
+    CHECK(strstr(why, "TLS name with byte 0x09") != NULL);
 
     CHECK(parse_peers_text("3,3000,[]", &p, why, sizeof why) == 0);
     CHECK(p.generation == 3 && p.count == 0);

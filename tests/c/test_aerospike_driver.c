@@ -439,9 +439,9 @@ static void test_driver_tends_the_spec_cluster(void)
     CHECK(h.map.nodes[0].active && h.map.nodes[1].active);
     CHECK(strcmp(h.map.nodes[0].host, "127.0.0.1") == 0);
     CHECK(h.map.regimes != NULL && h.map.regimes[4095] == 0);
-    /* Seeding costs each node what it costs the C client: validation,
-     * peers, replicas. */
-    CHECK(fake_requests(&fc, 0) == 3 && fake_requests(&fc, 1) == 3);
+    /* Seeding costs each node what it costs a rack-aware C client:
+     * validation, peers, replicas, racks. */
+    CHECK(fake_requests(&fc, 0) == 4 && fake_requests(&fc, 1) == 4);
 
     /* Steady state: one request per node per tend. */
     int a0 = fake_requests(&fc, 0), b0 = fake_requests(&fc, 1);

@@ -167,7 +167,8 @@ static void test_bad_urls(void)
     expect_config_error("redis://[::1:1", NULL, "never closes");
     expect_config_error("redis://user@h:1", NULL, "has no ':'");
     expect_config_error("redis://u:%zz@h:1", NULL, "invalid %-escape");
-    expect_config_error("aerospike://u:p@h:3000", NULL, "credentials");
+    expect_config_error("aerospike://:p@h:3000", NULL, "needs a user");
+    expect_config_error("aerospike://u@h:3000", NULL, "aerospike://USER:PASSWORD@host:port");
 }
 
 static void test_bad_options(void)
@@ -251,8 +252,19 @@ static void test_rediss_and_tls_options(void)
     cshm_options_init(&o);
     memset(o.tls_ca_dir, 'a', sizeof o.tls_ca_dir);
     expect_config_error("rediss://h:1", &o, "longer than");
-    /* Aerospike's host:tls_name:port is parsed, then refused by this build. */
-    expect_config_error("aerospike://10.0.0.1:node-a.example:4333", NULL, "not supported");
+    /* Aerospike's host:tls_name:port makes the whole cluster TLS: a seed
+     * without a name would have nothing to verify against. */
+    static cshm_config as_tls;
+    CHECK(parse("aerospike://10.0.0.1:node-a.example:4333,10.0.0.2:node-b.example:4333", NULL,
+                &as_tls, NULL) == 0);
+    CHECK(as_tls.tls == 1);
+    CHECK(strcmp(as_tls.seeds[0].tls_name, "node-a.example") == 0 ||
+          strcmp(as_tls.seeds[1].tls_name, "node-a.example") == 0);
+    expect_config_error("aerospike://10.0.0.1:node-a.example:4333,10.0.0.2:3000", NULL,
+                        "10.0.0.2:3000 has no tls_name");
+    cshm_options_init(&o);
+    snprintf(o.tls_ca_file, sizeof o.tls_ca_file, "/etc/hosts");
+    expect_config_error("aerospike://10.0.0.1:3000", &o, "the URL is not TLS");
     expect_config_error("aerospike://10.0.0.1::4333", NULL, "TLS name");
     expect_config_error("redis://10.0.0.1:name:4333", NULL, "invalid port");
 }

@@ -876,7 +876,7 @@ static void *reader(void *arg)
         cshm_error e;
         mixed |= cshm_snapshot_verify(run->seg, &m, &e) != 0;
         cshm_route_result r;
-        if (cshm_snapshot_route(run->seg, NULL, 77, 0, &r, NULL) == 0)
+        if (cshm_snapshot_route(run->seg, NULL, 77, 0, -1, &r, NULL) == 0)
             mixed |= !(strcmp(r.host, "A") == 0 || strcmp(r.host, "B") == 0);
         __atomic_add_fetch(&run->mixed, mixed, __ATOMIC_RELAXED);
         __atomic_add_fetch(&run->reads, 1, __ATOMIC_RELAXED);

@@ -4,7 +4,8 @@ truth, cluster changes, faults, cluster names, change of tender.
 
 Invariants:
   - every test starts its own simulator (a child process, nodes on ports
-    3120-3149, its control port next to them) and stops it at teardown;
+    3120-3149 + 1000 * CSHM_TEST_INSTANCE, its control port next to them;
+    support/aerospike.py) and stops it at teardown;
   - the expected route of a key comes only from the simulator: its own
     digest code (tests/aerospike_sim/digest.py, not our C) gives the
     partition, its `truth` control gives the owners;
@@ -12,83 +13,19 @@ Invariants:
     they do not measure speed (bench/ does).
 """
 import os
-import random
 import signal
-import sys
 import time
 
 import pytest
 
 from support import shm
+from support.aerospike import PORT_SHIFT, Sim, make_keyfiles, port_free
 from support.checks import the_tender, wait_new_tender
 from support.procs import wait_for
 from support.worker import broadcast, connect_all, statuses
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from tests.aerospike_sim.client import SimulatorProcess  # noqa: E402
-from tests.aerospike_sim.digest import partition_id  # noqa: E402
-
-NAMESPACES = "test:2,bar:1"
-# Nodes base..base+8, control port base+9.  The simulator's own suite uses
-# 3100-3110, 3150-3152, 3170 and 3197-3199.
-PORT_BLOCKS = range(3120, 3150, 10)
-KEYS_PER_FILE = 3334                   # three files: ~10,000 keys
 FAST = dict(tend_interval=0.25, takeover_timeout=30, connect_timeout=1)
 SLOW = dict(tend_interval=60, takeover_timeout=120, connect_timeout=1)
-
-
-def _port_free(port):
-    import socket
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-class Sim:
-    """One simulator process and what tests ask of it."""
-
-    def __init__(self, nodes=3, namespaces=NAMESPACES, extra_args=()):
-        failures = []
-        for base in PORT_BLOCKS:
-            if not all(_port_free(p) for p in range(base, base + 10)):
-                failures.append("%d: ports in use" % base)
-                continue
-            try:
-                # Another suite may take a port between our check and the bind.
-                self.proc = SimulatorProcess(nodes=nodes, base_port=base, namespaces=namespaces,
-                                             control_port=base + 9, extra_args=list(extra_args))
-            except RuntimeError as e:
-                failures.append("%d: %s" % (base, e))
-                continue
-            self.base = base
-            return
-        raise RuntimeError("cannot start a simulator: %s" % "; ".join(failures))
-
-    def url(self):
-        return "aerospike://127.0.0.1:%d" % self.base
-
-    def call(self, op, **args):
-        return self.proc.call(op, **args)
-
-    def ports(self):
-        return {n["name"]: n["port"] for n in self.call("nodes")}
-
-    def members(self):
-        return self.call("truth", partitions=False)["members"]
-
-    def owners(self, namespace):
-        """[[name per column] per partition] of a namespace."""
-        return self.call("truth", namespace=namespace)["namespaces"][namespace]["partitions"]
-
-    def close(self):
-        self.proc.close()
 
 
 @pytest.fixture
@@ -99,42 +36,6 @@ def sim():
 
 
 # ---- keys ---------------------------------------------------------------
-
-
-class KeyFile:
-    """Keys of one type in one set, the file the workers read, and each
-    key's partition according to the simulator's digest code."""
-
-    def __init__(self, path, key_type, set_name, keys):
-        self.path = str(path)
-        self.type = key_type
-        self.set = set_name
-        self.keys = keys
-        self.partitions = [partition_id(set_name, k) for k in keys]
-        with open(self.path, "w") as f:
-            for k in keys:
-                if key_type == "integer":
-                    f.write("%d\n" % k)
-                elif key_type == "string":
-                    f.write(k.encode().hex() + "\n")
-                else:
-                    f.write(k.hex() + "\n")
-
-    def set_arg(self):
-        return self.set or "-"
-
-
-def make_keyfiles(tmp_path, seed=20240601, count=KEYS_PER_FILE):
-    rng = random.Random(seed)
-    strings = ["", "s", "key1", "hello", "ünïcödé"] + [
-        "user:%d" % rng.randrange(10 ** 9) for _ in range(count - 5)]
-    integers = [0, 1, -1, 2 ** 63 - 1, -2 ** 63, 1234567890123] + [
-        rng.randrange(-2 ** 63, 2 ** 63) for _ in range(count - 6)]
-    blobs = [b"", b"\x00", b"\x01\x02\x03", bytes(range(256))] + [
-        bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))) for _ in range(count - 4)]
-    return [KeyFile(tmp_path / "strings.keys", "string", "demo", strings),
-            KeyFile(tmp_path / "integers.keys", "integer", None, integers),
-            KeyFile(tmp_path / "blobs.keys", "bytes", "users", blobs)]
 
 
 @pytest.fixture
@@ -305,7 +206,7 @@ def test_nodes_and_namespaces_past_the_limits_grow_online(sim, pool, shm_key, ke
 
 def test_connect_fails_clearly_when_no_seed_answers(pool, shm_key):
     [w] = pool(1)
-    port = next(p for p in range(3190, 3199) if _port_free(p))
+    port = next(p for p in range(3190 + PORT_SHIFT, 3199 + PORT_SHIFT) if port_free(p))
     a = w.connect("aerospike://127.0.0.1:%d" % port, key=shm_key, connect_timeout=2)
     assert a["ok"] is False and a["code"] == -2, a
     assert "127.0.0.1:%d" % port in a["error"] and "refused" in a["error"], a

@@ -61,6 +61,9 @@ from tests.aerospike_sim.client import SimulatorProcess  # noqa: E402
 REDIS_PORTS = range(7500, 7506)
 TLS_PORTS = range(7510, 7513)   # a TLS-only cluster: 3 masters
 SIM_BASE, SIM_CONTROL = 3300, 3309
+# The second simulator: login (users app, ops), Enterprise answers, racks 1, 2, 3.
+RACK_SIM_BASE, RACK_SIM_CONTROL = 3310, 3319
+RACK_SIM_USERS = {"app": "s3cret", "ops": "pässwörd-✓"}
 KEY_RANGE = (0x5C700000, 0x5C72FFFF)
 SUITE_DEADLINE = 240
 KEY_COUNT = 2000
@@ -224,6 +227,7 @@ def main():
     tls_cluster = RedisCluster(TLS_PORTS, os.path.join(work, "redis-tls"), replicas=0,
                                tls=tls_files, tls_auth_clients="yes")
     sim = None
+    rack_sim = None
     control = None
     failed = []
     try:
@@ -231,6 +235,10 @@ def main():
         tls_cluster.start()
         sim = SimulatorProcess(nodes=3, base_port=SIM_BASE, namespaces="test:2,bar:1",
                                control_port=SIM_CONTROL)
+        rack_sim = SimulatorProcess(nodes=3, base_port=RACK_SIM_BASE, namespaces="test:2,bar:1",
+                                    control_port=RACK_SIM_CONTROL,
+                                    extra_args=["--edition", "enterprise", "--racks", "1,2,3"])
+        rack_sim.call("set_users", users=RACK_SIM_USERS)
         env_path = os.path.join(work, "env.json")
         truth = redis_truth(cluster)
         control = Control(os.path.join(work, "control.sock"), cluster, truth["slot_owners"])
@@ -239,6 +247,9 @@ def main():
                        "redis_tls": tls_truth(tls_cluster, tls_files),
                        "aerospike": {"url": "aerospike://127.0.0.1:%d" % SIM_BASE,
                                      "control_port": SIM_CONTROL, "namespaces": ["test", "bar"]},
+                       "aerospike_racks": {"url": "aerospike://127.0.0.1:%d" % RACK_SIM_BASE,
+                                           "control_port": RACK_SIM_CONTROL,
+                                           "users": RACK_SIM_USERS},
                        "control": control.path,
                        "work": work}, f)
         env = dict(os.environ, CSHM_PHP_ENV=env_path, CSHM_PHP_EXT=args.ext,
@@ -275,6 +286,8 @@ def main():
             control.close()
         if sim is not None:
             sim.close()
+        if rack_sim is not None:
+            rack_sim.close()
         cluster.stop()
         tls_cluster.stop()
         remove_test_segments()

@@ -66,7 +66,8 @@ Function [ <internal:clustershm> function ClusterShm\redis_slot ] {
 string|int $key
 ?string $namespace = NULL
 string $set = ''
-int $replica = 0
+string|int $replica = 0
+?int $rackId = NULL
 array
 bool $wait = true
 float $timeout = 1.0

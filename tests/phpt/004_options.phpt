@@ -48,10 +48,10 @@ ini_set('clustershm.takeover_timeout', '1');
 attempt($u);
 ?>
 --EXPECT--
-ClusterShm\ConfigException (1): bad URL 'http://127.0.0.1:7599': unknown scheme 'http'; use redis:// or aerospike://
+ClusterShm\ConfigException (1): bad URL 'http://127.0.0.1:7599': unknown scheme 'http'; use redis://, rediss:// (TLS) or aerospike://
 ClusterShm\ConfigException (1): bad URL: unexpected '/0' after the host list; options go in the options argument, not in the URL
-ClusterShm\ConfigException (1): unknown option 'max_node'; known options: key, shared, max_nodes, max_namespaces, tend_interval, takeover_timeout, connect_timeout, min_refresh_interval, mode, cluster_name
-ClusterShm\ConfigException (1): bad options: entry 0 has no name; pass ['name' => value, ...] with names among key, shared, max_nodes, max_namespaces, tend_interval, takeover_timeout, connect_timeout, min_refresh_interval, mode, cluster_name
+ClusterShm\ConfigException (1): unknown option 'max_node'; known options: key, shared, max_nodes, max_namespaces, tend_interval, takeover_timeout, connect_timeout, min_refresh_interval, mode, cluster_name, tls_ca_file, tls_ca_dir, tls_cert_file, tls_key_file, tls_server_name, tls_insecure_skip_verify, user, password, use_alternate_access_address, rack_id
+ClusterShm\ConfigException (1): bad options: entry 0 has no name; pass ['name' => value, ...] with names among key, shared, max_nodes, max_namespaces, tend_interval, takeover_timeout, connect_timeout, min_refresh_interval, mode, cluster_name, tls_ca_file, tls_ca_dir, tls_cert_file, tls_key_file, tls_server_name, tls_insecure_skip_verify, user, password, use_alternate_access_address, rack_id
 ClusterShm\ConfigException (1): bad option max_nodes: expected int, got string; e.g. 'max_nodes' => 64
 ClusterShm\ConfigException (1): bad option max_nodes: 0; use 1 to 4096
 ClusterShm\ConfigException (1): bad option max_nodes: -1 is out of range

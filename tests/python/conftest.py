@@ -9,7 +9,7 @@ Invariants:
   - ports: Redis 7400-7405 (+10000 for the cluster bus), a fresh cluster for
     a test that changes it 7410-7415 (helpers.FRESH_PORTS), nothing listens on
     7490-7499 (tests use them for dead seeds and fake servers), the
-    simulator 3200-3209, gunicorn 8400-8499 (all + 1000 * N with
+    simulators 3200-3209 and 3210-3219, gunicorn 8400-8499 (all + 1000 * N with
     CSHM_TEST_INSTANCE=N, whose keys differ too: two runs can share a host);
   - every test gets SysV keys of its own (0x5C6xxxx0 + i, from its node id),
     removed before and after it;

@@ -34,6 +34,7 @@ FRESH_PORTS = range(7410 + PORT_SHIFT, 7416 + PORT_SHIFT)
 TLS_PORTS = range(7430 + PORT_SHIFT, 7433 + PORT_SHIFT)
 DEAD_PORT = 7490 + PORT_SHIFT   # nothing listens on 7490-7499 unless a test does
 SIM_BASE = 3200 + PORT_SHIFT    # simulator nodes 3200.., control port 3209
+RACK_SIM_BASE = 3210 + PORT_SHIFT  # the one with login and racks: 3210.., control 3219
 HTTP_PORTS = range(8400 + PORT_SHIFT, 8500 + PORT_SHIFT)
 
 

@@ -11,6 +11,8 @@
  *                                    mode cluster_name tls_ca_file
  *                                    tls_ca_dir tls_cert_file tls_key_file
  *                                    tls_server_name tls_insecure_skip_verify
+ *                                    user password
+ *                                    use_alternate_access_address rack_id
  *   route <hex-key> [replica]        routefile <in> <out> [replica]
  *   partition <hex-key>              status   nodes   refresh   pid
  *   refreshwait <timeout>            refreshloop <seconds>
@@ -19,7 +21,8 @@
  *                                    and the SysV mappings left after close
  *   verify                           verifyloop <seconds> [yield]
  *   exec                             (see "Reliability commands")
- *   aroute <ns> <set> <type> <key> [replica]      Aerospike typed keys
+ *   aroute <ns> <set> <type> <key> [replica]      Aerospike typed keys;
+ *                                    replica "rack" or "rack:N": prefer_rack
  *   apartition <set> <type> <key>                 (see "Aerospike typed keys")
  *   aroutefile <ns> <set> <type> <in> <out> [replica]
  *   afork <ns> <set> <type> <in> <out>            (fork, routing typed keys)
@@ -224,13 +227,19 @@ static int apply_option(cshm_options *o, const char *arg)
         }
         strcpy(o->cluster_name, value);
     } else if (IS("tls_ca_file") || IS("tls_ca_dir") || IS("tls_cert_file") ||
-               IS("tls_key_file") || IS("tls_server_name")) {
+               IS("tls_key_file") || IS("tls_server_name") || IS("user") ||
+               IS("password")) {
         char *field = IS("tls_ca_file")     ? o->tls_ca_file
                       : IS("tls_ca_dir")    ? o->tls_ca_dir
                       : IS("tls_cert_file") ? o->tls_cert_file
                       : IS("tls_key_file")  ? o->tls_key_file
+                      : IS("user")          ? o->user
+                      : IS("password")      ? o->password
                                             : o->tls_server_name;
-        size_t cap = IS("tls_server_name") ? sizeof o->tls_server_name : sizeof o->tls_ca_file;
+        size_t cap = IS("tls_server_name") ? sizeof o->tls_server_name
+                     : IS("user")          ? sizeof o->user
+                     : IS("password")      ? sizeof o->password
+                                           : sizeof o->tls_ca_file;
         if (strlen(value) >= cap) {
             answer_worker_error("%.*s longer than %zu bytes", (int)name_len, arg, cap - 1);
             return -1;
@@ -238,6 +247,12 @@ static int apply_option(cshm_options *o, const char *arg)
         strcpy(field, value);
     } else if (IS("tls_insecure_skip_verify")) {
         bad = parse_int(value, &o->tls_insecure_skip_verify);
+    } else if (IS("use_alternate_access_address")) {
+        bad = parse_int(value, &o->use_alternate_access_address);
+    } else if (IS("rack_id")) {
+        int rack = 0;
+        bad = parse_int(value, &rack);
+        o->rack_id = rack;
     } else {
         answer_worker_error("unknown option '%.*s'", (int)name_len, arg);
         return -1;
@@ -421,7 +436,36 @@ typedef struct route_spec {
     const char *set;
     const char *type;
     int replica;
+    int prefer_rack; /* cshm_route_prefer_rack with rack (-1: the rack_id option) */
+    int rack;
 } route_spec;
+
+/* An Aerospike replica argument: a number, "rack" (prefer_rack with the
+ * rack_id option) or "rack:N" (prefer_rack on rack N, passed unchecked so
+ * the library's validation is what the tests see).  0 or -1. */
+static int parse_replica(const char *text, route_spec *spec)
+{
+    if (strcmp(text, "rack") == 0) {
+        spec->prefer_rack = 1;
+        spec->rack = -1;
+        return 0;
+    }
+    if (strncmp(text, "rack:", 5) == 0) {
+        spec->prefer_rack = 1;
+        return parse_int(text + 5, &spec->rack);
+    }
+    return parse_int(text, &spec->replica);
+}
+
+/* Routes one typed Aerospike key as spec says. */
+static int route_typed(const route_spec *spec, const cshm_key *key, cshm_route_result *r,
+                       cshm_error *error)
+{
+    if (spec->prefer_rack)
+        return cshm_route_prefer_rack(client, key, spec->ns, set_arg(spec->set),
+                                      (int32_t)spec->rack, r, error);
+    return cshm_route(client, key, spec->ns, set_arg(spec->set), spec->replica, r, error);
+}
 
 /* Routes one key of a file.  Returns 0, or -1 with why filled and *lib_code
  * set to the library's error code (0: the line itself was bad). */
@@ -438,7 +482,7 @@ static int route_line(const route_spec *spec, const char *line, cshm_route_resul
             *lib_code = 0;
             return -1;
         }
-        rc = cshm_route(client, &k.key, spec->ns, set_arg(spec->set), spec->replica, r, &error);
+        rc = route_typed(spec, &k.key, r, &error);
         free(k.buf);
     }
     if (rc != 0) {
@@ -975,8 +1019,8 @@ static void cmd_exec(void)
 
 static void cmd_aroute(int argc, char **argv)
 {
-    int replica = 0;
-    if (argc < 5 || argc > 6 || (argc == 6 && parse_int(argv[5], &replica) != 0)) {
+    route_spec spec = {.ns = argv[1], .set = argc > 2 ? argv[2] : NULL};
+    if (argc < 5 || argc > 6 || (argc == 6 && parse_replica(argv[5], &spec) != 0)) {
         answer_worker_error("usage: aroute <ns> <set> <type> <key> [replica]");
         return;
     }
@@ -990,7 +1034,7 @@ static void cmd_aroute(int argc, char **argv)
     }
     cshm_route_result r;
     cshm_error error = {0};
-    int rc = cshm_route(client, &k.key, argv[1], set_arg(argv[2]), replica, &r, &error);
+    int rc = route_typed(&spec, &k.key, &r, &error);
     free(k.buf);
     if (rc != 0) {
         answer_error(&error);
@@ -1031,8 +1075,9 @@ static void cmd_apartition(int argc, char **argv)
 
 static void cmd_aroutefile(int argc, char **argv)
 {
-    int replica = 0;
-    if (argc < 6 || argc > 7 || (argc == 7 && parse_int(argv[6], &replica) != 0)) {
+    route_spec spec = {.ns = argv[1], .set = argc > 2 ? argv[2] : NULL,
+                       .type = argc > 3 ? argv[3] : NULL};
+    if (argc < 6 || argc > 7 || (argc == 7 && parse_replica(argv[6], &spec) != 0)) {
         answer_worker_error("usage: aroutefile <ns> <set> <type> <in> <out> [replica]");
         return;
     }
@@ -1040,7 +1085,6 @@ static void cmd_aroutefile(int argc, char **argv)
         return;
     char why[600];
     int lib_code;
-    route_spec spec = {.ns = argv[1], .set = argv[2], .type = argv[3], .replica = replica};
     long count = route_file(&spec, argv[4], argv[5], why, sizeof why, &lib_code);
     answer_route_file(count, why, lib_code);
 }

@@ -5,6 +5,9 @@ TlsFiles(directory) writes, once per directory:
   server.crt / server.key  signed by it, for DNS:localhost and IP:127.0.0.1
   client.crt / client.key  signed by it, a client certificate (mutual TLS)
   other-ca.crt             an unrelated CA (the "wrong CA" case)
+and on demand (named(name)):
+  node-<name>.crt / .key   signed by the CA for DNS:<name> only: an Aerospike
+                           node's certificate for its tls-name
 
 Invariants: keys are unencrypted 2048-bit RSA (quick to make: about a
 second for the set); certificates are valid from an hour ago for a day, so
@@ -60,6 +63,21 @@ class TlsFiles:
             _openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
                      "-CAcreateserial", "-days", "1", "-extfile", name + ".ext",
                      "-out", name + ".crt", cwd=d)
+
+    def named(self, name):
+        """(cert, key) of a server certificate holding DNS:name and nothing
+        else, made once per directory."""
+        base = "node-" + name
+        cert, key = self.path(base + ".crt"), self.path(base + ".key")
+        if not os.path.exists(cert):
+            _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name,
+                     "-keyout", base + ".key", "-out", base + ".csr", cwd=self.dir)
+            with open(self.path(base + ".ext"), "w") as f:
+                f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n" % name)
+            _openssl("x509", "-req", "-in", base + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                     "-CAcreateserial", "-days", "1", "-extfile", base + ".ext",
+                     "-out", base + ".crt", cwd=self.dir)
+        return cert, key
 
     def client_context(self):
         """The tests' own TLS client (truth queries), with the client
