@@ -37,7 +37,7 @@ ar rcs "$work/libclustershm.a" "$work"/core-*.o
 for src in "$here"/core/cli/*.c; do
     $CC $CPPFLAGS $CFLAGS -c "$src" -o "$work/cli-$(basename "$src" .c).o"
 done
-$CC $CFLAGS "$work"/cli-*.o "$work/libclustershm.a" -pthread -lm -o "$work/clustershm"
+$CC $CFLAGS "$work"/cli-*.o "$work/libclustershm.a" -pthread -lcrypt -lm -o "$work/clustershm"
 
 install -d "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/include" "$DESTDIR$PREFIX/lib" \
     "$DESTDIR$PREFIX/share/man/man1"
