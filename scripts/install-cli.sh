@@ -37,8 +37,9 @@ ar rcs "$work/libclustershm.a" "$work"/core-*.o
 for src in "$here"/core/cli/*.c; do
     $CC $CPPFLAGS $CFLAGS -c "$src" -o "$work/cli-$(basename "$src" .c).o"
 done
-# The libraries the core links (the Makefile's LDLIBS): OpenSSL for TLS.
-LIBS="-lssl -lcrypto -pthread -lm"
+# The libraries the core links (the Makefile's LDLIBS): OpenSSL for TLS,
+# libcrypt for the bcrypt of Aerospike logins.
+LIBS="-lssl -lcrypto -lcrypt -pthread -lm"
 $CC $CFLAGS "$work"/cli-*.o "$work/libclustershm.a" $LIBS -o "$work/clustershm"
 
 install -d "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/include" "$DESTDIR$PREFIX/lib" \

@@ -73,8 +73,6 @@ attempt(fn() => $c->route('k', 'test', 'demo', 'prefer_rack', 1000001));
 $noRack = ClusterShm\connect($url, ['key' => $key + 1, 'user' => 'ops', 'password' => $password,
                                     'connect_timeout' => 3]);
 attempt(fn() => $noRack->route('k', 'test', 'demo', 'prefer_rack'));
-attempt(fn() => ClusterShm\connect($url, ['key' => $key + 2, 'user' => 'app', 'password' => 'wrong',
-                                           'connect_timeout' => 3]));
 attempt(fn() => new ClusterShm\Client($url, ['user' => 'app']));
 attempt(fn() => new ClusterShm\Client($url, ['password' => 'x']));
 attempt(fn() => new ClusterShm\Client('aerospike://a:b@127.0.0.1:3000', ['user' => 'a', 'password' => 'b']));
@@ -108,8 +106,12 @@ var_dump(str_contains($info, 'clustershm.password => ******** => no value'),
          str_contains($info, 'clustershm.rack_id => 3'),
          str_contains($info, 'clustershm.use_alternate_access_address => Off'));
 foreach ([$c, $noRack, $viaIni] as $client) $client->close();
+// Last: the failed tend also logs a line on stderr, at a moment of the log
+// thread's choosing, which the expectation below leaves open.
+attempt(fn() => ClusterShm\connect($url, ['key' => $key + 2, 'user' => 'app', 'password' => 'wrong',
+                                           'connect_timeout' => 3]));
 ?>
---EXPECT--
+--EXPECTF--
 nodes: 3
 test rack 1: all agree, some on a replica
 test rack 2: all agree, some on a replica
@@ -124,7 +126,6 @@ ClusterShm\ConfigException (1): rackId is for replica 'prefer_rack'; give both o
 ClusterShm\ConfigException (1): replica prefer_rack needs a rack id 0 to 1000000: pass rack_id or set the rack_id option
 ClusterShm\ConfigException (1): replica prefer_rack needs a rack id 0 to 1000000: pass rack_id or set the rack_id option
 ClusterShm\ConfigException (1): replica prefer_rack needs a rack id 0 to 1000000: pass rack_id or set the rack_id option
-ClusterShm\ClusterException (2): no node of aerospike:127.0.0.1:3310 answered: no seed could be used: 127.0.0.1:3310: login as user 'app' refused: INVALID_CREDENTIAL (result 65); check the user and password (aerospike://USER:PASSWORD@host:port, percent-encoded, or the user and password options). Check the URL, the credentials, and that the cluster is up and reachable from this host
 ClusterShm\ConfigException (1): bad option user: given without a password; set the password option too
 ClusterShm\ConfigException (1): Aerospike authentication needs a user with the password: write aerospike://USER:PASSWORD@host:port or set the user option
 ClusterShm\ConfigException (1): credentials given twice: in the URL and in the user/password options; give them in one place
@@ -143,3 +144,4 @@ bool(true)
 bool(false)
 bool(true)
 bool(true)
+%AClusterShm\ClusterException (2): no node of aerospike:127.0.0.1:3310 answered: no seed could be used: 127.0.0.1:3310: login as user 'app' refused: INVALID_CREDENTIAL (result 65); check the user and password (aerospike://USER:PASSWORD@host:port, percent-encoded, or the user and password options). Check the URL, the credentials, and that the cluster is up and reachable from this host%A
