@@ -497,8 +497,9 @@ def test_core_log_lines_go_to_the_clustershm_logger(clients, redis_url, shm_key,
     caplog.set_level(logging.DEBUG, logger="clustershm")
     c = clients(redis_url, key=shm_key, max_nodes=2, **FAST)
     c.connect()
-    s = c.status()
-    assert s["nodes_truncated"] is True and s["nodes"] == 2 and s["nodes_seen"] == 6
+    # The 6-node cluster overflows max_nodes=2: the tender logs it, then grows
+    # the segment (so status() may already show the larger one).
+    assert c.status()["nodes_seen"] == 6
 
     def logged():
         return [r for r in caplog.records if r.name == "clustershm" and "max_nodes" in r.message]
