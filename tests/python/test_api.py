@@ -195,8 +195,8 @@ def test_route_argument_errors(clients, redis_url, shm_key):
         c.route(b"k", key=b"k")
     with pytest.raises(TypeError, match="missing required argument 'key'"):
         c.route()
-    with pytest.raises(TypeError, match="at most 4"):
-        c.route(1, 2, 3, 4, 5)
+    with pytest.raises(TypeError, match="at most 5"):
+        c.route(1, 2, 3, 4, 5, 6)
     with pytest.raises(UnicodeEncodeError):
         c.route("\udc80")
     # Still usable after all of that.
