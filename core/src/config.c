@@ -548,9 +548,19 @@ int cshm_config_parse(const char *url, const cshm_options *options, cshm_config 
         if (parse_seed(item, item_len, c->kind == CSHM_DRIVER_AEROSPIKE, &seed, error) != 0)
             return CSHM_ERR_CONFIG;
         int duplicate = 0;
-        for (size_t i = 0; i < c->seed_count; i++)
-            if (compare_seeds(&c->seeds[i], &seed) == 0)
-                duplicate = 1;
+        for (size_t i = 0; i < c->seed_count; i++) {
+            const cshm_seed *earlier = &c->seeds[i];
+            if (strcmp(earlier->host, seed.host) != 0 || earlier->port != seed.port)
+                continue;
+            /* One address, one server: it cannot hold two TLS names. */
+            if (strcmp(earlier->tls_name, seed.tls_name) != 0)
+                return cshm_fail(error, CSHM_ERR_CONFIG,
+                                 "bad URL: seed %s:%u is listed twice with different TLS "
+                                 "names ('%s' and '%s'); give each address once",
+                                 seed.host, (unsigned)seed.port, earlier->tls_name,
+                                 seed.tls_name);
+            duplicate = 1;
+        }
         if (!duplicate)
             c->seeds[c->seed_count++] = seed;
         if (comma == NULL)

@@ -266,6 +266,10 @@ static void test_rediss_and_tls_options(void)
     snprintf(o.tls_ca_file, sizeof o.tls_ca_file, "/etc/hosts");
     expect_config_error("aerospike://10.0.0.1:3000", &o, "the URL is not TLS");
     expect_config_error("aerospike://10.0.0.1::4333", NULL, "TLS name");
+    expect_config_error("aerospike://10.0.0.1:node-a:4333,10.0.0.1:node-b:4333", NULL,
+                        "listed twice with different TLS names");
+    CHECK(parse("aerospike://10.0.0.1:node-a:4333,10.0.0.1:node-a:4333", NULL, &as_tls, NULL) == 0);
+    CHECK(as_tls.seed_count == 1);
     expect_config_error("redis://10.0.0.1:name:4333", NULL, "invalid port");
 }
 
