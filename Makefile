@@ -324,6 +324,11 @@ SAN_DIR = $(BUILD)/asan
 SAN_REPORTS = $(abspath $(SAN_DIR)/reports)
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LIBASAN = $(shell $(CC) -print-file-name=libasan.so)
+# libcrypt is preloaded with it: ASan resolves the real crypt_r (which it
+# intercepts) when it starts, and the interpreter only dlopens libcrypt
+# with our extension, which then called a NULL crypt_r.
+LIBCRYPT = $(shell $(CC) -print-file-name=libcrypt.so.1)
+SAN_PRELOAD = $(LIBASAN):$(LIBCRYPT)
 # SAN_ASAN_OPTIONS is set per target.
 SAN_ENV = ASAN_OPTIONS=$(SAN_ASAN_OPTIONS):halt_on_error=1:abort_on_error=1:log_path=$(SAN_REPORTS)/asan \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1
@@ -348,7 +353,7 @@ test-python-asan: all
 	$(PYTHON) -m venv --system-site-packages $(SAN_DIR)/venv-py
 	$(SAN_DIR)/venv-py/bin/python -m pip install --quiet --no-deps --no-index $(SAN_DIR)/wheel/clustershm-*.whl
 	$(SAN_DIR)/venv-py/bin/python $(PIP_QUIET) redis==$(REDIS_PY_NEWEST)
-	LD_PRELOAD=$(LIBASAN) $(SAN_ENV) PYTHONMALLOC=malloc $(SAN_DIR)/venv-py/bin/python -m pytest -v tests/python; rc=$$?; $(SAN_CHECK); exit $$rc
+	LD_PRELOAD=$(SAN_PRELOAD) $(SAN_ENV) PYTHONMALLOC=malloc $(SAN_DIR)/venv-py/bin/python -m pytest -v tests/python; rc=$$?; $(SAN_CHECK); exit $$rc
 
 # The drop-in's suite once per redis-py of REDIS_PY_VERSIONS, each in a venv
 # of its own with the one wheel.
@@ -428,7 +433,7 @@ test-php-asan: all $(NODEEPBIND)
 		PHP_LDFLAGS="-fsanitize=address,undefined" php
 	rm -rf $(SAN_REPORTS)
 	mkdir -p $(SAN_REPORTS)
-	$(SAN_ENV) CSHM_PHP_PRELOAD=$(abspath $(NODEEPBIND)):$(LIBASAN) \
+	$(SAN_ENV) CSHM_PHP_PRELOAD=$(abspath $(NODEEPBIND)):$(SAN_PRELOAD) \
 		USE_ZEND_ALLOC=0 USE_TRACKED_ALLOC=1 ZEND_DONT_UNLOAD_MODULES=1 TEST_PHP_ARGS=--asan \
 		$(PYTHON) tests/php/run.py --ext $(abspath $(SAN_DIR)/php/obj/modules/clustershm.so) --phpt; \
 		rc=$$?; $(SAN_CHECK); exit $$rc
