@@ -161,19 +161,6 @@ int cshm_as_admin_parse(const unsigned char *body, size_t len, unsigned char *to
     return 0;
 }
 
-static int read_exact(int fd, unsigned char *buf, size_t len, double deadline, char *why,
-                      size_t why_size)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = cshm_net_read_some(fd, buf + got, len - got, deadline, why, why_size);
-        if (n < 0)
-            return -1;
-        got += (size_t)n;
-    }
-    return 0;
-}
-
 int cshm_as_admin_call(int *fd, const unsigned char *request, size_t request_len, double deadline,
                        unsigned char *body, size_t *body_len, char *why, size_t why_size)
 {
@@ -183,7 +170,7 @@ int cshm_as_admin_call(int *fd, const unsigned char *request, size_t request_len
         return -1;
     }
     if (cshm_net_write_all(*fd, request, request_len, deadline, why, why_size) != 0 ||
-        read_exact(*fd, header, sizeof header, deadline, why, why_size) != 0)
+        cshm_net_read_exact(*fd, header, sizeof header, deadline, why, why_size) != 0)
         goto fail;
     uint64_t size = 0;
     for (int i = 2; i < 8; i++)
@@ -199,7 +186,7 @@ int cshm_as_admin_call(int *fd, const unsigned char *request, size_t request_len
                  (unsigned long long)size, CSHM_AS_ADMIN_HEADER, CSHM_AS_ADMIN_MAX);
         goto fail;
     }
-    if (read_exact(*fd, body, (size_t)size, deadline, why, why_size) != 0)
+    if (cshm_net_read_exact(*fd, body, (size_t)size, deadline, why, why_size) != 0)
         goto fail;
     *body_len = (size_t)size;
     return 0;

@@ -134,20 +134,6 @@ int cshm_info_value_is_failure(const cshm_slice *value)
            starts_with(value->data, value->len, "error=");
 }
 
-/* Reads exactly len bytes before deadline. */
-static int read_exact(int fd, unsigned char *buf, size_t len, double deadline, char *why,
-                      size_t why_size)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = cshm_net_read_some(fd, buf + got, len - got, deadline, why, why_size);
-        if (n < 0)
-            return -1;
-        got += (size_t)n;
-    }
-    return 0;
-}
-
 static int ensure_capacity(cshm_info_response *r, size_t need, char *why, size_t why_size)
 {
     if (r->capacity >= need)
@@ -205,10 +191,10 @@ int cshm_info_receive(int *fd, size_t max_body, double deadline, cshm_info_respo
     }
     unsigned char header[CSHM_INFO_HEADER_SIZE];
     size_t body_len = 0;
-    if (read_exact(*fd, header, sizeof header, deadline, why, why_size) != 0 ||
+    if (cshm_net_read_exact(*fd, header, sizeof header, deadline, why, why_size) != 0 ||
         cshm_info_parse_header(header, max_body, &body_len, why, why_size) != 0 ||
         ensure_capacity(r, body_len, why, why_size) != 0 ||
-        read_exact(*fd, r->body, body_len, deadline, why, why_size) != 0) {
+        cshm_net_read_exact(*fd, r->body, body_len, deadline, why, why_size) != 0) {
         cshm_net_close(fd);
         return -1;
     }

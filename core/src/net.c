@@ -405,6 +405,20 @@ ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadlin
     }
 }
 
+int cshm_net_read_exact(int fd, void *buffer, size_t len, double deadline, char *error,
+                        size_t error_size)
+{
+    unsigned char *at = buffer;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = cshm_net_read_some(fd, at + got, len - got, deadline, error, error_size);
+        if (n < 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
 void cshm_net_close(int *fd)
 {
     if (*fd >= 0) {

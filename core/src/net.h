@@ -82,6 +82,11 @@ int cshm_net_write_all(int fd, const void *data, size_t len, double deadline, ch
 ssize_t cshm_net_read_some(int fd, void *buffer, size_t capacity, double deadline, char *error,
                            size_t error_size);
 
+/* Receive exactly len bytes (the framed protocols: info, admin).  Returns 0,
+ * or -1 as cshm_net_read_some. */
+int cshm_net_read_exact(int fd, void *buffer, size_t len, double deadline, char *error,
+                        size_t error_size);
+
 /* Close *fd if open and set it to -1 (after taking it out of the registry,
  * so the registry never names a number that close() has freed).  Never on a
  * descriptor inherited across fork(): see the fork contract above. */
